@@ -1,0 +1,3 @@
+from specops._cli import main
+
+raise SystemExit(main())

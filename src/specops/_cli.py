@@ -1,0 +1,232 @@
+"""The ``specops`` command line: one small function per subcommand.
+
+Expected failures (``SpecOpsError``) become a one-line message and exit 1;
+anything else is a bug: the traceback goes to a log file and the user is told
+where it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from specops._errors import SpecError, SpecOpsError
+from specops._version import __version__
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+
+
+def _dump_json(data: Any, out: TextIO) -> None:
+    out.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+# -- validate ---------------------------------------------------------------
+
+
+def _resource_row(spec: Any) -> dict[str, Any]:
+    resource = spec.resource
+    return {
+        "id": resource.id,
+        "kind": resource.KIND,
+        "name": resource.name,
+        "version": getattr(resource.spec, "version", None),
+        "path": spec.path,
+        "line": spec.line,
+        "hash": spec.hash,
+    }
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    from specops.spec import load_estate
+
+    paths = [Path(p) for p in args.paths] or [Path("specs")]
+    root = Path(args.root) if args.root else None
+    try:
+        estate = load_estate(paths, root=root, verify_artifacts=args.verify_artifacts)
+    except SpecError as exc:
+        errors = exc.errors
+        warnings = [d for d in exc.diagnostics if d.severity == "warning"]
+        if args.format == "json":
+            _dump_json(
+                {
+                    "valid": False,
+                    "errors": [d.to_json() for d in errors],
+                    "warnings": [d.to_json() for d in warnings],
+                },
+                out,
+            )
+        else:
+            for diagnostic in exc.diagnostics:
+                out.write(diagnostic.format() + "\n")
+            files = len({d.path for d in errors})
+            out.write(
+                f"Found {len(errors)} error{'s' if len(errors) != 1 else ''} in {files} "
+                f"file{'s' if files != 1 else ''}.\n"
+            )
+        return EXIT_ERROR
+    rows = [_resource_row(s) for s in estate]
+    if args.format == "json":
+        _dump_json(
+            {
+                "valid": True,
+                "errors": [],
+                "warnings": [d.to_json() for d in estate.warnings],
+                "resources": rows,
+            },
+            out,
+        )
+        return EXIT_OK
+    for diagnostic in estate.warnings:
+        out.write(diagnostic.format() + "\n")
+    _write_inventory(rows, out)
+    out.write(
+        f"Valid: {len(rows)} resource{'s' if len(rows) != 1 else ''} in {len(estate.files)} "
+        f"file{'s' if len(estate.files) != 1 else ''}.\n"
+    )
+    return EXIT_OK
+
+
+def _write_inventory(rows: list[dict[str, Any]], out: TextIO) -> None:
+    if not rows:
+        return
+    table = [("KIND", "NAME", "VERSION", "SOURCE", "HASH")] + [
+        (r["kind"], r["name"], r["version"] or "-", f"{r['path']}:{r['line']}", r["hash"][:12])
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+# -- schema -----------------------------------------------------------------
+
+
+def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
+    from specops.spec import KINDS, json_schema
+
+    if args.kind is not None and args.kind not in KINDS:
+        from specops.spec._errors_map import suggest
+
+        hint = suggest(args.kind, KINDS) or f"known kinds: {', '.join(KINDS)}"
+        raise SpecOpsError(f"unknown kind {args.kind!r} ({hint})")
+    if args.out:
+        directory = Path(args.out)
+        directory.mkdir(parents=True, exist_ok=True)
+        kinds = [args.kind] if args.kind else list(KINDS)
+        for kind in kinds:
+            (directory / f"{kind.lower()}.json").write_text(
+                json.dumps(json_schema(kind), indent=2) + "\n", encoding="utf-8"
+            )
+        if not args.kind:
+            (directory / "all.json").write_text(json.dumps(json_schema(), indent=2) + "\n", encoding="utf-8")
+        out.write(f"Wrote {len(kinds) + (0 if args.kind else 1)} schema(s) to {directory}\n")
+        return EXIT_OK
+    _dump_json(json_schema(args.kind), out)
+    return EXIT_OK
+
+
+# -- doctor -----------------------------------------------------------------
+
+
+def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
+    from specops._doctor import diagnose
+
+    report = diagnose()
+    if args.format == "json":
+        _dump_json(report, out)
+    else:
+        core = report["core"]
+        ort = report["onnxruntime"]
+        rego = report["rego"]
+        out.write(f"specops      {report['specops']} (Python {report['python']}, {report['platform']})\n")
+        out.write(
+            f"core         {'compiled' if core['compiled'] else 'pure Python'}"
+            f"{'' if core['compiled'] else ' - ' + str(core['load_error'])}\n"
+        )
+        out.write(f"yaml         ruamel.yaml {report['yaml']['ruamel.yaml']}, C parser: {report['yaml']['c_parser']}\n")
+        if "version" in ort:
+            got = ort["session_probe"].get("providers") or ort["session_probe"].get("error")
+            out.write(f"onnxruntime  {ort['version']}; usable providers: {', '.join(ort['usable_providers'])}; "
+                      f"session got: {got}; CUDA devices: {ort['cuda_devices']}\n")
+        else:
+            out.write(f"onnxruntime  {ort.get('error')}\n")
+        out.write(f"rego         {rego['engine']} {rego.get('version', '')} ({'ok' if rego['ok'] else rego['error']})\n")
+        out.write(f"git          pygit2 {report['git'].get('pygit2')}, libgit2 {report['git'].get('libgit2')}\n")
+        for problem in report["problems"]:
+            out.write(f"problem: {problem}\n")
+    return EXIT_OK if report["ok"] else EXIT_ERROR
+
+
+# -- plumbing ---------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="specops", description="GitOps and policy-as-code for AI operations."
+    )
+    parser.add_argument("--version", action="version", version=f"specops {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    validate = sub.add_parser("validate", help="validate spec files and print the inventory")
+    validate.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: specs)")
+    validate.add_argument("--format", choices=("text", "json"), default="text")
+    validate.add_argument("--root", help="repository root for relative artifact paths (default: nearest .git)")
+    validate.add_argument(
+        "--verify-artifacts", action="store_true", help="also check the sha256 of local artifact files"
+    )
+    validate.set_defaults(func=cmd_validate)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of a kind (or of every kind)")
+    schema.add_argument("kind", nargs="?", help="Target, Model, Dataset, Prompt, Guardrail or SLO")
+    schema.add_argument("--out", help="write <kind>.json files to this directory instead")
+    schema.set_defaults(func=cmd_schema)
+
+    doctor = sub.add_parser("doctor", help="report what this installation really has")
+    doctor.add_argument("--format", choices=("text", "json"), default="text")
+    doctor.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def _log_unexpected() -> str:
+    directory = Path(os.environ.get("SPECOPS_LOG_DIR") or Path(tempfile.gettempdir()) / "specops")
+    directory.mkdir(parents=True, exist_ok=True)
+    log = directory / "specops.log"
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(f"--- specops {__version__}: {' '.join(sys.argv)}\n")
+        handle.write(traceback.format_exc())
+    return str(log)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    out = sys.stdout
+    try:
+        return int(args.func(args, out))
+    except SpecError as exc:
+        for diagnostic in exc.diagnostics:
+            sys.stderr.write(diagnostic.format() + "\n")
+        return EXIT_ERROR
+    except SpecOpsError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except Exception as exc:
+        log = _log_unexpected()
+        sys.stderr.write(f"error: unexpected {type(exc).__name__}: {exc} (this is a bug; details in {log})\n")
+        return EXIT_ERROR
+
+

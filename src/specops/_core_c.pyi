@@ -1,0 +1,6 @@
+from typing import Any
+
+IMPLEMENTATION: str
+
+def canonical_bytes(value: Any) -> bytes: ...
+def canonical_hash(value: Any) -> str: ...

@@ -1,0 +1,61 @@
+"""``specops doctor``: what this installation really has, for when something is off."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from specops import _core, _onnx, _rego, _yaml
+from specops._version import __version__
+
+__all__ = ["diagnose"]
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def diagnose() -> dict[str, Any]:
+    problems: list[str] = []
+    core = {
+        "compiled": _core.COMPILED,
+        "implementation": _core.IMPLEMENTATION,
+        "load_error": _core.LOAD_ERROR,
+    }
+    if not _core.COMPILED and _core.LOAD_ERROR and "SPECOPS_PURE_PYTHON" not in _core.LOAD_ERROR:
+        problems.append(f"compiled core not active: {_core.LOAD_ERROR} (reinstall with `pip install .`)")
+    try:
+        onnx_runtime: dict[str, Any] = _onnx.runtime_info()
+        onnx_runtime["session_probe"] = _onnx.probe_session()
+        if not onnx_runtime["session_probe"]["ok"]:
+            problems.append(f"ONNX Runtime cannot create a session: {onnx_runtime['session_probe']['error']}")
+    except ImportError as exc:
+        onnx_runtime = {"error": str(exc)}
+        problems.append(f"ONNX Runtime is not importable: {exc}")
+    rego = _rego.engine_info()
+    if not rego["ok"]:
+        problems.append(f"Rego engine is not working: {rego['error']}")
+    try:
+        import pygit2
+
+        git: dict[str, Any] = {"pygit2": pygit2.__version__, "libgit2": pygit2.LIBGIT2_VERSION}
+    except ImportError as exc:  # pragma: no cover
+        git = {"error": str(exc)}
+        problems.append(f"pygit2 is not importable: {exc}")
+    return {
+        "specops": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "core": core,
+        "yaml": {"ruamel.yaml": _dist_version("ruamel.yaml"), "c_parser": _yaml.C_PARSER},
+        "onnxruntime": onnx_runtime,
+        "rego": rego,
+        "git": git,
+        "ok": not problems,
+        "problems": problems,
+    }

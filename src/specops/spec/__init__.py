@@ -1,0 +1,39 @@
+"""The spec language: the kinds people declare their AI estate in, and how they load."""
+
+from __future__ import annotations
+
+from specops.spec._common import API_VERSION, ArtifactRef, Metadata, Ref, Resource, duration_seconds
+from specops.spec._dataset import Dataset
+from specops.spec._guardrail import Guardrail
+from specops.spec._kinds import KIND_ORDER, KINDS
+from specops.spec._load import Estate, LoadedSpec, discover, find_root, load_estate, parse_bytes
+from specops.spec._model import Model
+from specops.spec._prompt import Prompt, template_variables
+from specops.spec._schema import json_schema
+from specops.spec._slo import SLO
+from specops.spec._target import Target
+
+__all__ = [
+    "API_VERSION",
+    "KINDS",
+    "KIND_ORDER",
+    "SLO",
+    "ArtifactRef",
+    "Dataset",
+    "Estate",
+    "Guardrail",
+    "LoadedSpec",
+    "Metadata",
+    "Model",
+    "Prompt",
+    "Ref",
+    "Resource",
+    "Target",
+    "discover",
+    "duration_seconds",
+    "find_root",
+    "json_schema",
+    "load_estate",
+    "parse_bytes",
+    "template_variables",
+]

@@ -1,0 +1,263 @@
+"""Load spec files into resources: discover, parse, validate each document."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from specops._core import canonical_hash
+from specops._errors import Diagnostic, SpecError
+from specops._yaml import YamlDocument, decode_spec_bytes, load_documents
+from specops.spec._common import API_VERSION, Resource
+from specops.spec._errors_map import diagnostics_from_validation, suggest
+from specops.spec._kinds import KIND_ORDER, KINDS
+
+__all__ = [
+    "Estate",
+    "LoadedSpec",
+    "discover",
+    "find_root",
+    "load_estate",
+    "parse_text",
+]
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(slots=True)
+class LoadedSpec:
+    """A validated resource and where it came from."""
+
+    resource: Resource
+    path: str
+    document: YamlDocument
+    hash: str
+
+    @property
+    def id(self) -> str:
+        return self.resource.id
+
+    @property
+    def line(self) -> int:
+        return self.document.line
+
+    def position(self, field_path: tuple[str | int, ...]) -> tuple[int, int]:
+        return self.document.position(field_path)
+
+
+@dataclass
+class Estate:
+    """Every resource of a repository's specs, indexed by ``Kind/name``."""
+
+    root: Path
+    specs: dict[str, LoadedSpec] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[LoadedSpec]:
+        return iter(sorted(self.specs.values(), key=lambda s: (KIND_ORDER[s.resource.KIND], s.id)))
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def __contains__(self, resource_id: object) -> bool:
+        return resource_id in self.specs
+
+    def get(self, kind: str, name: str) -> LoadedSpec | None:
+        return self.specs.get(f"{kind}/{name}")
+
+    def of_kind(self, kind: str) -> list[LoadedSpec]:
+        return [s for s in self if s.resource.KIND == kind]
+
+
+def find_root(start: Path) -> Path:
+    """The repository root for ``start``: the nearest ancestor with ``.git`` or ``specops.yaml``.
+
+    Repository-relative artifact paths resolve against it. Without either
+    marker, the directory given (or a file's directory) is the root.
+    """
+    start = start.resolve()
+    base = start if start.is_dir() else start.parent
+    for candidate in (base, *base.parents):
+        if (candidate / ".git").exists() or (candidate / "specops.yaml").is_file():
+            return candidate
+    return base
+
+
+def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Diagnostic]]:
+    """Spec files under ``paths``: ``.yaml``/``.yml``, sorted, hidden directories skipped."""
+    found: list[Path] = []
+    problems: list[Diagnostic] = []
+    for path in paths:
+        if path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                found.extend(
+                    Path(dirpath, f) for f in sorted(filenames) if f.endswith(SPEC_SUFFIXES)
+                )
+        elif path.is_file():
+            found.append(path)
+        else:
+            problems.append(
+                Diagnostic(str(path), 0, 0, "no such file or directory", code="not_found")
+            )
+    return found, problems
+
+
+def _display(path: Path, root: Path) -> str:
+    """Paths are shown relative to the root when inside it (stable across machines)."""
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def parse_document(doc: YamlDocument, path: str) -> tuple[Resource | None, list[Diagnostic]]:
+    """Validate one YAML document as a spec of its kind."""
+    data = doc.data
+    if not isinstance(data, dict):
+        what = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
+        return None, [
+            Diagnostic(
+                path,
+                doc.line,
+                doc.column,
+                f"a spec document must be a mapping, not {what}",
+                hint="start with apiVersion, kind, metadata and spec",
+                code="not_a_mapping",
+            )
+        ]
+    api = data.get("apiVersion")
+    kind = data.get("kind")
+    resource = ""
+    if isinstance(kind, str) and isinstance(data.get("metadata"), dict):
+        resource = f"{kind}/{data['metadata'].get('name', '')}"
+    if api != API_VERSION:
+        if api is None:
+            message, hint = "required field is missing", f"add `apiVersion: {API_VERSION}`"
+        else:
+            message = f"unsupported apiVersion {api!r}"
+            hint = f"SpecOps reads apiVersion {API_VERSION}"
+        line, column = doc.position(("apiVersion",))
+        return None, [
+            Diagnostic(
+                path, line, column, message, field="apiVersion", hint=hint,
+                code="api_version", resource=resource,
+            )
+        ]
+    cls = KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        known = ", ".join(KINDS)
+        if kind is None:
+            message, hint = "required field is missing", f"add `kind:` (one of {known})"
+        else:
+            message = f"unknown kind {kind!r}"
+            hint = suggest(str(kind), KINDS) or f"known kinds: {known}"
+        line, column = doc.position(("kind",))
+        return None, [
+            Diagnostic(path, line, column, message, field="kind", hint=hint, code="kind", resource=resource)
+        ]
+    try:
+        return cls.model_validate(data), []
+    except ValidationError as exc:
+        return None, diagnostics_from_validation(exc, cls, doc, path, resource)
+
+
+def parse_text(text: str, path: str) -> tuple[list[tuple[Resource, YamlDocument]], list[Diagnostic]]:
+    """Parse and validate every document of one file's text."""
+    try:
+        documents = load_documents(text, path)
+    except SpecError as exc:
+        return [], exc.diagnostics
+    if not documents:
+        return [], [
+            Diagnostic(
+                path, 1, 1, "file has no spec documents",
+                hint="add a spec or delete the file", code="empty",
+            )
+        ]
+    resources: list[tuple[Resource, YamlDocument]] = []
+    problems: list[Diagnostic] = []
+    for doc in documents:
+        resource, diagnostics = parse_document(doc, path)
+        problems.extend(diagnostics)
+        if resource is not None:
+            resources.append((resource, doc))
+    return resources, problems
+
+
+def parse_bytes(raw: bytes, path: str) -> tuple[list[tuple[Resource, YamlDocument]], list[Diagnostic]]:
+    try:
+        text = decode_spec_bytes(raw, path)
+    except SpecError as exc:
+        return [], exc.diagnostics
+    return parse_text(text, path)
+
+
+def build_estate(
+    root: Path, parsed: Iterable[tuple[str, list[tuple[Resource, YamlDocument]]]]
+) -> tuple[Estate, list[Diagnostic]]:
+    """Index parsed resources by identity; a second definition of an identity is an error."""
+    estate = Estate(root=root)
+    problems: list[Diagnostic] = []
+    for path, resources in parsed:
+        estate.files.append(path)
+        for resource, doc in resources:
+            first = estate.specs.get(resource.id)
+            if first is not None:
+                line, column = doc.position(("metadata", "name"))
+                problems.append(
+                    Diagnostic(
+                        path, line, column,
+                        f"{resource.id} is already defined at {first.path}:{first.line}",
+                        field="metadata.name",
+                        hint="names are unique per kind across the repository; rename one",
+                        code="duplicate", resource=resource.id,
+                    )
+                )
+                continue
+            estate.specs[resource.id] = LoadedSpec(
+                resource, path, doc, canonical_hash(resource.canonical())
+            )
+    return estate, problems
+
+
+def load_estate(
+    paths: Sequence[Path | str],
+    *,
+    root: Path | None = None,
+    verify_artifacts: bool = False,
+) -> Estate:
+    """Load, validate and cross-check every spec under ``paths``.
+
+    Raises ``SpecError`` listing every problem of every file; warnings that do
+    not block are kept on ``Estate.warnings``.
+    """
+    from specops.spec._validate import check_estate
+
+    given = [Path(p) for p in paths] or [Path("specs")]
+    root = (root or find_root(given[0])).resolve()
+    files, problems = discover(given)
+    parsed: list[tuple[str, list[tuple[Resource, YamlDocument]]]] = []
+    for file in files:
+        display = _display(file, root)
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:
+            problems.append(Diagnostic(display, 0, 0, f"cannot read file: {exc.strerror}", code="io"))
+            continue
+        resources, diagnostics = parse_bytes(raw, display)
+        problems.extend(diagnostics)
+        parsed.append((display, resources))
+    estate, duplicates = build_estate(root, parsed)
+    problems.extend(duplicates)
+    problems.extend(check_estate(estate, verify_artifacts=verify_artifacts))
+    errors = [d for d in problems if d.severity == "error"]
+    estate.warnings = sorted((d for d in problems if d.severity == "warning"), key=Diagnostic.sort_key)
+    if errors:
+        raise SpecError.of(problems)
+    return estate

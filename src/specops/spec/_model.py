@@ -1,0 +1,189 @@
+"""``Model``: an ONNX artifact, how it runs, where, and how it rolls out."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from specops.spec._common import (
+    GPU_PROVIDERS,
+    ArtifactRef,
+    Duration,
+    Name,
+    Provider,
+    Ref,
+    Resource,
+    SemVer,
+    SpecModel,
+    VersionLabel,
+)
+
+__all__ = ["Model", "ModelSpec", "TensorSpec"]
+
+TensorType = Literal[
+    "float32", "float64", "float16", "bfloat16",
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "bool", "string",
+]  # fmt: skip
+
+
+class TensorSpec(SpecModel):
+    """One input or output tensor of the model's signature."""
+
+    name: Annotated[str, Field(min_length=1, max_length=256)]
+    dtype: TensorType
+    shape: Annotated[list[Annotated[int, Field(ge=-1)]], Field(max_length=16)] = Field(
+        description="Dimensions; -1 marks a dynamic one (usually the batch)."
+    )
+    features: list[str] | None = Field(
+        default=None,
+        description="Names of the dataset columns along the last axis (for guardrails and drift).",
+    )
+
+    @model_validator(mode="after")
+    def _features_fit(self) -> TensorSpec:
+        if self.features is not None:
+            if not self.shape or self.shape[-1] != len(self.features):
+                raise ValueError(
+                    f"{len(self.features)} features are named but the last dimension of shape "
+                    f"{self.shape} is not {len(self.features)}"
+                )
+            if len(set(self.features)) != len(self.features):
+                raise ValueError("feature names must be unique")
+        return self
+
+
+class Signature(SpecModel):
+    inputs: Annotated[list[TensorSpec], Field(min_length=1)]
+    outputs: Annotated[list[TensorSpec], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Signature:
+        for side in ("inputs", "outputs"):
+            names = [t.name for t in getattr(self, side)]
+            if len(set(names)) != len(names):
+                raise ValueError(f"{side} tensor names must be unique")
+        return self
+
+
+class Runtime(SpecModel):
+    """How ONNX Runtime runs the model."""
+
+    providers: Annotated[list[Provider], Field(min_length=1)] = Field(
+        default_factory=lambda: ["CPUExecutionProvider"],
+        description="Execution providers in preference order. Without CPUExecutionProvider "
+        "the model needs a GPU.",
+    )
+    intra_op_threads: Annotated[int, Field(ge=0, le=1024)] = 0
+    inter_op_threads: Annotated[int, Field(ge=0, le=1024)] = 0
+    graph_optimization: Literal["disabled", "basic", "extended", "all"] = "all"
+    warmup_requests: Annotated[int, Field(ge=0, le=10_000)] = 3
+
+    @property
+    def requires_gpu(self) -> bool:
+        return "CPUExecutionProvider" not in self.providers
+
+    @property
+    def wants_gpu(self) -> bool:
+        return any(p in GPU_PROVIDERS for p in self.providers)
+
+
+class Analysis(SpecModel):
+    """How each rollout step is judged: against an SLO, once enough traffic was seen."""
+
+    slo: Name
+    min_requests: Annotated[int, Field(ge=1)] = 100
+    interval: Duration = "30s"
+    deadline: Duration = Field(
+        default="10m", description="Give up (and roll back) when a step stays inconclusive this long."
+    )
+
+
+class Rollout(SpecModel):
+    strategy: Literal["direct", "canary"] = "direct"
+    steps: list[Annotated[int, Field(ge=1, le=100)]] | None = Field(
+        default=None, description="Canary traffic percentages, increasing, ending at 100."
+    )
+    shadow_first: Duration | None = Field(
+        default=None, description="Mirror traffic to the candidate this long before the first step."
+    )
+    analysis: Analysis | None = None
+    auto_rollback: bool = True
+
+    @model_validator(mode="after")
+    def _steps(self) -> Rollout:
+        if self.strategy == "canary":
+            if not self.steps:
+                raise ValueError("a canary rollout needs steps, e.g. steps: [10, 50, 100]")
+            if any(b <= a for a, b in zip(self.steps, self.steps[1:], strict=False)):
+                raise ValueError(f"canary steps must increase: {self.steps}")
+            if self.steps[-1] != 100:
+                raise ValueError(f"canary steps must end at 100, not {self.steps[-1]}")
+        elif self.steps:
+            raise ValueError("steps apply to the canary strategy only")
+        return self
+
+
+class Lineage(SpecModel):
+    dataset: Name
+    version: VersionLabel
+
+
+class ModelSpec(SpecModel):
+    version: SemVer
+    artifact: ArtifactRef
+    format: Literal["onnx"] = "onnx"
+    signature: Signature
+    runtime: Runtime = Field(default_factory=Runtime)
+    targets: Annotated[list[Name], Field(min_length=1)] = Field(
+        description="Targets the model is placed on."
+    )
+    trained_on: Lineage | None = Field(default=None, description="The dataset version it was trained on.")
+    rollout: Rollout = Field(default_factory=Rollout)
+    guardrails: list[Name] = Field(default_factory=list)
+    shadow_of: Name | None = Field(
+        default=None, description="Serve as a shadow of this model: mirrored traffic, answers discarded."
+    )
+
+    @model_validator(mode="after")
+    def _unique_targets(self) -> ModelSpec:
+        if len(set(self.targets)) != len(self.targets):
+            raise ValueError("targets must be unique")
+        return self
+
+
+class Model(Resource):
+    """An ONNX model version, its runtime, placement and rollout."""
+
+    KIND: ClassVar[str] = "Model"
+    kind: Literal["Model"]
+    spec: ModelSpec
+
+    def references(self) -> list[Ref]:
+        refs = [
+            Ref(path=("spec", "targets", i), kind="Target", name=t)
+            for i, t in enumerate(self.spec.targets)
+        ]
+        if self.spec.trained_on is not None:
+            refs.append(
+                Ref(path=("spec", "trainedOn", "dataset"), kind="Dataset", name=self.spec.trained_on.dataset)
+            )
+        # Guardrails go first: a model never serves a moment without its checks.
+        refs += [
+            Ref(path=("spec", "guardrails", i), kind="Guardrail", name=g)
+            for i, g in enumerate(self.spec.guardrails)
+        ]
+        if self.spec.shadow_of is not None:
+            refs.append(Ref(path=("spec", "shadowOf"), kind="Model", name=self.spec.shadow_of))
+        if self.spec.rollout.analysis is not None:
+            # The SLO depends on this model, so this one is not an ordering edge.
+            refs.append(
+                Ref(
+                    path=("spec", "rollout", "analysis", "slo"),
+                    kind="SLO",
+                    name=self.spec.rollout.analysis.slo,
+                    dependency=False,
+                )
+            )
+        return refs

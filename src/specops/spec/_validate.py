@@ -1,0 +1,305 @@
+"""Checks across resources: references, cycles, placement, lineage, templates, secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from specops._errors import Diagnostic
+from specops._yaml import format_path
+from specops.spec._common import ArtifactRef, Ref, is_repo_path
+from specops.spec._dataset import Dataset
+from specops.spec._errors_map import SECRET_WORDS, suggest
+from specops.spec._guardrail import ClassifierCheck, Guardrail
+from specops.spec._load import Estate, LoadedSpec
+from specops.spec._model import Model
+from specops.spec._prompt import Prompt, template_variables
+from specops.spec._slo import SLO, DriftObjective
+from specops.spec._target import Target
+
+__all__ = ["check_estate"]
+
+# Shapes of credentials that must never be committed (a short list of the
+# unmistakable ones; the rule is "specs name an environment variable").
+_SECRET_SHAPES = [
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
+    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), "an AWS access key id"),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"), "a GitHub token"),
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{20,}\b"), "an API secret key"),
+    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"), "a Slack token"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\."), "a JSON Web Token"),
+]
+
+
+def _diag(
+    spec: LoadedSpec, path: tuple[str | int, ...], message: str, hint: str = "",
+    code: str = "invalid", severity: str = "error",
+) -> Diagnostic:
+    line, column = spec.position(path)
+    return Diagnostic(
+        spec.path, line, column, message, field=format_path(path), hint=hint,
+        code=code, severity=severity, resource=spec.id,  # type: ignore[arg-type]
+    )
+
+
+def check_estate(estate: Estate, *, verify_artifacts: bool = False) -> list[Diagnostic]:
+    problems: list[Diagnostic] = []
+    for spec in estate:
+        problems.extend(_check_references(estate, spec))
+        problems.extend(_check_secrets(spec))
+        problems.extend(_check_artifacts(estate.root, spec, verify_artifacts))
+        resource = spec.resource
+        if isinstance(resource, Model):
+            problems.extend(_check_model(estate, spec, resource))
+        elif isinstance(resource, Prompt):
+            problems.extend(_check_prompt(spec, resource))
+        elif isinstance(resource, SLO):
+            problems.extend(_check_slo(estate, spec, resource))
+    problems.extend(_check_cycles(estate))
+    return problems
+
+
+def _check_references(estate: Estate, spec: LoadedSpec) -> Iterator[Diagnostic]:
+    for ref in spec.resource.references():
+        if f"{ref.kind}/{ref.name}" in estate:
+            continue
+        other = [s.id for s in estate if s.resource.name == ref.name]
+        if other:
+            yield _diag(
+                spec, ref.path, f"refers to {ref.kind}/{ref.name}, but {ref.name!r} is a "
+                f"{other[0].split('/')[0]}", hint=f"this field names a {ref.kind}", code="wrong_kind",
+            )
+            continue
+        names = [s.resource.name for s in estate.of_kind(ref.kind)]
+        yield _diag(
+            spec, ref.path, f"{ref.kind}/{ref.name} does not exist",
+            hint=suggest(ref.name, names) or (
+                f"known {ref.kind} names: {', '.join(names)}" if names else f"define a {ref.kind} named {ref.name!r}"
+            ),
+            code="dangling",
+        )
+
+
+def _check_cycles(estate: Estate) -> Iterator[Diagnostic]:
+    """Dependency edges must form a DAG; report each cycle once, at its first member."""
+    edges: dict[str, list[Ref]] = {
+        s.id: [r for r in s.resource.references() if r.dependency] for s in estate
+    }
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+    reported: set[frozenset[str]] = set()
+    for start in sorted(edges):
+        if state.get(start):
+            continue
+        stack: list[tuple[str, Iterator[Ref]]] = [(start, iter(edges[start]))]
+        state[start] = 1
+        while stack:
+            node, refs = stack[-1]
+            ref = next(refs, None)
+            if ref is None:
+                state[node] = 2
+                stack.pop()
+                continue
+            child = f"{ref.kind}/{ref.name}"
+            if child not in edges:
+                continue
+            if state.get(child) == 1:
+                members = [n for n, _ in stack][[n for n, _ in stack].index(child):]
+                key = frozenset(members)
+                if key not in reported:
+                    reported.add(key)
+                    chain = " -> ".join([*members, child])
+                    yield _diag(
+                        estate.specs[node], ref.path, f"dependency cycle: {chain}",
+                        hint="break the cycle; a shadow or lineage chain must end", code="cycle",
+                    )
+            elif not state.get(child):
+                state[child] = 1
+                stack.append((child, iter(edges[child])))
+
+
+def _check_model(estate: Estate, spec: LoadedSpec, model: Model) -> Iterator[Diagnostic]:
+    runtime = model.spec.runtime
+    for i, name in enumerate(model.spec.targets):
+        target_spec = estate.get("Target", name)
+        if target_spec is None:
+            continue
+        target = target_spec.resource
+        assert isinstance(target, Target)
+        offered = set(target.spec.providers)
+        if runtime.requires_gpu and not target.spec.has_gpu:
+            yield _diag(
+                spec, ("spec", "targets", i),
+                f"model needs a GPU ({', '.join(runtime.providers)}) but Target/{name} has none",
+                hint="add CPUExecutionProvider to spec.runtime.providers as a fallback, or place "
+                "the model on a GPU target", code="placement",
+            )
+        elif not offered.intersection(runtime.providers):
+            yield _diag(
+                spec, ("spec", "targets", i),
+                f"Target/{name} offers none of the model's providers ({', '.join(runtime.providers)})",
+                hint=f"the target offers {', '.join(target.spec.providers)}", code="placement",
+            )
+        # A model listing a GPU provider with a CPU fallback is placeable on a CPU
+        # target by design; the live state reports the provider it really got.
+    dataset: Dataset | None = None
+    lineage = model.spec.trained_on
+    if lineage is not None:
+        found = estate.get("Dataset", lineage.dataset)
+        if found is not None:
+            assert isinstance(found.resource, Dataset)
+            dataset = found.resource
+            if dataset.spec.version != lineage.version:
+                yield _diag(
+                    spec, ("spec", "trainedOn", "version"),
+                    f"Dataset/{lineage.dataset} is at version {dataset.spec.version!r}, not "
+                    f"{lineage.version!r}", hint="a model's lineage names the data version it "
+                    "was trained on; update one of them", code="lineage",
+                )
+    if dataset is not None:
+        columns = {c.name for c in dataset.spec.schema_.columns}
+        for side in ("inputs", "outputs"):
+            for i, tensor in enumerate(getattr(model.spec.signature, side)):
+                for j, feature in enumerate(tensor.features or []):
+                    if feature not in columns:
+                        yield _diag(
+                            spec, ("spec", "signature", side, i, "features", j),
+                            f"feature {feature!r} is not a column of Dataset/{dataset.name}",
+                            hint=suggest(feature, columns), code="lineage",
+                        )
+    analysis = model.spec.rollout.analysis
+    if analysis is not None:
+        slo = estate.get("SLO", analysis.slo)
+        if slo is not None and isinstance(slo.resource, SLO) and slo.resource.spec.model != model.name:
+            yield _diag(
+                spec, ("spec", "rollout", "analysis", "slo"),
+                f"SLO/{analysis.slo} is about Model/{slo.resource.spec.model}, not this model",
+                code="wrong_slo",
+            )
+
+
+def _check_prompt(spec: LoadedSpec, prompt: Prompt) -> Iterator[Diagnostic]:
+    declared = {v.name for v in prompt.spec.variables}
+    used = template_variables(prompt.spec.template)
+    for name in used:
+        if name not in declared:
+            yield _diag(
+                spec, ("spec", "template"), f"template uses undeclared variable {name!r}",
+                hint=suggest(name, declared) or f"declare it under spec.variables: - name: {name}",
+                code="undeclared_variable",
+            )
+    for i, variable in enumerate(prompt.spec.variables):
+        if variable.name not in used:
+            yield _diag(
+                spec, ("spec", "variables", i, "name"),
+                f"variable {variable.name!r} is declared but the template never uses it",
+                code="unused_variable", severity="warning",
+            )
+
+
+def _check_slo(estate: Estate, spec: LoadedSpec, slo: SLO) -> Iterator[Diagnostic]:
+    model_spec = estate.get("Model", slo.spec.model)
+    if model_spec is None or not isinstance(model_spec.resource, Model):
+        return
+    for i, objective in enumerate(slo.spec.objectives):
+        if not isinstance(objective, DriftObjective):
+            continue
+        lineage = model_spec.resource.spec.trained_on
+        dataset = estate.get("Dataset", lineage.dataset) if lineage else None
+        if dataset is None or not isinstance(dataset.resource, Dataset):
+            yield _diag(
+                spec, ("spec", "objectives", i),
+                f"drift needs a reference profile, but Model/{slo.spec.model} has no trainedOn dataset",
+                hint="set spec.trainedOn on the model", code="drift",
+            )
+            continue
+        profile = dataset.resource.spec.profile
+        if profile is None:
+            yield _diag(
+                spec, ("spec", "objectives", i),
+                f"drift needs a reference profile, but Dataset/{dataset.resource.name} has none",
+                hint="add spec.profile to the dataset", code="drift",
+            )
+            continue
+        for j, feature in enumerate(objective.features or []):
+            hist = profile.features.get(feature)
+            if hist is None or hist.histogram is None:
+                yield _diag(
+                    spec, ("spec", "objectives", i, "features", j),
+                    f"feature {feature!r} has no histogram in Dataset/{dataset.resource.name}'s profile",
+                    hint=suggest(feature, profile.features), code="drift",
+                )
+
+
+def _walk_strings(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk_strings(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _walk_strings(item, (*path, i))
+
+
+def _check_secrets(spec: LoadedSpec) -> Iterator[Diagnostic]:
+    for path, text in _walk_strings(spec.document.data, ()):
+        for pattern, what in _SECRET_SHAPES:
+            if pattern.search(text):
+                yield _diag(
+                    spec, path, f"value looks like {what}",
+                    hint="never commit secrets: put it in an environment variable and name the "
+                    "variable in the spec; then rotate the leaked credential", code="secret",
+                )
+                break
+    metadata = spec.document.data.get("metadata", {})
+    for section in ("labels", "annotations"):
+        for key in (metadata.get(section) or {}):
+            if any(word in key.lower().replace("-", "") for word in SECRET_WORDS):
+                yield _diag(
+                    spec, ("metadata", section, key),
+                    f"{section[:-1]} {key!r} looks like it carries a credential",
+                    hint="secrets are never written in specs; name an environment variable instead",
+                    code="secret",
+                )
+
+
+def _artifacts(spec: LoadedSpec) -> Iterator[tuple[tuple[str | int, ...], ArtifactRef]]:
+    resource = spec.resource
+    if isinstance(resource, Model | Dataset):
+        yield ("spec", "artifact"), resource.spec.artifact
+    elif isinstance(resource, Guardrail):
+        for i, check in enumerate(resource.spec.checks):
+            if isinstance(check, ClassifierCheck):
+                yield ("spec", "checks", i, "artifact"), check.artifact
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_artifacts(root: Path, spec: LoadedSpec, verify: bool) -> Iterator[Diagnostic]:
+    for path, artifact in _artifacts(spec):
+        if not is_repo_path(artifact.uri):
+            continue  # remote and file:// artifacts are fetched and verified at apply time
+        local = root / artifact.uri
+        if not local.is_file():
+            yield _diag(
+                spec, (*path, "uri"), f"artifact {artifact.uri} does not exist under {root}",
+                hint="commit the file, or fix the path (it is relative to the repository root)",
+                code="artifact_missing",
+            )
+        elif verify:
+            actual = file_sha256(local)
+            if actual != artifact.sha256:
+                yield _diag(
+                    spec, (*path, "sha256"), f"sha256 of {artifact.uri} is {actual}",
+                    hint="the file changed or the digest is wrong; a changed artifact needs a new version",
+                    code="artifact_checksum",
+                )
