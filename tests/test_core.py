@@ -29,7 +29,9 @@ def test_compiled_core_is_active_unless_pure_python_is_forced() -> None:
         assert not _core.COMPILED
         assert _core.IMPLEMENTATION == "python"
     else:
-        assert _core_c is not None, "the compiled core is not installed: pip install . must build csrc/"
+        assert _core_c is not None, (
+            "the compiled core is not installed: pip install . must build csrc/"
+        )
         assert _core.COMPILED, _core.LOAD_ERROR
         assert _core.IMPLEMENTATION == "cython"
         assert _core.canonical_hash is _core_c.canonical_hash
@@ -97,7 +99,9 @@ json_scalars = (
 )
 documents = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
     max_leaves=40,
 )
 

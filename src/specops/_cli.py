@@ -106,7 +106,10 @@ def _write_inventory(rows: list[dict[str, Any]], out: TextIO) -> None:
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
-        out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n")
+        out.write(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            + "\n"
+        )
 
 
 # -- schema -----------------------------------------------------------------
@@ -129,7 +132,9 @@ def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
                 json.dumps(json_schema(kind), indent=2) + "\n", encoding="utf-8"
             )
         if not args.kind:
-            (directory / "all.json").write_text(json.dumps(json_schema(), indent=2) + "\n", encoding="utf-8")
+            (directory / "all.json").write_text(
+                json.dumps(json_schema(), indent=2) + "\n", encoding="utf-8"
+            )
         out.write(f"Wrote {len(kinds) + (0 if args.kind else 1)} schema(s) to {directory}\n")
         return EXIT_OK
     _dump_json(json_schema(args.kind), out)
@@ -149,20 +154,30 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
         core = report["core"]
         ort = report["onnxruntime"]
         rego = report["rego"]
-        out.write(f"specops      {report['specops']} (Python {report['python']}, {report['platform']})\n")
+        out.write(
+            f"specops      {report['specops']} (Python {report['python']}, {report['platform']})\n"
+        )
         out.write(
             f"core         {'compiled' if core['compiled'] else 'pure Python'}"
             f"{'' if core['compiled'] else ' - ' + str(core['load_error'])}\n"
         )
-        out.write(f"yaml         ruamel.yaml {report['yaml']['ruamel.yaml']}, C parser: {report['yaml']['c_parser']}\n")
+        out.write(
+            f"yaml         ruamel.yaml {report['yaml']['ruamel.yaml']}, C parser: {report['yaml']['c_parser']}\n"
+        )
         if "version" in ort:
             got = ort["session_probe"].get("providers") or ort["session_probe"].get("error")
-            out.write(f"onnxruntime  {ort['version']}; usable providers: {', '.join(ort['usable_providers'])}; "
-                      f"session got: {got}; CUDA devices: {ort['cuda_devices']}\n")
+            out.write(
+                f"onnxruntime  {ort['version']}; usable providers: {', '.join(ort['usable_providers'])}; "
+                f"session got: {got}; CUDA devices: {ort['cuda_devices']}\n"
+            )
         else:
             out.write(f"onnxruntime  {ort.get('error')}\n")
-        out.write(f"rego         {rego['engine']} {rego.get('version', '')} ({'ok' if rego['ok'] else rego['error']})\n")
-        out.write(f"git          pygit2 {report['git'].get('pygit2')}, libgit2 {report['git'].get('libgit2')}\n")
+        out.write(
+            f"rego         {rego['engine']} {rego.get('version', '')} ({'ok' if rego['ok'] else rego['error']})\n"
+        )
+        out.write(
+            f"git          pygit2 {report['git'].get('pygit2')}, libgit2 {report['git'].get('libgit2')}\n"
+        )
         for problem in report["problems"]:
             out.write(f"problem: {problem}\n")
     return EXIT_OK if report["ok"] else EXIT_ERROR
@@ -179,11 +194,17 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     validate = sub.add_parser("validate", help="validate spec files and print the inventory")
-    validate.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: specs)")
-    validate.add_argument("--format", choices=("text", "json"), default="text")
-    validate.add_argument("--root", help="repository root for relative artifact paths (default: nearest .git)")
     validate.add_argument(
-        "--verify-artifacts", action="store_true", help="also check the sha256 of local artifact files"
+        "paths", nargs="*", metavar="PATH", help="files or directories (default: specs)"
+    )
+    validate.add_argument("--format", choices=("text", "json"), default="text")
+    validate.add_argument(
+        "--root", help="repository root for relative artifact paths (default: nearest .git)"
+    )
+    validate.add_argument(
+        "--verify-artifacts",
+        action="store_true",
+        help="also check the sha256 of local artifact files",
     )
     validate.set_defaults(func=cmd_validate)
 
@@ -226,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         log = _log_unexpected()
-        sys.stderr.write(f"error: unexpected {type(exc).__name__}: {exc} (this is a bug; details in {log})\n")
+        sys.stderr.write(
+            f"error: unexpected {type(exc).__name__}: {exc} (this is a bug; details in {log})\n"
+        )
         return EXIT_ERROR
-
-

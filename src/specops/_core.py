@@ -21,7 +21,7 @@ if os.environ.get("SPECOPS_PURE_PYTHON", "") in ("1", "true", "yes"):
     LOAD_ERROR = "disabled by SPECOPS_PURE_PYTHON"
 else:
     try:
-        from specops._core_c import (  # type: ignore[import-not-found,no-redef]
+        from specops._core_c import (
             IMPLEMENTATION,
             canonical_bytes,
             canonical_hash,

@@ -28,12 +28,16 @@ def diagnose() -> dict[str, Any]:
         "load_error": _core.LOAD_ERROR,
     }
     if not _core.COMPILED and _core.LOAD_ERROR and "SPECOPS_PURE_PYTHON" not in _core.LOAD_ERROR:
-        problems.append(f"compiled core not active: {_core.LOAD_ERROR} (reinstall with `pip install .`)")
+        problems.append(
+            f"compiled core not active: {_core.LOAD_ERROR} (reinstall with `pip install .`)"
+        )
     try:
         onnx_runtime: dict[str, Any] = _onnx.runtime_info()
         onnx_runtime["session_probe"] = _onnx.probe_session()
         if not onnx_runtime["session_probe"]["ok"]:
-            problems.append(f"ONNX Runtime cannot create a session: {onnx_runtime['session_probe']['error']}")
+            problems.append(
+                f"ONNX Runtime cannot create a session: {onnx_runtime['session_probe']['error']}"
+            )
     except ImportError as exc:
         onnx_runtime = {"error": str(exc)}
         problems.append(f"ONNX Runtime is not importable: {exc}")
@@ -43,7 +47,10 @@ def diagnose() -> dict[str, Any]:
     try:
         import pygit2
 
-        git: dict[str, Any] = {"pygit2": pygit2.__version__, "libgit2": pygit2.LIBGIT2_VERSION}
+        git: dict[str, Any] = {
+            "pygit2": _dist_version("pygit2"),
+            "libgit2": getattr(pygit2, "LIBGIT2_VERSION", None),
+        }
     except ImportError as exc:  # pragma: no cover
         git = {"error": str(exc)}
         problems.append(f"pygit2 is not importable: {exc}")

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 __all__ = [
     "Diagnostic",
+    "Severity",
     "SpecError",
     "SpecOpsError",
 ]

@@ -73,7 +73,6 @@ def runtime_info() -> dict[str, Any]:
 
 
 def _identity_model() -> bytes:
-    import onnx
     from onnx import TensorProto, helper
 
     graph = helper.make_graph(

@@ -33,4 +33,10 @@ def engine_info() -> dict[str, Any]:
         error = None if ok else "probe policy did not evaluate to true"
     except Exception as exc:  # a broken engine must be reported, whatever it raises
         ok, error = False, f"{type(exc).__name__}: {exc}"
-    return {"engine": "regorus", "distribution": "gordon-to-regorus", "version": dist, "ok": ok, "error": error}
+    return {
+        "engine": "regorus",
+        "distribution": "gordon-to-regorus",
+        "version": dist,
+        "ok": ok,
+        "error": error,
+    }

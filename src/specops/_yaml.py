@@ -28,11 +28,11 @@ from ruamel.yaml.resolver import VersionedResolver
 from specops._errors import Diagnostic, SpecError
 
 try:  # the compiled composer; ruamel's pure one is the (slower) fallback
-    from ruamel.yaml.cyaml import CParser as _Parser
+    from ruamel.yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined]
 
     C_PARSER = True
 except ImportError:  # pragma: no cover - only without ruamel.yaml.clib
-    from ruamel.yaml.composer import Composer as _Composer
+    from ruamel.yaml.composer import Composer as _PyComposer
     from ruamel.yaml.parser import Parser as _PyParser
     from ruamel.yaml.reader import Reader as _Reader
     from ruamel.yaml.scanner import Scanner as _Scanner
@@ -124,12 +124,12 @@ if C_PARSER:
 
 else:  # pragma: no cover
 
-    class _Composer(_Reader, _Scanner, _PyParser, _Composer, VersionedResolver):  # type: ignore[no-redef,misc]
+    class _Composer(_Reader, _Scanner, _PyParser, _PyComposer, VersionedResolver):  # type: ignore[no-redef]
         def __init__(self, text: str) -> None:
             _Reader.__init__(self, text, loader=self)
             _Scanner.__init__(self, loader=self)
             _PyParser.__init__(self, loader=self)
-            _Composer.__init__(self, loader=self)
+            _PyComposer.__init__(self, loader=self)
             VersionedResolver.__init__(self, version=(1, 2), loader=self)
 
 
@@ -305,7 +305,11 @@ def load_documents(text: str, path: str) -> list[YamlDocument]:
             if node is None:  # pragma: no cover - libyaml returns None only at stream end
                 break
             walker = _Walker()
-            if isinstance(node, ScalarNode) and node.tag == _TAG + "null" and node.value in ("", "~"):
+            if (
+                isinstance(node, ScalarNode)
+                and node.tag == _TAG + "null"
+                and node.value in ("", "~")
+            ):
                 index += 1
                 continue  # an empty document
             try:

@@ -63,9 +63,7 @@ SemVer = Annotated[
 ]
 """A semantic version (``2.1.0``); quote it in YAML if it could read as a number."""
 
-VersionLabel = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
-]
+VersionLabel = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")]
 """A data version such as ``2026-10`` or ``v3``."""
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -123,7 +121,9 @@ def _check_uri(uri: str) -> str:
         scheme = parts.scheme.lower()
         if scheme == "file":
             if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-                raise ValueError("a file:// uri needs an absolute path, e.g. file:///srv/models/m.onnx")
+                raise ValueError(
+                    "a file:// uri needs an absolute path, e.g. file:///srv/models/m.onnx"
+                )
             return uri
         if scheme not in _REMOTE_SCHEMES:
             known = ", ".join(sorted({"file", *_REMOTE_SCHEMES}))
@@ -154,7 +154,9 @@ def is_repo_path(uri: str) -> bool:
 class ArtifactRef(SpecModel):
     """A file the spec depends on, pinned by content."""
 
-    uri: Uri = Field(description="Path relative to the repository, file:///abs/path, or s3/gs/az/https/hf/oci uri.")
+    uri: Uri = Field(
+        description="Path relative to the repository, file:///abs/path, or s3/gs/az/https/hf/oci uri."
+    )
     sha256: Sha256 = Field(description="Lower-case hex SHA-256 of the file's bytes.")
     size_bytes: Annotated[int, Field(ge=0)] | None = None
     credentials_env: EnvVarName | None = Field(
@@ -173,7 +175,9 @@ _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 def _check_labels(labels: dict[str, str]) -> dict[str, str]:
     for key, value in labels.items():
         if not _LABEL_KEY.match(key):
-            raise ValueError(f"label key {key!r} is not a valid key ([prefix/]name, 63 characters max)")
+            raise ValueError(
+                f"label key {key!r} is not a valid key ([prefix/]name, 63 characters max)"
+            )
         if not _LABEL_VALUE.match(value):
             raise ValueError(
                 f"label {key!r} has invalid value {value!r} (63 characters max, alphanumerics, "
@@ -189,7 +193,8 @@ class Metadata(SpecModel):
     labels: Annotated[dict[str, str], AfterValidator(_check_labels)] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     owner: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = Field(
-        default=None, description="Team or person accountable for the resource (approves risky changes)."
+        default=None,
+        description="Team or person accountable for the resource (approves risky changes).",
     )
     protected: bool = Field(
         default=False, description="A protected resource is never planned for deletion."

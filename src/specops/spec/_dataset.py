@@ -21,7 +21,9 @@ class Column(SpecModel):
     nullable: bool = False
     min: float | None = None
     max: float | None = None
-    allowed: list[str | int] | None = Field(default=None, description="Allowed values (categories).")
+    allowed: list[str | int] | None = Field(
+        default=None, description="Allowed values (categories)."
+    )
     pii: bool = False
     description: str | None = None
 

@@ -14,7 +14,16 @@ from specops._yaml import Path, YamlDocument, format_path
 
 __all__ = ["SECRET_WORDS", "diagnostics_from_validation", "known_fields", "suggest"]
 
-SECRET_WORDS = ("token", "password", "passwd", "secret", "apikey", "api_key", "credential", "privatekey")
+SECRET_WORDS = (
+    "token",
+    "password",
+    "passwd",
+    "secret",
+    "apikey",
+    "api_key",
+    "credential",
+    "privatekey",
+)
 
 # Human wording for the patterns of constrained strings (pydantic would print the regex).
 _PATTERNS: dict[str, tuple[str, str]] = {
@@ -88,7 +97,7 @@ def known_fields(cls: type[BaseModel], path: Path, root: Any) -> list[str]:
                 annotation = args[1]
             else:
                 return []
-        data = data[step] if isinstance(data, dict | list) and _has(data, step) else None
+        data = data[step] if isinstance(data, dict | list) and _has(data, step) else None  # type: ignore[index]
     annotation = _unwrap(annotation, None, data)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [f.alias or n for n, f in annotation.model_fields.items()]
@@ -159,7 +168,11 @@ def diagnostics_from_validation(
                 )
             elif not hint and allowed:
                 hint = "allowed here: " + ", ".join(sorted(allowed))
-        elif etype == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
+        elif (
+            etype == "string_type"
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+        ):
             message = f"expected a string, got the number {value!r}"
             hint = f'quote it: "{value}"'
         elif etype == "string_pattern_mismatch":
@@ -191,6 +204,8 @@ def diagnostics_from_validation(
         seen.add(key)
         line, column = doc.position(real, key=key_position)
         out.append(
-            Diagnostic(path, line, column, message, field=field, hint=hint, code=etype, resource=resource)
+            Diagnostic(
+                path, line, column, message, field=field, hint=hint, code=etype, resource=resource
+            )
         )
     return out

@@ -15,6 +15,13 @@ Action = Literal["block", "redact", "flag"]
 Stage = Literal["input", "output"]
 
 
+PiiKind = Literal["email", "phone", "creditCard", "iban", "ipAddress"]
+
+
+def _default_pii() -> list[PiiKind]:
+    return ["email", "phone", "creditCard"]
+
+
 class _Check(SpecModel):
     stage: Stage = "input"
     tensor: str | None = Field(default=None, description="Tensor to check; default: every tensor.")
@@ -83,9 +90,7 @@ class PiiCheck(_Check):
 
     TEXT: ClassVar[bool] = True
     type: Literal["pii"]
-    detect: Annotated[
-        list[Literal["email", "phone", "creditCard", "iban", "ipAddress"]], Field(min_length=1)
-    ] = Field(default_factory=lambda: ["email", "phone", "creditCard"])
+    detect: Annotated[list[PiiKind], Field(min_length=1)] = Field(default_factory=_default_pii)
 
 
 class SizeCheck(_Check):

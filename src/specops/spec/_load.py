@@ -71,7 +71,7 @@ class Estate:
         return self.specs.get(f"{kind}/{name}")
 
     def of_kind(self, kind: str) -> list[LoadedSpec]:
-        return [s for s in self if s.resource.KIND == kind]
+        return [s for s in self if kind == s.resource.KIND]
 
 
 def find_root(start: Path) -> Path:
@@ -145,8 +145,14 @@ def parse_document(doc: YamlDocument, path: str) -> tuple[Resource | None, list[
         line, column = doc.position(("apiVersion",))
         return None, [
             Diagnostic(
-                path, line, column, message, field="apiVersion", hint=hint,
-                code="api_version", resource=resource,
+                path,
+                line,
+                column,
+                message,
+                field="apiVersion",
+                hint=hint,
+                code="api_version",
+                resource=resource,
             )
         ]
     cls = KINDS.get(kind) if isinstance(kind, str) else None
@@ -159,7 +165,9 @@ def parse_document(doc: YamlDocument, path: str) -> tuple[Resource | None, list[
             hint = suggest(str(kind), KINDS) or f"known kinds: {known}"
         line, column = doc.position(("kind",))
         return None, [
-            Diagnostic(path, line, column, message, field="kind", hint=hint, code="kind", resource=resource)
+            Diagnostic(
+                path, line, column, message, field="kind", hint=hint, code="kind", resource=resource
+            )
         ]
     try:
         return cls.model_validate(data), []
@@ -167,7 +175,9 @@ def parse_document(doc: YamlDocument, path: str) -> tuple[Resource | None, list[
         return None, diagnostics_from_validation(exc, cls, doc, path, resource)
 
 
-def parse_text(text: str, path: str) -> tuple[list[tuple[Resource, YamlDocument]], list[Diagnostic]]:
+def parse_text(
+    text: str, path: str
+) -> tuple[list[tuple[Resource, YamlDocument]], list[Diagnostic]]:
     """Parse and validate every document of one file's text."""
     try:
         documents = load_documents(text, path)
@@ -176,8 +186,12 @@ def parse_text(text: str, path: str) -> tuple[list[tuple[Resource, YamlDocument]
     if not documents:
         return [], [
             Diagnostic(
-                path, 1, 1, "file has no spec documents",
-                hint="add a spec or delete the file", code="empty",
+                path,
+                1,
+                1,
+                "file has no spec documents",
+                hint="add a spec or delete the file",
+                code="empty",
             )
         ]
     resources: list[tuple[Resource, YamlDocument]] = []
@@ -190,7 +204,9 @@ def parse_text(text: str, path: str) -> tuple[list[tuple[Resource, YamlDocument]
     return resources, problems
 
 
-def parse_bytes(raw: bytes, path: str) -> tuple[list[tuple[Resource, YamlDocument]], list[Diagnostic]]:
+def parse_bytes(
+    raw: bytes, path: str
+) -> tuple[list[tuple[Resource, YamlDocument]], list[Diagnostic]]:
     try:
         text = decode_spec_bytes(raw, path)
     except SpecError as exc:
@@ -212,11 +228,14 @@ def build_estate(
                 line, column = doc.position(("metadata", "name"))
                 problems.append(
                     Diagnostic(
-                        path, line, column,
+                        path,
+                        line,
+                        column,
                         f"{resource.id} is already defined at {first.path}:{first.line}",
                         field="metadata.name",
                         hint="names are unique per kind across the repository; rename one",
-                        code="duplicate", resource=resource.id,
+                        code="duplicate",
+                        resource=resource.id,
                     )
                 )
                 continue
@@ -248,7 +267,9 @@ def load_estate(
         try:
             raw = file.read_bytes()
         except OSError as exc:
-            problems.append(Diagnostic(display, 0, 0, f"cannot read file: {exc.strerror}", code="io"))
+            problems.append(
+                Diagnostic(display, 0, 0, f"cannot read file: {exc.strerror}", code="io")
+            )
             continue
         resources, diagnostics = parse_bytes(raw, display)
         problems.extend(diagnostics)
@@ -257,7 +278,9 @@ def load_estate(
     problems.extend(duplicates)
     problems.extend(check_estate(estate, verify_artifacts=verify_artifacts))
     errors = [d for d in problems if d.severity == "error"]
-    estate.warnings = sorted((d for d in problems if d.severity == "warning"), key=Diagnostic.sort_key)
+    estate.warnings = sorted(
+        (d for d in problems if d.severity == "warning"), key=Diagnostic.sort_key
+    )
     if errors:
         raise SpecError.of(problems)
     return estate

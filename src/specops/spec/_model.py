@@ -28,6 +28,10 @@ TensorType = Literal[
 ]  # fmt: skip
 
 
+def _cpu_only() -> list[Provider]:
+    return ["CPUExecutionProvider"]
+
+
 class TensorSpec(SpecModel):
     """One input or output tensor of the model's signature."""
 
@@ -71,7 +75,7 @@ class Runtime(SpecModel):
     """How ONNX Runtime runs the model."""
 
     providers: Annotated[list[Provider], Field(min_length=1)] = Field(
-        default_factory=lambda: ["CPUExecutionProvider"],
+        default_factory=_cpu_only,
         description="Execution providers in preference order. Without CPUExecutionProvider "
         "the model needs a GPU.",
     )
@@ -96,7 +100,8 @@ class Analysis(SpecModel):
     min_requests: Annotated[int, Field(ge=1)] = 100
     interval: Duration = "30s"
     deadline: Duration = Field(
-        default="10m", description="Give up (and roll back) when a step stays inconclusive this long."
+        default="10m",
+        description="Give up (and roll back) when a step stays inconclusive this long.",
     )
 
 
@@ -139,11 +144,14 @@ class ModelSpec(SpecModel):
     targets: Annotated[list[Name], Field(min_length=1)] = Field(
         description="Targets the model is placed on."
     )
-    trained_on: Lineage | None = Field(default=None, description="The dataset version it was trained on.")
+    trained_on: Lineage | None = Field(
+        default=None, description="The dataset version it was trained on."
+    )
     rollout: Rollout = Field(default_factory=Rollout)
     guardrails: list[Name] = Field(default_factory=list)
     shadow_of: Name | None = Field(
-        default=None, description="Serve as a shadow of this model: mirrored traffic, answers discarded."
+        default=None,
+        description="Serve as a shadow of this model: mirrored traffic, answers discarded.",
     )
 
     @model_validator(mode="after")
@@ -167,7 +175,11 @@ class Model(Resource):
         ]
         if self.spec.trained_on is not None:
             refs.append(
-                Ref(path=("spec", "trainedOn", "dataset"), kind="Dataset", name=self.spec.trained_on.dataset)
+                Ref(
+                    path=("spec", "trainedOn", "dataset"),
+                    kind="Dataset",
+                    name=self.spec.trained_on.dataset,
+                )
             )
         # Guardrails go first: a model never serves a moment without its checks.
         refs += [

@@ -22,7 +22,9 @@ def json_schema(kind: str | None = None) -> dict[str, Any]:
     defs: dict[str, Any] = {}
     variants = []
     for name, cls in KINDS.items():
-        sub = cls.model_json_schema(by_alias=True, mode="validation", ref_template="#/$defs/{model}")
+        sub = cls.model_json_schema(
+            by_alias=True, mode="validation", ref_template="#/$defs/{model}"
+        )
         defs.update(sub.pop("$defs", {}))
         defs[name] = sub
         variants.append({"$ref": f"#/$defs/{name}"})

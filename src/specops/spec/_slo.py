@@ -19,7 +19,9 @@ class LatencyObjective(SpecModel):
 
 class ErrorRateObjective(SpecModel):
     type: Literal["errorRate"]
-    max: Annotated[float, Field(ge=0, le=1)] = Field(description="Highest tolerated error fraction.")
+    max: Annotated[float, Field(ge=0, le=1)] = Field(
+        description="Highest tolerated error fraction."
+    )
 
 
 class AvailabilityObjective(SpecModel):
@@ -60,7 +62,9 @@ class BurnRate(SpecModel):
 
 class Alerting(SpecModel):
     burn_rates: list[BurnRate] = Field(default_factory=list)
-    notify: list[str] = Field(default_factory=list, description="Channels, e.g. slack:#risk-oncall.")
+    notify: list[str] = Field(
+        default_factory=list, description="Channels, e.g. slack:#risk-oncall."
+    )
 
 
 class OnBreach(SpecModel):
@@ -76,13 +80,17 @@ class SLOSpec(SpecModel):
 
     @model_validator(mode="after")
     def _burn_rate_needs_budget(self) -> SLOSpec:
-        budgeted = any(isinstance(o, ErrorRateObjective | AvailabilityObjective) for o in self.objectives)
+        budgeted = any(
+            isinstance(o, ErrorRateObjective | AvailabilityObjective) for o in self.objectives
+        )
         if self.alerting.burn_rates and not budgeted:
             raise ValueError("burn-rate alerting needs an errorRate or availability objective")
         window = duration_seconds(self.window)
         for rate in self.alerting.burn_rates:
             if duration_seconds(rate.long_window) > window:
-                raise ValueError(f"burn-rate window {rate.long_window} is longer than the SLO window")
+                raise ValueError(
+                    f"burn-rate window {rate.long_window} is longer than the SLO window"
+                )
         return self
 
 

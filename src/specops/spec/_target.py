@@ -11,6 +11,10 @@ from specops.spec._common import GPU_PROVIDERS, EnvVarName, Provider, Resource, 
 __all__ = ["Target", "TargetSpec"]
 
 
+def _cpu_only() -> list[Provider]:
+    return ["CPUExecutionProvider"]
+
+
 class TargetAuth(SpecModel):
     """How to authenticate to the target's admin API: a bearer token read from the environment."""
 
@@ -38,7 +42,7 @@ class TargetSpec(SpecModel):
     environment: Literal["development", "staging", "production"]
     region: str | None = None
     providers: Annotated[list[Provider], Field(min_length=1)] = Field(
-        default_factory=lambda: ["CPUExecutionProvider"],
+        default_factory=_cpu_only,
         description="Execution providers the target offers, in preference order.",
     )
     accelerators: Accelerators = Field(default_factory=Accelerators)

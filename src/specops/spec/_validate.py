@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from specops._errors import Diagnostic
+from specops._errors import Diagnostic, Severity
 from specops._yaml import format_path
 from specops.spec._common import ArtifactRef, Ref, is_repo_path
 from specops.spec._dataset import Dataset
@@ -35,13 +35,24 @@ _SECRET_SHAPES = [
 
 
 def _diag(
-    spec: LoadedSpec, path: tuple[str | int, ...], message: str, hint: str = "",
-    code: str = "invalid", severity: str = "error",
+    spec: LoadedSpec,
+    path: tuple[str | int, ...],
+    message: str,
+    hint: str = "",
+    code: str = "invalid",
+    severity: Severity = "error",
 ) -> Diagnostic:
     line, column = spec.position(path)
     return Diagnostic(
-        spec.path, line, column, message, field=format_path(path), hint=hint,
-        code=code, severity=severity, resource=spec.id,  # type: ignore[arg-type]
+        spec.path,
+        line,
+        column,
+        message,
+        field=format_path(path),
+        hint=hint,
+        code=code,
+        severity=severity,
+        resource=spec.id,
     )
 
 
@@ -69,15 +80,23 @@ def _check_references(estate: Estate, spec: LoadedSpec) -> Iterator[Diagnostic]:
         other = [s.id for s in estate if s.resource.name == ref.name]
         if other:
             yield _diag(
-                spec, ref.path, f"refers to {ref.kind}/{ref.name}, but {ref.name!r} is a "
-                f"{other[0].split('/')[0]}", hint=f"this field names a {ref.kind}", code="wrong_kind",
+                spec,
+                ref.path,
+                f"refers to {ref.kind}/{ref.name}, but {ref.name!r} is a {other[0].split('/')[0]}",
+                hint=f"this field names a {ref.kind}",
+                code="wrong_kind",
             )
             continue
         names = [s.resource.name for s in estate.of_kind(ref.kind)]
         yield _diag(
-            spec, ref.path, f"{ref.kind}/{ref.name} does not exist",
-            hint=suggest(ref.name, names) or (
-                f"known {ref.kind} names: {', '.join(names)}" if names else f"define a {ref.kind} named {ref.name!r}"
+            spec,
+            ref.path,
+            f"{ref.kind}/{ref.name} does not exist",
+            hint=suggest(ref.name, names)
+            or (
+                f"known {ref.kind} names: {', '.join(names)}"
+                if names
+                else f"define a {ref.kind} named {ref.name!r}"
             ),
             code="dangling",
         )
@@ -106,14 +125,17 @@ def _check_cycles(estate: Estate) -> Iterator[Diagnostic]:
             if child not in edges:
                 continue
             if state.get(child) == 1:
-                members = [n for n, _ in stack][[n for n, _ in stack].index(child):]
+                members = [n for n, _ in stack][[n for n, _ in stack].index(child) :]
                 key = frozenset(members)
                 if key not in reported:
                     reported.add(key)
                     chain = " -> ".join([*members, child])
                     yield _diag(
-                        estate.specs[node], ref.path, f"dependency cycle: {chain}",
-                        hint="break the cycle; a shadow or lineage chain must end", code="cycle",
+                        estate.specs[node],
+                        ref.path,
+                        f"dependency cycle: {chain}",
+                        hint="break the cycle; a shadow or lineage chain must end",
+                        code="cycle",
                     )
             elif not state.get(child):
                 state[child] = 1
@@ -131,16 +153,20 @@ def _check_model(estate: Estate, spec: LoadedSpec, model: Model) -> Iterator[Dia
         offered = set(target.spec.providers)
         if runtime.requires_gpu and not target.spec.has_gpu:
             yield _diag(
-                spec, ("spec", "targets", i),
+                spec,
+                ("spec", "targets", i),
                 f"model needs a GPU ({', '.join(runtime.providers)}) but Target/{name} has none",
                 hint="add CPUExecutionProvider to spec.runtime.providers as a fallback, or place "
-                "the model on a GPU target", code="placement",
+                "the model on a GPU target",
+                code="placement",
             )
         elif not offered.intersection(runtime.providers):
             yield _diag(
-                spec, ("spec", "targets", i),
+                spec,
+                ("spec", "targets", i),
                 f"Target/{name} offers none of the model's providers ({', '.join(runtime.providers)})",
-                hint=f"the target offers {', '.join(target.spec.providers)}", code="placement",
+                hint=f"the target offers {', '.join(target.spec.providers)}",
+                code="placement",
             )
         # A model listing a GPU provider with a CPU fallback is placeable on a CPU
         # target by design; the live state reports the provider it really got.
@@ -153,10 +179,13 @@ def _check_model(estate: Estate, spec: LoadedSpec, model: Model) -> Iterator[Dia
             dataset = found.resource
             if dataset.spec.version != lineage.version:
                 yield _diag(
-                    spec, ("spec", "trainedOn", "version"),
+                    spec,
+                    ("spec", "trainedOn", "version"),
                     f"Dataset/{lineage.dataset} is at version {dataset.spec.version!r}, not "
-                    f"{lineage.version!r}", hint="a model's lineage names the data version it "
-                    "was trained on; update one of them", code="lineage",
+                    f"{lineage.version!r}",
+                    hint="a model's lineage names the data version it "
+                    "was trained on; update one of them",
+                    code="lineage",
                 )
     if dataset is not None:
         columns = {c.name for c in dataset.spec.schema_.columns}
@@ -165,16 +194,23 @@ def _check_model(estate: Estate, spec: LoadedSpec, model: Model) -> Iterator[Dia
                 for j, feature in enumerate(tensor.features or []):
                     if feature not in columns:
                         yield _diag(
-                            spec, ("spec", "signature", side, i, "features", j),
+                            spec,
+                            ("spec", "signature", side, i, "features", j),
                             f"feature {feature!r} is not a column of Dataset/{dataset.name}",
-                            hint=suggest(feature, columns), code="lineage",
+                            hint=suggest(feature, columns),
+                            code="lineage",
                         )
     analysis = model.spec.rollout.analysis
     if analysis is not None:
         slo = estate.get("SLO", analysis.slo)
-        if slo is not None and isinstance(slo.resource, SLO) and slo.resource.spec.model != model.name:
+        if (
+            slo is not None
+            and isinstance(slo.resource, SLO)
+            and slo.resource.spec.model != model.name
+        ):
             yield _diag(
-                spec, ("spec", "rollout", "analysis", "slo"),
+                spec,
+                ("spec", "rollout", "analysis", "slo"),
                 f"SLO/{analysis.slo} is about Model/{slo.resource.spec.model}, not this model",
                 code="wrong_slo",
             )
@@ -186,16 +222,20 @@ def _check_prompt(spec: LoadedSpec, prompt: Prompt) -> Iterator[Diagnostic]:
     for name in used:
         if name not in declared:
             yield _diag(
-                spec, ("spec", "template"), f"template uses undeclared variable {name!r}",
+                spec,
+                ("spec", "template"),
+                f"template uses undeclared variable {name!r}",
                 hint=suggest(name, declared) or f"declare it under spec.variables: - name: {name}",
                 code="undeclared_variable",
             )
     for i, variable in enumerate(prompt.spec.variables):
         if variable.name not in used:
             yield _diag(
-                spec, ("spec", "variables", i, "name"),
+                spec,
+                ("spec", "variables", i, "name"),
                 f"variable {variable.name!r} is declared but the template never uses it",
-                code="unused_variable", severity="warning",
+                code="unused_variable",
+                severity="warning",
             )
 
 
@@ -210,30 +250,38 @@ def _check_slo(estate: Estate, spec: LoadedSpec, slo: SLO) -> Iterator[Diagnosti
         dataset = estate.get("Dataset", lineage.dataset) if lineage else None
         if dataset is None or not isinstance(dataset.resource, Dataset):
             yield _diag(
-                spec, ("spec", "objectives", i),
+                spec,
+                ("spec", "objectives", i),
                 f"drift needs a reference profile, but Model/{slo.spec.model} has no trainedOn dataset",
-                hint="set spec.trainedOn on the model", code="drift",
+                hint="set spec.trainedOn on the model",
+                code="drift",
             )
             continue
         profile = dataset.resource.spec.profile
         if profile is None:
             yield _diag(
-                spec, ("spec", "objectives", i),
+                spec,
+                ("spec", "objectives", i),
                 f"drift needs a reference profile, but Dataset/{dataset.resource.name} has none",
-                hint="add spec.profile to the dataset", code="drift",
+                hint="add spec.profile to the dataset",
+                code="drift",
             )
             continue
         for j, feature in enumerate(objective.features or []):
             hist = profile.features.get(feature)
             if hist is None or hist.histogram is None:
                 yield _diag(
-                    spec, ("spec", "objectives", i, "features", j),
+                    spec,
+                    ("spec", "objectives", i, "features", j),
                     f"feature {feature!r} has no histogram in Dataset/{dataset.resource.name}'s profile",
-                    hint=suggest(feature, profile.features), code="drift",
+                    hint=suggest(feature, profile.features),
+                    code="drift",
                 )
 
 
-def _walk_strings(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+def _walk_strings(
+    value: Any, path: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
@@ -249,17 +297,21 @@ def _check_secrets(spec: LoadedSpec) -> Iterator[Diagnostic]:
         for pattern, what in _SECRET_SHAPES:
             if pattern.search(text):
                 yield _diag(
-                    spec, path, f"value looks like {what}",
+                    spec,
+                    path,
+                    f"value looks like {what}",
                     hint="never commit secrets: put it in an environment variable and name the "
-                    "variable in the spec; then rotate the leaked credential", code="secret",
+                    "variable in the spec; then rotate the leaked credential",
+                    code="secret",
                 )
                 break
     metadata = spec.document.data.get("metadata", {})
     for section in ("labels", "annotations"):
-        for key in (metadata.get(section) or {}):
+        for key in metadata.get(section) or {}:
             if any(word in key.lower().replace("-", "") for word in SECRET_WORDS):
                 yield _diag(
-                    spec, ("metadata", section, key),
+                    spec,
+                    ("metadata", section, key),
                     f"{section[:-1]} {key!r} looks like it carries a credential",
                     hint="secrets are never written in specs; name an environment variable instead",
                     code="secret",
@@ -291,7 +343,9 @@ def _check_artifacts(root: Path, spec: LoadedSpec, verify: bool) -> Iterator[Dia
         local = root / artifact.uri
         if not local.is_file():
             yield _diag(
-                spec, (*path, "uri"), f"artifact {artifact.uri} does not exist under {root}",
+                spec,
+                (*path, "uri"),
+                f"artifact {artifact.uri} does not exist under {root}",
                 hint="commit the file, or fix the path (it is relative to the repository root)",
                 code="artifact_missing",
             )
@@ -299,7 +353,9 @@ def _check_artifacts(root: Path, spec: LoadedSpec, verify: bool) -> Iterator[Dia
             actual = file_sha256(local)
             if actual != artifact.sha256:
                 yield _diag(
-                    spec, (*path, "sha256"), f"sha256 of {artifact.uri} is {actual}",
+                    spec,
+                    (*path, "sha256"),
+                    f"sha256 of {artifact.uri} is {actual}",
                     hint="the file changed or the digest is wrong; a changed artifact needs a new version",
                     code="artifact_checksum",
                 )

@@ -1,0 +1,223 @@
+"""The one place SpecOps talks to pygit2.
+
+Desired state is read from git objects, never from a checkout: a ref is
+resolved to its commit and tree, and spec files are listed and read as blobs,
+so ``plan --ref main`` works in any working tree state and a pull request can
+be planned against its base without touching the disk. Worktree mode reads
+the same paths from disk instead and names each file by the blob id git
+*would* give it, so the parse cache serves both modes.
+
+pygit2 raises ``KeyError``, ``ValueError`` and ``GitError`` for bad refs and
+paths; they become ``GitError`` subclasses here, naming the ref or path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+
+from specops._errors import SpecOpsError
+
+__all__ = [
+    "SPEC_SUFFIXES",
+    "FileChange",
+    "GitError",
+    "GitRepo",
+    "NotARepositoryError",
+    "Snapshot",
+    "UnknownRefError",
+    "blob_id",
+]
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+_TREE = "tree"
+_BLOB = "blob"
+
+
+class GitError(SpecOpsError):
+    """A git operation failed."""
+
+
+class NotARepositoryError(GitError):
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"{path} is not inside a git repository "
+            "(run `git init`, or pass --worktree-less paths to `specops validate` instead)"
+        )
+        self.path = path
+
+
+class UnknownRefError(GitError):
+    def __init__(self, ref: str, detail: str = "") -> None:
+        hint = detail or "check the branch, tag or commit name; `git fetch` may be needed in CI"
+        super().__init__(f"unknown git ref {ref!r} ({hint})")
+        self.ref = ref
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A resolved ref: the commit it names and that commit's root tree."""
+
+    ref: str
+    commit: str
+    tree: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """One entry of a tree diff: status is ``A``dded, ``D``eleted, ``M``odified or ``R``enamed."""
+
+    status: str
+    old_path: str | None
+    new_path: str | None
+    old_blob: str | None
+    new_blob: str | None
+
+
+def blob_id(data: bytes) -> str:
+    """The id git gives a blob with these bytes (so worktree files share the cache)."""
+    return str(pygit2.hash(data))
+
+
+def _is_spec(name: str) -> bool:
+    return name.endswith(SPEC_SUFFIXES)
+
+
+class GitRepo:
+    """A repository opened by discovery from any path inside it."""
+
+    def __init__(self, repo: pygit2.Repository) -> None:
+        self._repo = repo
+
+    @classmethod
+    def discover(cls, path: Path | str = ".") -> GitRepo:
+        start = Path(path).resolve()
+        found = pygit2.discover_repository(str(start))
+        if found is None:
+            raise NotARepositoryError(start)
+        try:
+            return cls(pygit2.Repository(found))
+        except pygit2.GitError as exc:  # a corrupt or unreadable .git
+            raise GitError(f"cannot open the git repository at {found}: {exc}") from exc
+
+    @property
+    def git_dir(self) -> Path:
+        return Path(self._repo.path)
+
+    @property
+    def workdir(self) -> Path:
+        """The work tree's root; a bare repository has none, so its git dir stands in."""
+        return Path(self._repo.workdir) if self._repo.workdir else self.git_dir
+
+    def resolve(self, ref: str = "HEAD") -> Snapshot:
+        """Resolve a branch, tag, commit id or revspec (``main~1``) to a commit and tree."""
+        if ref == "HEAD" and self._repo.head_is_unborn:
+            raise UnknownRefError(ref, "the repository has no commits yet; commit specs or use --worktree")
+        try:
+            obj = self._repo.revparse_single(ref)
+            commit = obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise UnknownRefError(ref) from exc
+        return Snapshot(ref, str(commit.id), str(commit.tree_id))
+
+    def _subtree(self, tree_id: str, root: str) -> pygit2.Tree | None:
+        tree = self._repo[tree_id]
+        root = root.strip("/")
+        if not root:
+            return tree  # type: ignore[no-any-return]
+        try:
+            entry = tree[root]
+        except KeyError:
+            return None
+        return entry if entry.type_str == _TREE else None  # type: ignore[no-any-return]
+
+    def spec_blobs(self, tree_id: str, root: str) -> list[tuple[str, str]]:
+        """``(path, blob id)`` of every spec file under ``root`` in a tree, sorted by path.
+
+        Hidden directories are skipped, as ``discover`` skips them on disk.
+        """
+        subtree = self._subtree(tree_id, root)
+        if subtree is None:
+            return []
+        prefix = root.strip("/")
+        out: list[tuple[str, str]] = []
+        stack: list[tuple[str, pygit2.Tree]] = [(prefix, subtree)]
+        while stack:
+            base, tree = stack.pop()
+            for entry in tree:
+                name = entry.name
+                path = f"{base}/{name}" if base else name
+                kind = entry.type_str
+                if kind == _TREE:
+                    if not name.startswith("."):
+                        stack.append((path, entry))
+                elif kind == _BLOB and _is_spec(name):
+                    out.append((path, str(entry.id)))
+        out.sort()
+        return out
+
+    def has_path(self, tree_id: str, path: str) -> bool:
+        """Whether a file exists at ``path`` in a tree (artifact checks in ref mode)."""
+        try:
+            return bool(self._repo[tree_id][path].type_str == _BLOB)
+        except KeyError:
+            return False
+
+    def read_blob(self, blob: str) -> bytes:
+        try:
+            return bytes(self._repo[blob].data)
+        except (KeyError, ValueError) as exc:
+            raise GitError(f"blob {blob} is missing from the repository (a shallow clone?)") from exc
+
+    def worktree_blobs(self, root: str) -> list[tuple[str, str, bytes]]:
+        """``(path, blob id, bytes)`` of every spec file under ``root`` on disk, sorted by path."""
+        base = self.workdir / root
+        out: list[tuple[str, str, bytes]] = []
+        if not base.is_dir():
+            return out
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for name in filenames:
+                if _is_spec(name):
+                    full = Path(dirpath, name)
+                    data = full.read_bytes()
+                    out.append((full.relative_to(self.workdir).as_posix(), blob_id(data), data))
+        out.sort()
+        return out
+
+    def head_commit(self) -> str | None:
+        if self._repo.head_is_unborn:
+            return None
+        return str(self._repo.head.peel(pygit2.Commit).id)
+
+    def diff(self, base: Snapshot, head: Snapshot, root: str) -> list[FileChange]:
+        """Spec files added, deleted, modified or renamed under ``root`` from ``base`` to ``head``."""
+        old = self._subtree(base.tree, root) or self._repo[self._empty_tree()]
+        new = self._subtree(head.tree, root) or self._repo[self._empty_tree()]
+        diff = old.diff_to_tree(new)
+        diff.find_similar()
+        prefix = root.strip("/") + "/" if root.strip("/") else ""
+        return sorted(self._changes(diff, prefix), key=lambda c: c.new_path or c.old_path or "")
+
+    @staticmethod
+    def _changes(diff: pygit2.Diff, prefix: str) -> Iterator[FileChange]:
+        for delta in diff.deltas:
+            status = delta.status_char()
+            old_path = prefix + delta.old_file.path
+            new_path = prefix + delta.new_file.path
+            if not (_is_spec(old_path) or _is_spec(new_path)):
+                continue
+            yield FileChange(
+                status,
+                None if status == "A" else old_path,
+                None if status == "D" else new_path,
+                None if status == "A" else str(delta.old_file.id),
+                None if status == "D" else str(delta.new_file.id),
+            )
+
+    def _empty_tree(self) -> str:
+        return str(self._repo.TreeBuilder().write())

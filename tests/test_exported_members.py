@@ -1,0 +1,41 @@
+"""Pin the public API: everything in ``__all__`` exists, and nothing is added by accident."""
+
+from __future__ import annotations
+
+import specops
+
+EXPECTED = {
+    "COMPILED",
+    "KINDS",
+    "SLO",
+    "Dataset",
+    "Diagnostic",
+    "Estate",
+    "Guardrail",
+    "LoadedSpec",
+    "Model",
+    "Prompt",
+    "Resource",
+    "SpecError",
+    "SpecOpsError",
+    "Target",
+    "__version__",
+    "canonical_bytes",
+    "canonical_hash",
+    "json_schema",
+    "load_estate",
+}
+
+
+def test_all_is_pinned() -> None:
+    assert set(specops.__all__) == EXPECTED
+
+
+def test_every_exported_name_exists() -> None:
+    for name in specops.__all__:
+        assert hasattr(specops, name), name
+
+
+def test_public_names_are_in_all() -> None:
+    public = {n for n in vars(specops) if not n.startswith("_") and n not in ("annotations", "spec")}
+    assert public <= set(specops.__all__)
