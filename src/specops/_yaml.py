@@ -227,16 +227,21 @@ def _scalar(node: ScalarNode) -> Any:
     raise _Problem(node, f"unsupported tag {tag!r}", "specs use plain YAML values; remove the tag")
 
 
-def decode_spec_bytes(raw: bytes, path: str) -> str:
-    """Decode a spec file, rejecting what cannot be a spec before parsing it."""
-    if len(raw) > MAX_FILE_BYTES:
+def decode_spec_bytes(raw: bytes, path: str, size: int | None = None) -> str:
+    """Decode a spec file, rejecting what cannot be a spec before parsing it.
+
+    ``size`` is the file's real size when the caller read only a prefix of it
+    (a huge file is never read whole).
+    """
+    size = len(raw) if size is None else size
+    if size > MAX_FILE_BYTES:
         raise SpecError.of(
             [
                 Diagnostic(
                     path,
                     1,
                     1,
-                    f"file is {len(raw) / 1048576:.1f} MiB; spec files are limited to "
+                    f"file is {size / 1048576:.1f} MiB; spec files are limited to "
                     f"{MAX_FILE_BYTES // 1048576} MiB",
                     hint="keep data and weights out of specs and reference them by uri and sha256",
                     code="too_large",

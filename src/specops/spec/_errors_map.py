@@ -54,6 +54,9 @@ def suggest(word: str, candidates: typing.Iterable[str]) -> str:
     lowered = {c.lower(): c for c in pool}
     if word.lower() in lowered:
         return f"did you mean {lowered[word.lower()]!r}?"
+    prefixed = [c for c in pool if len(word) >= 3 and c.lower().startswith(word.lower())]
+    if len(prefixed) == 1:
+        return f"did you mean {prefixed[0]!r}?"
     close = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else ""
 
@@ -110,7 +113,7 @@ def _has(data: Any, step: str | int) -> bool:
     return isinstance(step, int) and 0 <= step < len(data)
 
 
-def _resolve(loc: tuple[Any, ...], data: Any) -> tuple[Path, Path]:
+def _resolve(loc: tuple[Any, ...], data: Any, names_field: bool) -> tuple[Path, Path]:
     """Split a pydantic ``loc`` into the path that exists in the data and the field path to show.
 
     ``loc`` mixes real keys with union member tags (``'range'``, ``'str'``); a
@@ -126,7 +129,7 @@ def _resolve(loc: tuple[Any, ...], data: Any) -> tuple[Path, Path]:
             real.append(step)
             shown.append(step)
             current = current[step]
-        elif last and isinstance(current, dict) and isinstance(step, str):
+        elif names_field and last and isinstance(current, dict) and isinstance(step, str):
             shown.append(step)
         # else: a union tag or validator name; skip it
     return tuple(real), tuple(shown)
@@ -144,7 +147,7 @@ def diagnostics_from_validation(
     seen: set[tuple[Path, str]] = set()
     for error in exc.errors(include_url=False):
         etype = error["type"]
-        real, shown = _resolve(tuple(error["loc"]), doc.data)
+        real, shown = _resolve(tuple(error["loc"]), doc.data, etype == "missing")
         field = format_path(shown)
         value = error.get("input")
         hint = ""
@@ -152,6 +155,7 @@ def diagnostics_from_validation(
         key_position = False
         if etype == "missing":
             message = "required field is missing"
+            key_position = True  # point at the mapping's key line, where the field belongs
             name = shown[-1] if shown else ""
             hint = f"add `{name}:`" if name else ""
         elif etype == "extra_forbidden":

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from specops._core import canonical_hash
 from specops._errors import Diagnostic, SpecError
-from specops._yaml import YamlDocument, decode_spec_bytes, load_documents
+from specops._yaml import MAX_FILE_BYTES, YamlDocument, decode_spec_bytes, load_documents
 from specops.spec._common import API_VERSION, Resource
 from specops.spec._errors_map import diagnostics_from_validation, suggest
 from specops.spec._kinds import KIND_ORDER, KINDS
@@ -205,10 +205,11 @@ def parse_text(
 
 
 def parse_bytes(
-    raw: bytes, path: str
+    raw: bytes, path: str, size: int | None = None
 ) -> tuple[list[tuple[Resource, YamlDocument]], list[Diagnostic]]:
+    """Decode, parse and validate one file's bytes (from disk or a git blob)."""
     try:
-        text = decode_spec_bytes(raw, path)
+        text = decode_spec_bytes(raw, path, size)
     except SpecError as exc:
         return [], exc.diagnostics
     return parse_text(text, path)
@@ -265,13 +266,15 @@ def load_estate(
     for file in files:
         display = _display(file, root)
         try:
-            raw = file.read_bytes()
+            size = file.stat().st_size
+            with file.open("rb") as handle:  # a huge file is never read whole
+                raw = handle.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             problems.append(
                 Diagnostic(display, 0, 0, f"cannot read file: {exc.strerror}", code="io")
             )
             continue
-        resources, diagnostics = parse_bytes(raw, display)
+        resources, diagnostics = parse_bytes(raw, display, size)
         problems.extend(diagnostics)
         parsed.append((display, resources))
     estate, duplicates = build_estate(root, parsed)
