@@ -14,6 +14,7 @@ Every failure becomes a located ``Diagnostic`` inside a ``SpecError``.
 
 from __future__ import annotations
 
+import bisect
 import io
 import math
 import re
@@ -22,7 +23,16 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from specops._errors import Diagnostic, SpecError
@@ -78,6 +88,8 @@ class YamlDocument:
     column: int
     values: dict[Path, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    raw: dict[Path, str] = field(default_factory=dict)
+    """Numbers as written (``2026.10``), for hints that quote them."""
 
     def position(self, path: Path, *, key: bool = False) -> tuple[int, int]:
         """Best known (line, column) for ``path``: its own, else its nearest ancestor's."""
@@ -105,9 +117,9 @@ def format_path(path: Path) -> str:
 
 
 class _Problem(Exception):
-    def __init__(self, node: Node | None, message: str, hint: str = "") -> None:
+    def __init__(self, mark: Any, message: str, hint: str = "") -> None:
         super().__init__(message)
-        self.node = node
+        self.mark = mark
         self.message = message
         self.hint = hint
 
@@ -133,76 +145,186 @@ else:  # pragma: no cover
             VersionedResolver.__init__(self, version=(1, 2), loader=self)
 
 
+class _Frame:
+    __slots__ = ("anchor", "container", "key", "key_mark", "path", "start_nodes")
+
+    def __init__(self, container: Any, path: Path, anchor: str | None, start_nodes: int) -> None:
+        self.container = container
+        self.path = path
+        self.anchor = anchor
+        self.start_nodes = start_nodes
+        self.key: str | None = None
+        self.key_mark: tuple[int, int] = (0, 0)
+
+
 class _Walker:
-    """Turns a composed node tree into plain data, recording positions."""
+    """Builds plain data from libyaml's events, recording positions.
 
-    __slots__ = ("keys", "nodes", "values")
+    Iterative on purpose: composing nodes recursively (as ruamel does, in C)
+    overflows the C stack on a few tens of thousands of nested brackets and
+    kills the process; here nesting is a list, and the depth limit is checked
+    as each level opens.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("anchors", "keys", "lines", "nodes", "raw", "resolver", "values")
+
+    def __init__(self, resolver: Any, lines: list[int] | None) -> None:
         self.values: dict[Path, tuple[int, int]] = {}
         self.keys: dict[Path, tuple[int, int]] = {}
+        self.raw: dict[Path, str] = {}
         self.nodes = 0
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.resolver = resolver
+        self.lines = lines
 
-    def walk(self, node: Node, path: Path, depth: int) -> Any:
-        self.nodes += 1
+    def mark(self, mark: Any) -> tuple[int, int]:
+        if self.lines is None:
+            return (mark.line + 1, mark.column + 1)
+        # The text has U+2028/U+2029/U+0085, which libyaml counts as line
+        # breaks but editors and git do not: recount from the offset.
+        line = bisect.bisect_right(self.lines, mark.index - 1)
+        start = self.lines[line - 1] + 1 if line else 0
+        return (line + 1, mark.index - start + 1)
+
+    def count(self, mark: Any, amount: int = 1) -> None:
+        self.nodes += amount
         if self.nodes > MAX_NODES:
             raise _Problem(
-                node,
+                mark,
                 f"document expands to more than {MAX_NODES} values",
                 "aliases (*name) are expanded where used; an alias bomb or a huge document "
                 "cannot be a spec",
             )
-        if depth > MAX_DEPTH:
-            raise _Problem(node, f"document is nested deeper than {MAX_DEPTH} levels")
-        mark = node.start_mark
-        self.values[path] = (mark.line + 1, mark.column + 1)
-        if isinstance(node, ScalarNode):
-            return _scalar(node)
-        if isinstance(node, SequenceNode):
-            if node.tag != _TAG + "seq":
-                raise _Problem(node, f"unsupported tag {node.tag!r}", "remove the tag")
-            return [self.walk(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        if isinstance(node, MappingNode):
-            if node.tag != _TAG + "map":
-                raise _Problem(node, f"unsupported tag {node.tag!r}", "remove the tag")
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == _TAG + "merge":
+
+    def document(self, parser: Any) -> tuple[Any, bool]:
+        """Consume one document's events (after DocumentStart); return (data, empty)."""
+        stack: list[_Frame] = []
+        root: Any = None
+        while True:
+            event = parser.get_event()
+            mark = event.start_mark
+            value: Any
+            if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
+                mapping = isinstance(event, MappingStartEvent)
+                expected = _TAG + ("map" if mapping else "seq")
+                if event.tag not in (None, "!", expected):
+                    raise _Problem(mark, f"unsupported tag {_short(event.tag)}", "remove the tag")
+                if stack and stack[-1].key is None and isinstance(stack[-1].container, dict):
+                    raise _Problem(mark, "mapping keys must be plain strings")
+                if len(stack) > MAX_DEPTH:
+                    raise _Problem(mark, f"document is nested deeper than {MAX_DEPTH} levels")
+                self.count(mark)
+                path = self._child_path(stack)
+                self.values[path] = self.mark(mark)
+                stack.append(_Frame({} if mapping else [], path, event.anchor, self.nodes))
+                continue
+            if isinstance(event, (MappingEndEvent, SequenceEndEvent)):
+                frame = stack.pop()
+                value = frame.container
+                if frame.anchor is not None:
+                    self.anchors[frame.anchor] = (value, self.nodes - frame.start_nodes + 1)
+                if not stack:
+                    return value, False
+                self._deliver(stack[-1], value)
+                continue
+            if isinstance(event, ScalarEvent):
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = self.resolver.resolve(ScalarNode, event.value, event.implicit)
+                if stack and stack[-1].key is None and isinstance(stack[-1].container, dict):
+                    self._key(stack[-1], event, tag)
+                    continue
+                if len(stack) > MAX_DEPTH:
+                    raise _Problem(mark, f"document is nested deeper than {MAX_DEPTH} levels")
+                self.count(mark)
+                value = _scalar(tag, event.value, mark)
+                path = self._child_path(stack)
+                self.values[path] = self.mark(mark)
+                if tag in (_TAG + "int", _TAG + "float"):
+                    self.raw[path] = event.value
+                if event.anchor is not None:
+                    self.anchors[event.anchor] = (value, 1)
+                if not stack:
+                    empty = tag == _TAG + "null" and event.value in ("", "~")
+                    root = value
+                    return root, empty
+                self._deliver(stack[-1], value)
+                continue
+            if isinstance(event, AliasEvent):
+                if event.anchor not in self.anchors:
                     raise _Problem(
-                        key_node,
-                        "merge keys (<<) are not supported",
-                        "write the fields out; specs should read the same without YAML tricks",
+                        mark,
+                        f"invalid YAML: found undefined alias *{event.anchor}",
+                        "define the anchor (&name) before using the alias (*name)",
                     )
-                if not isinstance(key_node, ScalarNode):
-                    raise _Problem(key_node, "mapping keys must be plain strings")
-                key = _scalar(key_node)
-                if not isinstance(key, str):
-                    # YAML would make `1:` or `true:` a non-string key; specs never need one.
-                    raise _Problem(
-                        key_node,
-                        f"mapping key {key_node.value!r} is not a string",
-                        f'quote it: "{key_node.value}"',
-                    )
-                child = (*path, key)
-                if key in out:
-                    first = self.keys[child]
-                    raise _Problem(
-                        key_node,
-                        f"duplicate key {key!r} (first defined at line {first[0]})",
-                        "remove one of them; YAML would silently keep only the last",
-                    )
-                self.keys[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-                out[key] = self.walk(value_node, child, depth + 1)
-            return out
-        raise _Problem(node, f"unsupported node {type(node).__name__}")  # pragma: no cover
+                if stack and stack[-1].key is None and isinstance(stack[-1].container, dict):
+                    raise _Problem(mark, "mapping keys must be plain strings")
+                value, size = self.anchors[event.anchor]
+                self.count(mark, size)
+                path = self._child_path(stack)
+                self.values[path] = self.mark(mark)
+                if not stack:
+                    return value, False
+                self._deliver(stack[-1], value)
+                continue
+            raise _Problem(
+                mark, f"unexpected YAML event {type(event).__name__}"
+            )  # pragma: no cover
+
+    @staticmethod
+    def _child_path(stack: list[_Frame]) -> Path:
+        if not stack:
+            return ()
+        frame = stack[-1]
+        if isinstance(frame.container, list):
+            return (*frame.path, len(frame.container))
+        assert frame.key is not None
+        return (*frame.path, frame.key)
+
+    def _key(self, frame: _Frame, event: Any, tag: str) -> None:
+        mark = event.start_mark
+        if tag == _TAG + "merge":
+            raise _Problem(
+                mark,
+                "merge keys (<<) are not supported",
+                "write the fields out; specs should read the same without YAML tricks",
+            )
+        key = _scalar(tag, event.value, mark)
+        if not isinstance(key, str):
+            # YAML would make `1:` or `true:` a non-string key; specs never need one.
+            raise _Problem(
+                mark, f"mapping key {event.value!r} is not a string", f'quote it: "{event.value}"'
+            )
+        child = (*frame.path, key)
+        if key in frame.container:
+            first = self.keys[child]
+            raise _Problem(
+                mark,
+                f"duplicate key {key!r} (first defined at line {first[0]})",
+                "remove one of them; YAML would silently keep only the last",
+            )
+        self.keys[child] = self.mark(mark)
+        frame.key = key
+
+    @staticmethod
+    def _deliver(frame: _Frame, value: Any) -> None:
+        if isinstance(frame.container, list):
+            frame.container.append(value)
+        else:
+            assert frame.key is not None
+            frame.container[frame.key] = value
+            frame.key = None
+
+
+def _short(tag: str) -> str:
+    """``tag:yaml.org,2002:binary`` -> ``!!binary``, as the user wrote it."""
+    return "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
 
 
 _INFINITIES = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf}
 
 
-def _scalar(node: ScalarNode) -> Any:
-    tag = node.tag
-    value = node.value
+def _scalar(tag: str, value: str, mark: Any) -> Any:
     if tag == _TAG + "str":
         return value
     if tag == _TAG + "int":
@@ -224,7 +346,9 @@ def _scalar(node: ScalarNode) -> Any:
     if tag == _TAG + "timestamp":
         # Keep the text; the schema decides whether it is a date.
         return value
-    raise _Problem(node, f"unsupported tag {tag!r}", "specs use plain YAML values; remove the tag")
+    raise _Problem(
+        mark, f"unsupported tag {_short(tag)}", "specs use plain YAML values; remove the tag"
+    )
 
 
 def decode_spec_bytes(raw: bytes, path: str, size: int | None = None) -> str:
@@ -299,57 +423,47 @@ def _yaml_error(path: str, text: str, exc: YAMLError) -> Diagnostic:
     return Diagnostic(path, line, column, f"invalid YAML: {message}", hint=hint, code="yaml")
 
 
+def _line_starts(text: str) -> list[int] | None:
+    """Offsets of '\n' when the text has other characters libyaml breaks lines at."""
+    if "\u2028" not in text and "\u2029" not in text and "\x85" not in text:
+        return None
+    return [i for i, c in enumerate(text) if c == "\n"]
+
+
 def load_documents(text: str, path: str) -> list[YamlDocument]:
     """Parse every document in ``text``; empty documents (a stray ``---``) are skipped."""
     documents: list[YamlDocument] = []
-    composer = _Composer(text)
+    parser = _Composer(text)
+    lines = _line_starts(text)
     index = 0
+    walker = _Walker(parser, lines)
     try:
-        while composer.check_node():
-            node = composer.get_node()
-            if node is None:  # pragma: no cover - libyaml returns None only at stream end
-                break
-            walker = _Walker()
-            if (
-                isinstance(node, ScalarNode)
-                and node.tag == _TAG + "null"
-                and node.value in ("", "~")
-            ):
-                index += 1
-                continue  # an empty document
-            try:
-                data = walker.walk(node, (), 0)
-            except _Problem as problem:
-                mark = problem.node.start_mark if problem.node is not None else node.start_mark
-                raise SpecError.of(
-                    [
-                        Diagnostic(
-                            path,
-                            mark.line + 1,
-                            mark.column + 1,
-                            problem.message,
-                            hint=problem.hint,
-                            code="yaml",
-                        )
-                    ]
-                ) from None
-            documents.append(
-                YamlDocument(
-                    data,
-                    index,
-                    node.start_mark.line + 1,
-                    node.start_mark.column + 1,
-                    walker.values,
-                    walker.keys,
+        parser.get_event()  # StreamStart
+        while not parser.check_event(StreamEndEvent):
+            parser.get_event()  # DocumentStart
+            walker = _Walker(parser, lines)
+            data, empty = walker.document(parser)
+            parser.get_event()  # DocumentEnd
+            if not empty:
+                line, column = walker.values.get((), (1, 1))
+                documents.append(
+                    YamlDocument(data, index, line, column, walker.values, walker.keys, walker.raw)
                 )
-            )
             index += 1
-    except YAMLError as exc:
-        raise SpecError.of([_yaml_error(path, text, exc)]) from None
-    except RecursionError:
+    except _Problem as problem:
+        line, column = walker.mark(problem.mark) if problem.mark is not None else (0, 0)
         raise SpecError.of(
-            [Diagnostic(path, 0, 0, "document is nested too deeply to parse", code="yaml")]
+            [Diagnostic(path, line, column, problem.message, hint=problem.hint, code="yaml")]
         ) from None
+    except YAMLError as exc:
+        diagnostic = _yaml_error(path, text, exc)
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        if lines is not None and mark is not None:
+            line, column = walker.mark(mark)
+            diagnostic = Diagnostic(
+                path, line, column, diagnostic.message, hint=diagnostic.hint, code="yaml"
+            )
+        raise SpecError.of([diagnostic]) from None
     return documents
 
 

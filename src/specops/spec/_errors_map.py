@@ -16,6 +16,8 @@ __all__ = ["SECRET_WORDS", "diagnostics_from_validation", "known_fields", "sugge
 
 SECRET_WORDS = (
     "token",
+    "credentials",
+    "secrets",
     "password",
     "passwd",
     "secret",
@@ -26,6 +28,7 @@ SECRET_WORDS = (
 )
 
 # Human wording for the patterns of constrained strings (pydantic would print the regex).
+_ENV_PATTERN = "^[A-Z_][A-Z0-9_]{0,127}$"
 _PATTERNS: dict[str, tuple[str, str]] = {
     "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": (
         "is not a valid name",
@@ -177,12 +180,15 @@ def diagnostics_from_validation(
             and isinstance(value, int | float)
             and not isinstance(value, bool)
         ):
-            message = f"expected a string, got the number {value!r}"
-            hint = f'quote it: "{value}"'
+            written = doc.raw.get(real, repr(value))
+            message = f"expected a string, got the number {written}"
+            hint = f'quote it: "{written}"'
         elif etype == "string_pattern_mismatch":
             pattern = str((error.get("ctx") or {}).get("pattern", ""))
             what, hint = _PATTERNS.get(pattern, ("does not match the expected format", ""))
-            message = f"{_input_repr(value)} {what}"
+            # A value in an env-var field may be the secret itself: never echo it.
+            shown_value = "value" if pattern == _ENV_PATTERN else _input_repr(value)
+            message = f"{shown_value} {what}"
         elif etype in ("int_type", "float_type", "bool_type", "int_parsing", "float_parsing"):
             if isinstance(value, str):
                 hint = "remove the quotes"

@@ -91,6 +91,7 @@ def find_root(start: Path) -> Path:
 def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Diagnostic]]:
     """Spec files under ``paths``: ``.yaml``/``.yml``, sorted, hidden directories skipped."""
     found: list[Path] = []
+    seen: set[Path] = set()
     problems: list[Diagnostic] = []
     for path in paths:
         if path.is_dir():
@@ -105,7 +106,13 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Diagnostic]]:
             problems.append(
                 Diagnostic(str(path), 0, 0, "no such file or directory", code="not_found")
             )
-    return found, problems
+    unique = []
+    for file in found:  # a file named twice (a directory and the file in it) loads once
+        resolved = file.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
+            unique.append(file)
+    return unique, problems
 
 
 def _display(path: Path, root: Path) -> str:
@@ -279,7 +286,8 @@ def load_estate(
         parsed.append((display, resources))
     estate, duplicates = build_estate(root, parsed)
     problems.extend(duplicates)
-    problems.extend(check_estate(estate, verify_artifacts=verify_artifacts))
+    invalid = frozenset(d.resource for d in problems if d.resource and d.severity == "error")
+    problems.extend(check_estate(estate, verify_artifacts=verify_artifacts, invalid=invalid))
     errors = [d for d in problems if d.severity == "error"]
     estate.warnings = sorted(
         (d for d in problems if d.severity == "warning"), key=Diagnostic.sort_key

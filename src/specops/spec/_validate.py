@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,10 +57,14 @@ def _diag(
     )
 
 
-def check_estate(estate: Estate, *, verify_artifacts: bool = False) -> list[Diagnostic]:
+def check_estate(
+    estate: Estate, *, verify_artifacts: bool = False, invalid: frozenset[str] = frozenset()
+) -> list[Diagnostic]:
+    """``invalid``: identities whose documents failed to validate (already reported), so
+    references to them are not reported a second time as dangling."""
     problems: list[Diagnostic] = []
     for spec in estate:
-        problems.extend(_check_references(estate, spec))
+        problems.extend(_check_references(estate, spec, invalid))
         problems.extend(_check_secrets(spec))
         problems.extend(_check_artifacts(estate.root, spec, verify_artifacts))
         resource = spec.resource
@@ -73,9 +78,11 @@ def check_estate(estate: Estate, *, verify_artifacts: bool = False) -> list[Diag
     return problems
 
 
-def _check_references(estate: Estate, spec: LoadedSpec) -> Iterator[Diagnostic]:
+def _check_references(
+    estate: Estate, spec: LoadedSpec, invalid: frozenset[str]
+) -> Iterator[Diagnostic]:
     for ref in spec.resource.references():
-        if f"{ref.kind}/{ref.name}" in estate:
+        if f"{ref.kind}/{ref.name}" in estate or f"{ref.kind}/{ref.name}" in invalid:
             continue
         other = [s.id for s in estate if s.resource.name == ref.name]
         if other:
@@ -248,6 +255,8 @@ def _check_slo(estate: Estate, spec: LoadedSpec, slo: SLO) -> Iterator[Diagnosti
             continue
         lineage = model_spec.resource.spec.trained_on
         dataset = estate.get("Dataset", lineage.dataset) if lineage else None
+        if lineage is not None and dataset is None:
+            continue  # the model's dangling lineage is reported on the model
         if dataset is None or not isinstance(dataset.resource, Dataset):
             yield _diag(
                 spec,
@@ -308,7 +317,7 @@ def _check_secrets(spec: LoadedSpec) -> Iterator[Diagnostic]:
     metadata = spec.document.data.get("metadata", {})
     for section in ("labels", "annotations"):
         for key in metadata.get(section) or {}:
-            if any(word in key.lower().replace("-", "") for word in SECRET_WORDS):
+            if _names_a_credential(key):
                 yield _diag(
                     spec,
                     ("metadata", section, key),
@@ -316,6 +325,15 @@ def _check_secrets(spec: LoadedSpec) -> Iterator[Diagnostic]:
                     hint="secrets are never written in specs; name an environment variable instead",
                     code="secret",
                 )
+
+
+def _names_a_credential(key: str) -> bool:
+    """Whole words only: ``deploy-token`` names a credential, ``tokenizer`` does not."""
+    words = [
+        w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower()) if w
+    ]
+    joined = {a + b for a, b in itertools.pairwise(words)}
+    return any(w in SECRET_WORDS for w in [*words, *joined])
 
 
 def _artifacts(spec: LoadedSpec) -> Iterator[tuple[tuple[str | int, ...], ArtifactRef]]:
