@@ -34,7 +34,6 @@ __all__ = [
 ]
 
 SPEC_SUFFIXES = (".yaml", ".yml")
-_TREE = "tree"
 _BLOB = "blob"
 
 
@@ -46,7 +45,7 @@ class NotARepositoryError(GitError):
     def __init__(self, path: Path) -> None:
         super().__init__(
             f"{path} is not inside a git repository "
-            "(run `git init`, or pass --worktree-less paths to `specops validate` instead)"
+            "(run it inside the repository or pass --repo PATH; `specops validate` needs no git)"
         )
         self.path = path
 
@@ -124,16 +123,22 @@ class GitRepo:
             raise UnknownRefError(ref) from exc
         return Snapshot(ref, str(commit.id), str(commit.tree_id))
 
-    def _subtree(self, tree_id: str, root: str) -> pygit2.Tree | None:
+    def _tree(self, tree_id: str) -> pygit2.Tree:
         tree = self._repo[tree_id]
+        if not isinstance(tree, pygit2.Tree):
+            raise GitError(f"object {tree_id} is not a tree")
+        return tree
+
+    def _subtree(self, tree_id: str, root: str) -> pygit2.Tree | None:
+        tree = self._tree(tree_id)
         root = root.strip("/")
         if not root:
-            return tree  # type: ignore[no-any-return]
+            return tree
         try:
             entry = tree[root]
         except KeyError:
             return None
-        return entry if entry.type_str == _TREE else None  # type: ignore[no-any-return]
+        return entry if isinstance(entry, pygit2.Tree) else None
 
     def spec_blobs(self, tree_id: str, root: str) -> list[tuple[str, str]]:
         """``(path, blob id)`` of every spec file under ``root`` in a tree, sorted by path.
@@ -149,13 +154,12 @@ class GitRepo:
         while stack:
             base, tree = stack.pop()
             for entry in tree:
-                name = entry.name
+                name = entry.name or ""
                 path = f"{base}/{name}" if base else name
-                kind = entry.type_str
-                if kind == _TREE:
+                if isinstance(entry, pygit2.Tree):
                     if not name.startswith("."):
                         stack.append((path, entry))
-                elif kind == _BLOB and _is_spec(name):
+                elif entry.type_str == _BLOB and _is_spec(name):
                     out.append((path, str(entry.id)))
         out.sort()
         return out
@@ -163,15 +167,18 @@ class GitRepo:
     def has_path(self, tree_id: str, path: str) -> bool:
         """Whether a file exists at ``path`` in a tree (artifact checks in ref mode)."""
         try:
-            return bool(self._repo[tree_id][path].type_str == _BLOB)
-        except KeyError:
+            return bool(self._tree(tree_id)[path].type_str == _BLOB)
+        except (KeyError, GitError):
             return False
 
     def read_blob(self, blob: str) -> bytes:
         try:
-            return bytes(self._repo[blob].data)
+            obj = self._repo[blob]
         except (KeyError, ValueError) as exc:
             raise GitError(f"blob {blob} is missing from the repository (a shallow clone?)") from exc
+        if not isinstance(obj, pygit2.Blob):
+            raise GitError(f"object {blob} is not a file")
+        return bytes(obj.data)
 
     def worktree_blobs(self, root: str) -> list[tuple[str, str, bytes]]:
         """``(path, blob id, bytes)`` of every spec file under ``root`` on disk, sorted by path."""
@@ -196,8 +203,8 @@ class GitRepo:
 
     def diff(self, base: Snapshot, head: Snapshot, root: str) -> list[FileChange]:
         """Spec files added, deleted, modified or renamed under ``root`` from ``base`` to ``head``."""
-        old = self._subtree(base.tree, root) or self._repo[self._empty_tree()]
-        new = self._subtree(head.tree, root) or self._repo[self._empty_tree()]
+        old = self._subtree(base.tree, root) or self._tree(self._empty_tree())
+        new = self._subtree(head.tree, root) or self._tree(self._empty_tree())
         diff = old.diff_to_tree(new)
         diff.find_similar()
         prefix = root.strip("/") + "/" if root.strip("/") else ""

@@ -1,0 +1,68 @@
+"""``specops plan``: the parser registration and the command, for ``specops._cli`` to wire in."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from specops.plan._make import make_plan
+from specops.plan._render import render_json, render_markdown, render_text, use_colour
+
+__all__ = ["add_plan_parser", "cmd_plan"]
+
+EXIT_OK = 0
+EXIT_CHANGES = 2
+
+
+def add_plan_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``plan`` on the ``specops`` sub-parsers; returns the new parser."""
+    plan = subparsers.add_parser(
+        "plan", help="show what would change, in what order and why (git desired state vs live)"
+    )
+    plan.add_argument("--repo", default=".", help="a path inside the git repository (default: .)")
+    plan.add_argument("--ref", default="HEAD", help="git ref to read specs from (default: HEAD)")
+    plan.add_argument("--worktree", action="store_true", help="plan the uncommitted work tree instead of --ref")
+    plan.add_argument("--base", help="also review what the change from this ref to --ref does (pull requests)")
+    plan.add_argument("--live", metavar="FILE", help="plan against a saved live-state snapshot (offline)")
+    plan.add_argument(
+        "--allow-unreachable", action="store_true", help="plan unreachable targets' resources as unknown"
+    )
+    plan.add_argument("--target", metavar="KIND/NAME", help="plan one resource and what it depends on")
+    plan.add_argument("--out", metavar="FILE", help="also save the plan (JSON) for apply")
+    plan.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    plan.add_argument(
+        "--detailed-exitcode", action="store_true", help="exit 2 when there are changes (0: none, 1: error)"
+    )
+    plan.add_argument("--specs-root", default="specs", help="directory of specs in the repository (default: specs)")
+    plan.add_argument("--no-cache", action="store_true", help="parse every spec file, ignoring the parse cache")
+    plan.set_defaults(func=cmd_plan)
+    return plan  # type: ignore[no-any-return]
+
+
+def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
+    if args.worktree and args.ref != "HEAD":
+        from specops._errors import SpecOpsError
+
+        raise SpecOpsError("--worktree plans the work tree; it cannot be combined with --ref")
+    plan = make_plan(
+        args.repo,
+        ref=args.ref,
+        worktree=args.worktree,
+        base=args.base,
+        live=args.live,
+        allow_unreachable=args.allow_unreachable,
+        target=args.target,
+        specs_root=args.specs_root,
+        cache_dir=not args.no_cache,
+    )
+    if args.out:
+        Path(args.out).write_text(render_json(plan), encoding="utf-8")
+    if args.format == "json":
+        out.write(render_json(plan))
+    elif args.format == "markdown":
+        out.write(render_markdown(plan))
+    else:
+        out.write(render_text(plan, colour=use_colour(out if out is not sys.stdout else sys.stdout)))
+    return EXIT_CHANGES if args.detailed_exitcode and plan.has_changes else EXIT_OK

@@ -1,0 +1,254 @@
+"""Live state: what each serving target reports it runs.
+
+The live-state document (format version 1) is what a target's admin API
+returns from ``GET {url}/admin/v1/state`` and what ``--live FILE`` holds::
+
+    {
+      "format_version": 1,
+      "target": "local-cpu",            # the Target's metadata.name
+      "revision": "42",                 # opaque; changes on every change the target makes
+      "observed_at": "2026-11-21T10:00:00Z",   # optional
+      "resources": {
+        "Model/fraud-scorer": {
+          "hash": "<sha256>",           # canonical hash of the spec the target applied
+          "spec": {...},                # that spec as it runs now (canonical document), or null
+          "status": {                   # what the target observed, free-form
+            "version": "1.0.0", "providers": ["CPUExecutionProvider"], "ready": true
+          }
+        }
+      }
+    }
+
+A target reports its own ``Target/<name>`` entry once it was configured.
+``hash`` is what the target *recorded applying*; the canonical hash of
+``spec`` is what it *runs*. When they differ, someone changed the target
+behind SpecOps' back (drift). A snapshot file holds one such document or
+``{"format_version": 1, "targets": [document, ...]}``; it is taken as the
+whole live picture, so a target it does not mention runs nothing.
+``live_state_schema()`` is the JSON Schema of both shapes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NotRequired
+
+from pydantic import TypeAdapter, ValidationError
+from typing_extensions import TypedDict
+
+from specops._core import canonical_hash
+from specops._errors import SpecOpsError
+
+__all__ = [
+    "LIVE_FORMAT_VERSION",
+    "LiveResource",
+    "LiveState",
+    "LiveStateError",
+    "TargetState",
+    "TargetUnreachableError",
+    "fetch_target",
+    "live_state_schema",
+    "read_snapshot",
+]
+
+LIVE_FORMAT_VERSION = 1
+STATE_PATH = "/admin/v1/state"
+
+
+class LiveStateError(SpecOpsError):
+    """Live state could not be read or is not a valid live-state document."""
+
+
+class TargetUnreachableError(LiveStateError):
+    def __init__(self, target: str, url: str, reason: str) -> None:
+        super().__init__(
+            f"target {target} at {url} is unreachable: {reason} "
+            "(start it, fix spec.url, or plan with --allow-unreachable to mark its resources unknown)"
+        )
+        self.target = target
+
+
+class LiveResourceDoc(TypedDict):
+    hash: str
+    spec: NotRequired[dict[str, Any] | None]
+    status: NotRequired[dict[str, Any]]
+
+
+class LiveDocument(TypedDict):
+    format_version: int
+    target: str
+    revision: str
+    observed_at: NotRequired[str]
+    resources: dict[str, LiveResourceDoc]
+
+
+class LiveSnapshot(TypedDict):
+    format_version: int
+    targets: list[LiveDocument]
+
+
+_DOCUMENT = TypeAdapter(LiveDocument)
+_SNAPSHOT = TypeAdapter(LiveSnapshot)
+
+
+def live_state_schema() -> dict[str, Any]:
+    """JSON Schema of a live-state document or of a snapshot of several."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "SpecOps live state",
+        "oneOf": [_DOCUMENT.json_schema(), _SNAPSHOT.json_schema()],
+    }
+
+
+@dataclass(slots=True)
+class LiveResource:
+    id: str
+    target: str
+    hash: str
+    spec: dict[str, Any] | None
+    status: dict[str, Any]
+    running_hash: str
+
+    @property
+    def protected(self) -> bool:
+        metadata = (self.spec or {}).get("metadata") or {}
+        return bool(metadata.get("protected", False))
+
+
+@dataclass(slots=True)
+class TargetState:
+    name: str
+    revision: str | None
+    source: str  # http | file | none
+    url: str | None = None
+    reachable: bool = True
+    error: str | None = None
+    resources: dict[str, LiveResource] = field(default_factory=dict)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {
+            "revision": self.revision,
+            "source": self.source,
+            "reachable": self.reachable,
+            "url": self.url,
+        }
+
+
+@dataclass(slots=True)
+class LiveState:
+    targets: dict[str, TargetState] = field(default_factory=dict)
+
+    @property
+    def unreachable(self) -> set[str]:
+        return {name for name, t in self.targets.items() if not t.reachable}
+
+    def merged(self) -> dict[str, LiveResource]:
+        """One entry per resource across targets (sorted by name; the first report wins).
+
+        A resource that two targets run in different versions is not in sync
+        anywhere: its running hash becomes a marker no desired hash equals.
+        """
+        out: dict[str, LiveResource] = {}
+        for name in sorted(self.targets):
+            for rid, resource in self.targets[name].resources.items():
+                first = out.get(rid)
+                if first is None:
+                    out[rid] = resource
+                elif first.running_hash != resource.running_hash and not first.running_hash.startswith("mixed:"):
+                    out[rid] = LiveResource(
+                        rid, first.target, first.hash, first.spec, first.status,
+                        f"mixed:{first.target}:{resource.target}",
+                    )
+        return out
+
+
+def _resources(doc: LiveDocument) -> dict[str, LiveResource]:
+    out: dict[str, LiveResource] = {}
+    for rid, entry in doc["resources"].items():
+        spec = entry.get("spec")
+        running = canonical_hash(spec) if spec is not None else entry["hash"]
+        out[rid] = LiveResource(rid, doc["target"], entry["hash"], spec, entry.get("status") or {}, running)
+    return out
+
+
+def _check_version(data: Any, where: str) -> None:
+    version = data.get("format_version") if isinstance(data, dict) else None
+    if version != LIVE_FORMAT_VERSION:
+        raise LiveStateError(
+            f"{where}: live-state format_version {version!r} is not supported "
+            f"(this SpecOps reads version {LIVE_FORMAT_VERSION}; upgrade one side)"
+        )
+
+
+def _explain(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "document"
+    return f"{where}: {first['msg']}"
+
+
+def parse_document(data: Any, where: str, source: str, url: str | None = None) -> TargetState:
+    _check_version(data, where)
+    try:
+        doc = _DOCUMENT.validate_python(data)
+    except ValidationError as exc:
+        raise LiveStateError(f"{where}: not a live-state document: {_explain(exc)}") from exc
+    return TargetState(doc["target"], doc["revision"], source, url, resources=_resources(doc))
+
+
+def read_snapshot(path: Path) -> LiveState:
+    """Read ``--live FILE``: one live-state document, or a snapshot of several."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LiveStateError(f"cannot read live-state file {path}: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise LiveStateError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
+    state = LiveState()
+    if isinstance(data, dict) and "targets" in data:
+        _check_version(data, str(path))
+        try:
+            _SNAPSHOT.validate_python(data)
+        except ValidationError as exc:
+            raise LiveStateError(f"{path}: not a live-state snapshot: {_explain(exc)}") from exc
+        documents = data["targets"]
+    else:
+        documents = [data]
+    for i, doc in enumerate(documents):
+        target = parse_document(doc, f"{path} (document {i})", "file")
+        if target.name in state.targets:
+            raise LiveStateError(f"{path}: target {target.name} appears twice in the snapshot")
+        state.targets[target.name] = target
+    return state
+
+
+def fetch_target(name: str, url: str, token_env: str | None, *, timeout: float = 10.0) -> TargetState:
+    """``GET {url}/admin/v1/state`` with the bearer token named by the Target's ``auth.tokenEnv``."""
+    request = urllib.request.Request(url.rstrip("/") + STATE_PATH, headers={"Accept": "application/json"})
+    if token_env is not None:
+        token = os.environ.get(token_env)
+        if not token:
+            raise TargetUnreachableError(name, url, f"environment variable {token_env} (auth.tokenEnv) is not set")
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        raise TargetUnreachableError(name, url, f"HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TargetUnreachableError(name, url, str(reason)) from exc
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise LiveStateError(f"target {name} at {url} returned invalid JSON: {exc.msg}") from exc
+    state = parse_document(data, f"target {name} ({url})", "http", url)
+    if state.name != name:
+        raise LiveStateError(
+            f"target {name} at {url} reports itself as {state.name!r} (spec.url points at another target?)"
+        )
+    return state

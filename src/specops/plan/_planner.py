@@ -1,0 +1,325 @@
+"""The planner: desired state against live state, into ordered, explained changes.
+
+Replace or update? A change replaces a resource (``["delete", "create"]``)
+when it alters what the resource *is*, so that the running one cannot be
+mutated into it; everything else updates in place, which on a serving
+target means "load the new version beside the old, verify, shift traffic":
+
+* ``Target``: ``spec.type`` and ``spec.url``: another runtime or another
+  endpoint is another target, not a reconfigured one;
+* ``Dataset``: ``spec.version``, ``spec.artifact``, ``spec.format``: a data
+  version is immutable by definition; new data is a new version;
+* ``Model``: ``spec.format`` and ``spec.signature``: callers are bound to
+  the signature, so changing it in place would break them mid-rollout
+  (a new artifact or version is an update: that is what a canary is for);
+* ``Prompt`` and ``SLO``: ``spec.model``: rebinding to another model.
+
+Order: changes that create or update run in dependency order (a resource
+after everything it depends on, ``Ref(dependency=True)`` edges); deletions
+run after them, in reverse dependency order, so the new is in place before
+the old goes. Each wave holds changes that can run in parallel; within a
+wave, ``KIND_ORDER`` then id is the order of the listing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from specops import _plan_core as core
+from specops._errors import SpecOpsError
+from specops._yaml import format_path
+from specops.plan._live import LiveResource, LiveState
+from specops.plan._model import (
+    MASK,
+    BlockedChange,
+    FieldChange,
+    ResourceChange,
+    Summary,
+    is_sensitive,
+    mask,
+)
+from specops.spec import KIND_ORDER, KINDS, Estate, LoadedSpec, Model, Target
+
+__all__ = [
+    "IMMUTABLE_FIELDS",
+    "DependencyCycleError",
+    "Node",
+    "PlanError",
+    "Planned",
+    "nodes_from_estate",
+    "plan_changes",
+]
+
+IMMUTABLE_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "Target": (("spec", "type"), ("spec", "url")),
+    "Dataset": (("spec", "version"), ("spec", "artifact"), ("spec", "format")),
+    "Model": (("spec", "format"), ("spec", "signature")),
+    "Prompt": (("spec", "model"),),
+    "SLO": (("spec", "model"),),
+    "Guardrail": (),
+}
+
+
+class PlanError(SpecOpsError):
+    """The planner cannot produce a plan from these inputs."""
+
+
+class DependencyCycleError(PlanError):
+    def __init__(self, cycle: list[str]) -> None:
+        chain = " -> ".join([*cycle, cycle[0]])
+        super().__init__(f"dependency cycle: {chain} (break the cycle; nothing in it can be applied first)")
+        self.cycle = cycle
+
+
+@dataclass(slots=True)
+class Node:
+    """A desired resource as the planner sees it."""
+
+    id: str
+    hash: str
+    deps: list[str] = field(default_factory=list)
+    protected: bool = False
+    doc: dict[str, Any] | None = None
+    source: LoadedSpec | None = None
+    placement: list[str] = field(default_factory=list)
+
+    def document(self) -> dict[str, Any]:
+        if self.doc is None:
+            self.doc = self.source.resource.canonical() if self.source is not None else {}
+        return self.doc
+
+
+def nodes_from_estate(estate: Estate) -> dict[str, Node]:
+    nodes: dict[str, Node] = {}
+    for spec in estate.specs.values():
+        resource = spec.resource
+        deps = [f"{r.kind}/{r.name}" for r in resource.references() if r.dependency]
+        placement: list[str] = []
+        if isinstance(resource, Target):
+            placement = [resource.name]
+        elif isinstance(resource, Model):
+            placement = list(resource.spec.targets)
+        nodes[spec.id] = Node(spec.id, spec.hash, deps, resource.metadata.protected, None, spec, placement)
+    return nodes
+
+
+@dataclass(slots=True)
+class Planned:
+    changes: list[ResourceChange]
+    waves: list[list[str]]
+    blocked: list[BlockedChange]
+    summary: Summary
+
+
+def _sort_key(rid: str) -> tuple[int, str]:
+    return (KIND_ORDER.get(rid.split("/", 1)[0], len(KIND_ORDER)), rid)
+
+
+def _closure(start: str, nodes: dict[str, Node]) -> set[str]:
+    seen = {start}
+    stack = [start]
+    while stack:
+        node = nodes.get(stack.pop())
+        for dep in node.deps if node is not None else ():
+            if dep not in seen:
+                seen.add(dep)
+                stack.append(dep)
+    return seen
+
+
+def _live_deps(resource: LiveResource) -> list[str]:
+    """Dependencies of a resource known only from live state (for ordering its deletion)."""
+    cls = KINDS.get(resource.id.split("/", 1)[0])
+    if cls is None or resource.spec is None:
+        return []
+    try:
+        parsed = cls.model_validate(resource.spec)
+    except ValueError:
+        return []  # a spec from another SpecOps version: fall back to kind order
+    return [f"{r.kind}/{r.name}" for r in parsed.references() if r.dependency]
+
+
+def _placement(nodes: dict[str, Node]) -> dict[str, set[str]]:
+    """Targets each resource lives on: its own, its dependencies', else its dependents'."""
+    memo: dict[str, set[str]] = {}
+
+    def down(rid: str, depth: int = 0) -> set[str]:
+        if rid in memo or depth > 64:
+            return memo.get(rid, set())
+        node = nodes.get(rid)
+        found = set(node.placement) if node is not None else set()
+        for dep in node.deps if node is not None else ():
+            found |= down(dep, depth + 1)
+        memo[rid] = found
+        return found
+
+    out = {rid: down(rid) for rid in nodes}
+    for rid, node in nodes.items():
+        for dep in node.deps:
+            if dep in out and not out[dep]:
+                out[dep] = set(out[rid])
+    return out
+
+
+def _field_changes(kind: str, before: dict[str, Any], after: dict[str, Any]) -> tuple[list[FieldChange], bool]:
+    immutable = IMMUTABLE_FIELDS.get(kind, ())
+    out: list[FieldChange] = []
+    replace = False
+    for path, old, new in core.field_diff(before, after):
+        forces = any(path[: len(prefix)] == prefix for prefix in immutable)
+        replace = replace or forces
+        secret = any(isinstance(p, str) and is_sensitive(p) for p in path)
+        if secret:
+            out.append(FieldChange(format_path(path), MASK, MASK, True, forces))
+        else:
+            out.append(FieldChange(format_path(path), mask(old), mask(new), False, forces))
+    return out, replace
+
+
+def _levels(ids: list[str], deps: dict[str, list[str]], changed: set[str]) -> dict[str, int]:
+    index = {rid: i for i, rid in enumerate(ids)}
+    indptr = [0]
+    indices: list[int] = []
+    for rid in ids:
+        indices.extend(index[d] for d in deps.get(rid, ()) if d in index)
+        indptr.append(len(indices))
+    level, cycle = core.levels(len(ids), indptr, indices, [1 if rid in changed else 0 for rid in ids])
+    if cycle:
+        raise DependencyCycleError([ids[i] for i in cycle])
+    return {rid: level[index[rid]] for rid in changed}
+
+
+def plan_changes(
+    nodes: dict[str, Node],
+    live: LiveState,
+    *,
+    base_hashes: dict[str, str] | None = None,
+    target: str | None = None,
+) -> Planned:
+    """Compare ``nodes`` (desired) with ``live`` into changes, waves and blocked deletions."""
+    running = live.merged()
+    if target is not None:
+        if target not in nodes and target not in running:
+            known = sorted(nodes)[:5]
+            raise PlanError(
+                f"--target {target}: no such resource in the desired or live state "
+                f"(use Kind/name, e.g. {', '.join(known) or 'Model/fraud-scorer'})"
+            )
+        keep = _closure(target, nodes) if target in nodes else {target}
+        nodes = {k: v for k, v in nodes.items() if k in keep}
+        running = {k: v for k, v in running.items() if k in keep}
+    ids, codes = core.classify(
+        {rid: n.hash for rid, n in nodes.items()},
+        {rid: r.running_hash for rid, r in running.items()},
+        {rid: r.hash for rid, r in running.items()},
+        base_hashes,
+    )
+    unreachable = live.unreachable
+    placement = _placement(nodes) if unreachable else {}
+    summary = Summary()
+    applies: dict[str, ResourceChange] = {}
+    deletes: dict[str, ResourceChange] = {}
+    rest: list[ResourceChange] = []
+    blocked: list[BlockedChange] = []
+    for rid, code in zip(ids, codes, strict=True):
+        kind, _, name = rid.partition("/")
+        node = nodes.get(rid)
+        have = running.get(rid)
+        where = sorted(placement.get(rid, ())) if placement else []
+        source = node.source if node is not None else None
+        change = ResourceChange(
+            rid, kind, name, ["no-op"], "in_sync",
+            before_hash=have.hash if have is not None else None,
+            after_hash=node.hash if node is not None else None,
+            path=source.path if source is not None else None,
+            line=source.line if source is not None else None,
+            targets=where,
+        )
+        if code == core.NOOP:
+            summary.no_op += 1
+            rest.append(change)
+        elif code == core.CREATE and node is not None:
+            if unreachable and unreachable & set(where):
+                change.actions, change.reason = ["unknown"], "target_unreachable"
+                summary.unknown += 1
+                rest.append(change)
+                continue
+            change.actions, change.reason = ["create"], "missing_live"
+            change.after = mask(node.document())
+            summary.create += 1
+            applies[rid] = change
+        elif code == core.DELETE and have is not None:
+            change.actions, change.reason = ["delete"], "orphaned"
+            change.before = mask(have.spec) if have.spec is not None else None
+            if have.protected:
+                blocked.append(_blocked(rid, ["delete"], "it is no longer in the desired state"))
+                continue
+            summary.delete += 1
+            deletes[rid] = change
+        elif node is not None and have is not None:
+            after = node.document()
+            change.reason = "drifted" if code == core.DRIFTED else "spec_changed"
+            change.after = mask(after)
+            change.before = mask(have.spec) if have.spec is not None else None
+            diffs, replace = _field_changes(kind, have.spec or {}, after)
+            change.diffs = diffs
+            if replace:
+                change.actions = ["delete", "create"]
+                if node.protected or have.protected:
+                    fields = ", ".join(d.path for d in diffs if d.forces_replacement)
+                    blocked.append(_blocked(rid, ["delete", "create"], f"{fields} cannot change in place"))
+                    continue
+                summary.replace += 1
+            else:
+                change.actions = ["update"]
+                summary.update += 1
+            applies[rid] = change
+    summary.blocked = len(blocked)
+    waves = _order(nodes, running, applies, deletes)
+    for number, wave in enumerate(waves):
+        for rid in wave:
+            (applies.get(rid) or deletes[rid]).wave = number
+    ordered = [applies.get(rid) or deletes[rid] for wave in waves for rid in wave]
+    rest.sort(key=lambda c: _sort_key(c.id))
+    return Planned(ordered + rest, waves, sorted(blocked, key=lambda b: _sort_key(b.id)), summary)
+
+
+def _blocked(rid: str, actions: list[Any], why: str) -> BlockedChange:
+    verb = "replaced" if len(actions) == 2 else "deleted"
+    return BlockedChange(
+        rid, actions, "protected",
+        f"{rid} is protected and would be {verb}: {why} "
+        "(set metadata.protected: false in a reviewed change first)",
+    )
+
+
+def _group(levels: dict[str, int], reverse_kinds: bool) -> list[list[str]]:
+    waves: dict[int, list[str]] = {}
+    for rid, level in levels.items():
+        waves.setdefault(level, []).append(rid)
+    sign = -1 if reverse_kinds else 1
+
+    def key(rid: str) -> tuple[int, str]:
+        rank, _ = _sort_key(rid)
+        return (sign * rank, rid)
+
+    return [sorted(waves[level], key=key) for level in sorted(waves)]
+
+
+def _order(
+    nodes: dict[str, Node],
+    running: dict[str, LiveResource],
+    applies: dict[str, ResourceChange],
+    deletes: dict[str, ResourceChange],
+) -> list[list[str]]:
+    ids = list(nodes)
+    apply_levels = _levels(ids, {rid: n.deps for rid, n in nodes.items()}, set(applies))
+    # Deletion runs the graph backwards: a resource goes before what it depends on.
+    reverse: dict[str, list[str]] = {}
+    for rid in deletes:
+        for dep in _live_deps(running[rid]) if len(deletes) > 1 else ():
+            if dep in deletes:
+                reverse.setdefault(dep, []).append(rid)
+    delete_levels = _levels(sorted(deletes, key=_sort_key, reverse=True), reverse, set(deletes))
+    return _group(apply_levels, False) + _group(delete_levels, True)

@@ -1,0 +1,154 @@
+"""Render a plan: coloured text for people, markdown for a pull request, JSON for machines."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, TextIO
+
+import orjson
+
+from specops.plan._model import Plan, ResourceChange
+
+__all__ = ["MARKDOWN_LIMIT", "render_json", "render_markdown", "render_text", "summary_line", "use_colour"]
+
+MARKDOWN_LIMIT = 65_535
+"""GitHub rejects a comment longer than this many characters."""
+
+_SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "unknown": "?", "no-op": " "}
+_COLOUR = {"create": "32", "update": "33", "replace": "35", "delete": "31", "unknown": "36", "no-op": "0"}
+_EMOJI = {"create": "🟢", "update": "🟡", "replace": "🟣", "delete": "🔴", "unknown": "⚪"}
+
+
+def use_colour(stream: TextIO) -> bool:
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set (no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def summary_line(plan: Plan) -> str:
+    s = plan.summary
+    return f"Plan: {s.create} to create, {s.update} to update, {s.replace} to replace, {s.delete} to delete."
+
+
+def _value(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _paint(text: str, code: str, colour: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if colour and code != "0" else text
+
+
+def render_text(plan: Plan, *, colour: bool = False) -> str:
+    lines: list[str] = []
+    fp = plan.desired
+    source = "work tree" if fp.worktree else f"{fp.ref} ({(fp.commit or '')[:12]})"
+    lines.append(f"Desired state: {source}, {fp.specs_root}/")
+    for name, live in sorted(plan.live.items()):
+        if not live.reachable:
+            state = "UNREACHABLE"
+        elif live.revision is None:
+            state = "runs nothing"
+        else:
+            state = f"revision {live.revision}"
+        lines.append(f"Live state: {name} ({live.source}, {state})")
+    lines.append("")
+    for number, wave in enumerate(plan.waves):
+        lines.append(f"Wave {number + 1}:")
+        index = {c.id: c for c in plan.resource_changes}
+        for rid in wave:
+            lines.extend(_text_change(index[rid], colour))
+    unknown = [c for c in plan.resource_changes if c.action == "unknown"]
+    if unknown:
+        lines.append("Unknown (target unreachable):")
+        lines.extend(f"  ? {c.id}" for c in unknown)
+    for blocked in plan.blocked_deletions:
+        lines.append(_paint(f"Blocked: {blocked.message}", "31;1", colour))
+    if plan.review is not None:
+        lines.append(f"Review against {plan.review.base.ref} ({(plan.review.base.commit or '')[:12]}):")
+        for item in plan.review.resources:
+            fields = f": {', '.join(item.fields)}" if item.fields else ""
+            lines.append(f"  {item.status} {item.id}{fields}")
+    if not plan.has_changes:
+        lines.append("No changes. Live state matches the desired state.")
+    lines.append(_paint(summary_line(plan), "1", colour))
+    return "\n".join(lines) + "\n"
+
+
+def _text_change(change: ResourceChange, colour: bool) -> list[str]:
+    action = change.action
+    head = f"  {_SYMBOL[action]} {change.id}"
+    note = f" ({action}, {change.reason})"
+    out = [_paint(head, _COLOUR[action], colour) + note]
+    for diff in change.diffs:
+        marker = " # forces replacement" if diff.forces_replacement else ""
+        out.append(f"      {diff.path}: {_value(diff.before)} -> {_value(diff.after)}{marker}")
+    return out
+
+
+def render_json(plan: Plan) -> str:
+    return orjson.dumps(plan.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def _md_change(change: ResourceChange) -> str:
+    action = change.action
+    title = f"{_EMOJI.get(action, '')} <code>{change.id}</code>: {action} ({change.reason})"
+    rows = ["| field | before | after |", "|---|---|---|"]
+    for diff in change.diffs:
+        flag = " ⚠️ replace" if diff.forces_replacement else ""
+        before = _value(diff.before).replace("|", "\\|")
+        after = _value(diff.after).replace("|", "\\|")
+        rows.append(f"| `{diff.path}`{flag} | `{before}` | `{after}` |")
+    body = "\n".join(rows) if change.diffs else f"source: `{change.path}:{change.line}`"
+    return f"<details><summary>{title}</summary>\n\n{body}\n\n</details>\n"
+
+
+def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
+    """A pull-request comment; details fold away, and whatever does not fit is counted, not cut."""
+    s = plan.summary
+    fp = plan.desired
+    head = [
+        "### SpecOps plan",
+        "",
+        f"**{summary_line(plan)}**",
+        "",
+        "| create | update | replace | delete | unchanged | unknown | blocked |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {s.create} | {s.update} | {s.replace} | {s.delete} | {s.no_op} | {s.unknown} | {s.blocked} |",
+        "",
+        f"Desired: `{fp.ref or 'work tree'}` at `{(fp.commit or '')[:12]}` · plan id `{plan.plan_id[:16]}`",
+        "",
+    ]
+    for blocked in plan.blocked_deletions:
+        head.append(f"> [!WARNING]\n> {blocked.message}\n")
+    if plan.review is not None:
+        head.append(f"#### What this change does to the desired state (against `{plan.review.base.ref}`)\n")
+        head.extend(
+            f"- {r.status} `{r.id}`" + (f": {', '.join(f'`{f}`' for f in r.fields[:20])}" if r.fields else "")
+            for r in plan.review.resources[:200]
+        )
+        head.append("")
+    text = "\n".join(head)
+    changes = [c for c in plan.resource_changes if c.action not in ("no-op",)]
+    # Reserve room for the footer that says what was left out.
+    budget = limit - len(text) - 400
+    parts: list[str] = []
+    shown = 0
+    for change in changes:
+        piece = _md_change(change)
+        if len(piece) > budget:
+            break
+        parts.append(piece)
+        budget -= len(piece)
+        shown += 1
+    text += "\n" + "".join(parts)
+    if shown < len(changes):
+        text += (
+            f"\n_{len(changes) - shown} more change(s) not shown to stay under GitHub's "
+            f"{MARKDOWN_LIMIT:,}-character limit; the full plan is in the JSON artifact "
+            f"(`specops plan --format json`)._\n"
+        )
+    return text[:limit]

@@ -1,0 +1,96 @@
+"""The pygit2 adapter: refs, trees and blobs without a checkout, diffs, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from specops._errors import SpecOpsError
+from specops._git import GitRepo, NotARepositoryError, UnknownRefError, blob_id
+from tests._gitutil import commit
+
+
+def test_discovers_the_repository_from_a_subdirectory(example_repo: Path) -> None:
+    repo = GitRepo.discover(example_repo / "specs" / "models")
+    assert repo.workdir.resolve() == example_repo.resolve()
+    assert repo.git_dir.name == ".git"
+
+
+def test_outside_a_repository_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(NotARepositoryError, match="not inside a git repository"):
+        GitRepo.discover(tmp_path)
+
+
+def test_unknown_ref_names_the_ref(example_repo: Path) -> None:
+    repo = GitRepo.discover(example_repo)
+    with pytest.raises(UnknownRefError, match="'no-such-branch'") as info:
+        repo.resolve("no-such-branch")
+    assert isinstance(info.value, SpecOpsError)
+
+
+def test_empty_repository_says_there_are_no_commits(repo: Path) -> None:
+    with pytest.raises(UnknownRefError, match="no commits yet"):
+        GitRepo.discover(repo).resolve("HEAD")
+
+
+def test_resolve_gives_commit_and_tree(example_repo: Path) -> None:
+    git = pygit2.Repository(str(example_repo))
+    snap = GitRepo.discover(example_repo).resolve("main")
+    head = git.head.peel(pygit2.Commit)
+    assert (snap.commit, snap.tree) == (str(head.id), str(head.tree_id))
+
+
+def test_spec_blobs_read_the_tree_not_the_disk(example_repo: Path) -> None:
+    repo = GitRepo.discover(example_repo)
+    commit(example_repo, {"specs/.hidden/x.yaml": "a: 1\n", "specs/notes.txt": "hi", "other/y.yaml": "b: 2\n"})
+    (example_repo / "specs" / "models" / "fraud-scorer.yaml").unlink()  # not committed
+    blobs = dict(repo.spec_blobs(repo.resolve("HEAD").tree, "specs"))
+    assert "specs/models/fraud-scorer.yaml" in blobs
+    assert not any(".hidden" in p or p.endswith(".txt") or p.startswith("other/") for p in blobs)
+    assert list(blobs) == sorted(blobs)
+    raw = repo.read_blob(blobs["specs/models/fraud-scorer.yaml"])
+    assert b"kind: Model" in raw
+    assert blob_id(raw) == blobs["specs/models/fraud-scorer.yaml"]
+
+
+def test_missing_specs_root_is_empty(example_repo: Path) -> None:
+    repo = GitRepo.discover(example_repo)
+    assert repo.spec_blobs(repo.resolve().tree, "nowhere") == []
+
+
+def test_worktree_blobs_use_git_blob_ids(example_repo: Path) -> None:
+    repo = GitRepo.discover(example_repo)
+    (example_repo / "specs" / "extra.yml").write_text("kind: x\n", encoding="utf-8")
+    files = {path: (blob, data) for path, blob, data in repo.worktree_blobs("specs")}
+    committed = dict(repo.spec_blobs(repo.resolve().tree, "specs"))
+    assert "specs/extra.yml" in files
+    for path, blob in committed.items():
+        assert files[path][0] == blob
+
+
+def test_diff_is_restricted_to_the_specs_root(example_repo: Path) -> None:
+    repo = GitRepo.discover(example_repo)
+    base = repo.resolve()
+    old = (example_repo / "specs/prompts/fraud-case-summary.yaml").read_text(encoding="utf-8")
+    commit(
+        example_repo,
+        {
+            "specs/new.yaml": "kind: x\n",
+            "specs/slos/fraud-scorer.yaml": None,
+            "specs/targets/local-cpu.yaml": (example_repo / "specs/targets/local-cpu.yaml")
+            .read_text(encoding="utf-8")
+            .replace("2048", "4096"),
+            "specs/prompts/fraud-case-summary.yaml": None,
+            "specs/prompts/renamed.yaml": old,
+            "README.md": "outside the root",
+        },
+    )
+    changes = {(c.status, c.old_path, c.new_path) for c in repo.diff(base, repo.resolve(), "specs")}
+    assert changes == {
+        ("A", None, "specs/new.yaml"),
+        ("D", "specs/slos/fraud-scorer.yaml", None),
+        ("M", "specs/targets/local-cpu.yaml", "specs/targets/local-cpu.yaml"),
+        ("R", "specs/prompts/fraud-case-summary.yaml", "specs/prompts/renamed.yaml"),
+    }
