@@ -1,35 +1,13 @@
-"""Select the compiled core or its pure-Python twin, once, at import time.
-
-``SPECOPS_PURE_PYTHON=1`` forces the twin (for debugging and for the test run
-that checks the twin). Otherwise the compiled module must load: a build that
-lost its extension is a broken install, reported by ``specops doctor`` and by
-the test suite rather than hidden behind a silent fallback.
-"""
+"""Select the compiled core or its pure-Python twin (the rule lives in ``_twins``)."""
 
 from __future__ import annotations
 
-import os
+from specops._twins import load_twin
 
 __all__ = ["COMPILED", "IMPLEMENTATION", "LOAD_ERROR", "canonical_bytes", "canonical_hash"]
 
-LOAD_ERROR: str | None = None
+_impl, COMPILED, LOAD_ERROR = load_twin("specops._core_c", "specops._core_py", "compiled core")
 
-if os.environ.get("SPECOPS_PURE_PYTHON", "") in ("1", "true", "yes"):
-    from specops._core_py import IMPLEMENTATION, canonical_bytes, canonical_hash
-
-    COMPILED = False
-    LOAD_ERROR = "disabled by SPECOPS_PURE_PYTHON"
-else:
-    try:
-        from specops._core_c import (
-            IMPLEMENTATION,
-            canonical_bytes,
-            canonical_hash,
-        )
-
-        COMPILED = True
-    except ImportError as exc:  # pragma: no cover - exercised only on a broken install
-        from specops._core_py import IMPLEMENTATION, canonical_bytes, canonical_hash
-
-        COMPILED = False
-        LOAD_ERROR = f"compiled core failed to import: {exc}"
+IMPLEMENTATION: str = _impl.IMPLEMENTATION
+canonical_bytes = _impl.canonical_bytes
+canonical_hash = _impl.canonical_hash

@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from specops import _core, _onnx, _rego, _yaml
+from specops._twins import PURE_FORCED
 from specops._version import __version__
 
 __all__ = ["diagnose"]
@@ -27,7 +28,7 @@ def diagnose() -> dict[str, Any]:
         "implementation": _core.IMPLEMENTATION,
         "load_error": _core.LOAD_ERROR,
     }
-    if not _core.COMPILED and _core.LOAD_ERROR and "SPECOPS_PURE_PYTHON" not in _core.LOAD_ERROR:
+    if not _core.COMPILED and not PURE_FORCED:
         problems.append(
             f"compiled core not active: {_core.LOAD_ERROR} (reinstall with `pip install .`)"
         )

@@ -1,13 +1,12 @@
 """Select the planner's compiled hot path or its pure-Python twin, once, at import time.
 
-The same rule as ``specops._core``: ``SPECOPS_PURE_PYTHON=1`` forces the twin,
-otherwise the compiled module must load and a failure is reported (by
-``LOAD_ERROR`` and the tests), never hidden.
+The rule (``SPECOPS_PURE_PYTHON=1`` forces the twin; a failed load is reported,
+never hidden) lives in ``specops._twins``.
 """
 
 from __future__ import annotations
 
-import os
+from specops._twins import load_twin
 
 __all__ = [
     "COMPILED",
@@ -23,50 +22,14 @@ __all__ = [
     "levels",
 ]
 
-LOAD_ERROR: str | None = None
+_impl, COMPILED, LOAD_ERROR = load_twin("specops._plan_c", "specops._plan_py", "planner core")
 
-if os.environ.get("SPECOPS_PURE_PYTHON", "") in ("1", "true", "yes"):
-    from specops._plan_py import (
-        CREATE,
-        DELETE,
-        DRIFTED,
-        IMPLEMENTATION,
-        NOOP,
-        SPEC_CHANGED,
-        classify,
-        field_diff,
-        levels,
-    )
-
-    COMPILED = False
-    LOAD_ERROR = "disabled by SPECOPS_PURE_PYTHON"
-else:
-    try:
-        from specops._plan_c import (
-            CREATE,
-            DELETE,
-            DRIFTED,
-            IMPLEMENTATION,
-            NOOP,
-            SPEC_CHANGED,
-            classify,
-            field_diff,
-            levels,
-        )
-
-        COMPILED = True
-    except ImportError as exc:  # pragma: no cover - exercised only on a broken install
-        from specops._plan_py import (
-            CREATE,
-            DELETE,
-            DRIFTED,
-            IMPLEMENTATION,
-            NOOP,
-            SPEC_CHANGED,
-            classify,
-            field_diff,
-            levels,
-        )
-
-        COMPILED = False
-        LOAD_ERROR = f"planner core failed to import: {exc}"
+CREATE = _impl.CREATE
+DELETE = _impl.DELETE
+DRIFTED = _impl.DRIFTED
+IMPLEMENTATION: str = _impl.IMPLEMENTATION
+NOOP = _impl.NOOP
+SPEC_CHANGED = _impl.SPEC_CHANGED
+classify = _impl.classify
+field_diff = _impl.field_diff
+levels = _impl.levels
