@@ -35,7 +35,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Run the benchmarks in bench/ and print their figures."""
-    session.install(".[test]")
+    session.install(".[test,bench]")
     session.run("python", "bench/run.py", *session.posargs)
 
 

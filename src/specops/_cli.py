@@ -8,6 +8,7 @@ where it is.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -185,6 +186,12 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
 
 # -- plumbing ---------------------------------------------------------------
 
+# Subcommands that live with their subsystem: "module:function", where the
+# function takes the sub-parsers and registers its command (one line each).
+_REGISTRARS = [
+    "specops.plan._cli:add_plan_parser",
+]
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -216,6 +223,10 @@ def _parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="report what this installation really has")
     doctor.add_argument("--format", choices=("text", "json"), default="text")
     doctor.set_defaults(func=cmd_doctor)
+
+    for registrar in _REGISTRARS:
+        module, _, function = registrar.partition(":")
+        getattr(importlib.import_module(module), function)(sub)
     return parser
 
 
