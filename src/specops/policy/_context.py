@@ -1,0 +1,122 @@
+"""The context a policy sees beside the change: commits, their authors, the pull request, the time.
+
+Pull-request data comes from ``--context FILE`` (CI writes it from the
+event payload)::
+
+    now: "2026-11-02T10:00:00Z"       # optional; default: the current UTC time
+    pull_request:
+      number: 42
+      author: carol
+      approvals: [alice, bob]         # users who approved the current head
+      labels: [change-freeze-exception]
+
+Commits and authors are read from git (``base..head`` when the plan has a
+base, else the head commit alone).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+
+import pygit2
+from pydantic import Field, field_validator
+
+from specops.plan._model import Plan
+from specops.policy._files import load_model
+from specops.spec._common import SpecModel
+
+__all__ = ["ContextFile", "build_context", "load_context", "parse_now"]
+
+MAX_COMMITS = 250
+
+
+class PullRequest(SpecModel):
+    number: Annotated[int, Field(ge=1)] | None = None
+    title: str | None = None
+    url: str | None = None
+    author: str | None = None
+    approvals: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    base_ref: str | None = None
+    head_ref: str | None = None
+
+
+class ContextFile(SpecModel):
+    now: str | None = Field(default=None, description="Evaluation time, RFC 3339 (UTC).")
+    pull_request: PullRequest | None = None
+
+    @field_validator("now")
+    @classmethod
+    def _rfc3339(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_now(value)
+        return value
+
+
+def parse_now(value: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("expected an RFC 3339 time such as 2026-11-02T10:00:00Z") from None
+    if moment.tzinfo is None:
+        raise ValueError("the time needs a zone, e.g. 2026-11-02T10:00:00Z")
+    return moment.astimezone(dt.UTC)
+
+
+def format_now(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def load_context(path: Path | None) -> ContextFile:
+    if path is None:
+        return ContextFile()
+    model, _ = load_model(path, path.as_posix(), ContextFile, "context file")
+    return model
+
+
+def _commits(repo_path: Path, head: str | None, base: str | None) -> list[dict[str, Any]]:
+    # specops._git has no commit walk yet; this read-only walk is the policy layer's only pygit2 use.
+    if head is None:
+        return []
+    found = pygit2.discover_repository(str(repo_path))
+    if found is None:
+        return []
+    repo = pygit2.Repository(found)
+    walker = repo.walk(head, pygit2.enums.SortMode.TOPOLOGICAL)
+    if base is not None:
+        walker.hide(base)
+    out: list[dict[str, Any]] = []
+    for commit in walker:
+        out.append(
+            {
+                "id": str(commit.id),
+                "author": commit.author.name,
+                "email": commit.author.email,
+                "committer": commit.committer.name,
+                "summary": commit.message.split("\n", 1)[0],
+            }
+        )
+        if base is None or len(out) >= MAX_COMMITS:
+            break
+    return out
+
+
+def build_context(
+    plan: Plan, repo_path: Path, context: ContextFile, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The ``input.context`` document: the same for every decision of one plan."""
+    moment = parse_now(context.now) if context.now else (now or dt.datetime.now(dt.UTC))
+    head = plan.desired
+    base = plan.review.base if plan.review is not None else None
+    commits = _commits(repo_path, head.commit, base.commit if base is not None else None)
+    pr = context.pull_request
+    return {
+        "now": format_now(moment),
+        "head": {"ref": head.ref, "commit": head.commit, "worktree": head.worktree},
+        "base": {"ref": base.ref, "commit": base.commit} if base is not None else None,
+        "commits": commits,
+        "authors": sorted({c["author"] for c in commits}),
+        "pull_request": pr.model_dump(mode="json") if pr is not None else None,
+    }

@@ -1,0 +1,139 @@
+"""The input documents policies see.
+
+Per changed resource (``input.scope == "resource"``)::
+
+    change:   {id, kind, name, action, actions, reason, before, after,
+               changed_fields, path, line, targets}
+    resource: the document as it will be (``after``), or as it was for a delete
+    related:  {"Kind/name": document} for what it references (two hops:
+               a prompt's model's targets), what references it (a model's SLOs,
+               prompts) -- the desired state, changed or not
+    plan:     {summary, desired: {ref, commit, tree, worktree}}
+    context:  {now, head, base, commits, authors, pull_request}
+
+Once per plan (``input.scope == "plan"``): ``plan`` with ``changes`` (each
+change without its documents) plus the same ``context``.
+
+Documents are canonical spec documents: fields left at their default are
+absent (``object.get`` with the default in Rego), exactly as the plan and
+its hashes see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from specops.plan._model import Plan, ResourceChange, mask
+from specops.spec import Estate
+
+__all__ = ["InputBuilder"]
+
+
+@dataclass(slots=True)
+class InputBuilder:
+    plan: Plan
+    estate: Estate
+    context: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        self._docs: dict[str, dict[str, Any]] = {}
+        self._out: dict[str, list[str]] = {}
+        self._in: dict[str, list[str]] = {}
+        for spec in self.estate.specs.values():
+            rid = spec.id
+            refs = sorted({f"{r.kind}/{r.name}" for r in spec.resource.references()})
+            self._out[rid] = refs
+            for ref in refs:
+                self._in.setdefault(ref, []).append(rid)
+        self._plan_doc = {
+            "summary": self.plan.summary.to_json(),
+            "desired": {
+                "ref": self.plan.desired.ref,
+                "commit": self.plan.desired.commit,
+                "tree": self.plan.desired.tree,
+                "worktree": self.plan.desired.worktree,
+            },
+        }
+
+    def document(self, rid: str) -> dict[str, Any] | None:
+        doc = self._docs.get(rid)
+        if doc is None:
+            spec = self.estate.specs.get(rid)
+            if spec is None:
+                return None
+            doc = mask(spec.resource.canonical())
+            self._docs[rid] = doc
+        return doc
+
+    def labels(self, rid: str) -> dict[str, Any]:
+        spec = self.estate.specs.get(rid)
+        return dict(spec.resource.metadata.labels) if spec is not None else {}
+
+    def _related(self, rid: str) -> dict[str, Any]:
+        ids: set[str] = set()
+        for first in self._out.get(rid, ()):
+            ids.add(first)
+            ids.update(self._out.get(first, ()))
+        ids.update(self._in.get(rid, ()))
+        ids.discard(rid)
+        out: dict[str, Any] = {}
+        for other in sorted(ids):
+            doc = self.document(other)
+            if doc is not None:
+                out[other] = doc
+        return out
+
+    def changes(self) -> Iterator[ResourceChange]:
+        for change in self.plan.resource_changes:
+            if change.action not in ("no-op", "unknown"):
+                yield change
+
+    def resource_input(self, change: ResourceChange) -> dict[str, Any]:
+        return {
+            "scope": "resource",
+            "change": {
+                "id": change.id,
+                "kind": change.kind,
+                "name": change.name,
+                "action": change.action,
+                "actions": list(change.actions),
+                "reason": change.reason,
+                "before": change.before,
+                "after": change.after,
+                "changed_fields": [d.path for d in change.diffs],
+                "path": change.path,
+                "line": change.line,
+                "targets": list(change.targets),
+            },
+            "resource": change.after if change.after is not None else change.before,
+            "related": self._related(change.id),
+            "plan": self._plan_doc,
+            "context": self.context,
+        }
+
+    def plan_input(self) -> dict[str, Any]:
+        changes = []
+        for change in self.changes():
+            doc = change.after if change.after is not None else change.before or {}
+            metadata = doc.get("metadata", {}) if isinstance(doc, dict) else {}
+            changes.append(
+                {
+                    "id": change.id,
+                    "kind": change.kind,
+                    "name": change.name,
+                    "action": change.action,
+                    "reason": change.reason,
+                    "labels": metadata.get("labels", {}),
+                    "owner": metadata.get("owner"),
+                    "changed_fields": [d.path for d in change.diffs],
+                    "path": change.path,
+                    "line": change.line,
+                }
+            )
+        return {
+            "scope": "plan",
+            "plan": {**self._plan_doc, "changes": changes},
+            "context": self.context,
+        }
