@@ -2,12 +2,15 @@
 """Compiled hot path of the planner. Pure-Python twin: src/specops/_plan_py.py.
 
 The twin's docstrings specify the behaviour; both must return identical
-results (tests/test_plan.py checks it with Hypothesis). Here the dependency
-graph lives in C arrays (no Python int per edge), hash maps are walked with
+results (tests/test_plan.py checks it with Hypothesis). Here action codes are
+written straight into a bytes object, the dependency graph is indexed and
+laid out in C arrays (no Python int per edge), hash maps are walked with
 direct dict access, and field diffs dispatch on exact C-level type checks.
 """
 
-from cpython.dict cimport PyDict_GetItem, PyDict_Next
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.dict cimport PyDict_GetItem, PyDict_Next, PyDict_SetItem
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.object cimport PyObject
 from libc.stdlib cimport free, malloc
 
@@ -25,14 +28,18 @@ __all__ = [
 
 IMPLEMENTATION = "cython"
 
-NOOP = 0
-CREATE = 1
-SPEC_CHANGED = 2
-DRIFTED = 3
-DELETE = 4
+cdef enum:
+    C_NOOP = 0
+    C_CREATE = 1
+    C_SPEC_CHANGED = 2
+    C_DRIFTED = 3
+    C_DELETE = 4
 
-cdef object _NOOP = NOOP, _CREATE = CREATE, _SPEC_CHANGED = SPEC_CHANGED
-cdef object _DRIFTED = DRIFTED, _DELETE = DELETE
+NOOP = C_NOOP
+CREATE = C_CREATE
+SPEC_CHANGED = C_SPEC_CHANGED
+DRIFTED = C_DRIFTED
+DELETE = C_DELETE
 
 
 cdef inline bint _eq(PyObject* a, PyObject* b) except -1:
@@ -45,40 +52,41 @@ cdef inline bint _eq(PyObject* a, PyObject* b) except -1:
 
 
 def classify(dict desired, dict live, dict recorded, base):
-    """Action code per resource: desired ids in their order, then live-only ids."""
-    cdef list ids = []
-    cdef list codes = []
-    cdef Py_ssize_t pos = 0
+    """Action code per desired resource (one byte each, in ``desired``'s order), and the live-only ids."""
+    cdef Py_ssize_t n = len(desired)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
+    cdef char* codes = PyBytes_AS_STRING(out)
+    cdef list deleted = []
+    cdef Py_ssize_t pos = 0, i = 0
     cdef PyObject* key
     cdef PyObject* value
     cdef PyObject* have
     cdef PyObject* other
     cdef dict base_map = base if base is not None else None
-    cdef object code
+    cdef char code
     while PyDict_Next(desired, &pos, &key, &value):
         have = PyDict_GetItem(live, <object>key)
         if have is NULL:
-            code = _CREATE
+            code = C_CREATE
         elif _eq(have, value):
-            code = _NOOP
+            code = C_NOOP
         else:
-            code = _SPEC_CHANGED
+            code = C_SPEC_CHANGED
             if base_map is not None:
                 other = PyDict_GetItem(base_map, <object>key)
                 if other is not NULL and _eq(other, value):
-                    code = _DRIFTED
-            if code is _SPEC_CHANGED:
+                    code = C_DRIFTED
+            if code == C_SPEC_CHANGED:
                 other = PyDict_GetItem(recorded, <object>key)
                 if other is not NULL and _eq(other, value):
-                    code = _DRIFTED
-        ids.append(<object>key)
-        codes.append(code)
+                    code = C_DRIFTED
+        codes[i] = code
+        i += 1
     pos = 0
     while PyDict_Next(live, &pos, &key, &value):
         if PyDict_GetItem(desired, <object>key) is NULL:
-            ids.append(<object>key)
-            codes.append(_DELETE)
-    return ids, codes
+            deleted.append(<object>key)
+    return out, deleted
 
 
 cdef bint _same(object a, object b) except -1:
@@ -121,11 +129,25 @@ def field_diff(before, after):
     return out
 
 
-def levels(Py_ssize_t n, indptr, indices, changed):
-    """Wave of every node of a dependency graph, and a cycle if there is one."""
-    cdef Py_ssize_t m = len(indices)
-    cdef Py_ssize_t i, j, k, head, tail, node
+def levels(list ids, dict deps, changed):
+    """Wave of every resource of a dependency graph, and a cycle if there is one."""
+    cdef Py_ssize_t n = PyList_GET_SIZE(ids)
+    cdef Py_ssize_t m = 0, i, j, k, head, tail, node
     cdef long weight
+    cdef dict index = {}
+    cdef PyObject* item
+    cdef PyObject* found
+    cdef object rid, edges
+    # Index the ids (one dict insert each), then count the edges that stay inside.
+    for i in range(n):
+        PyDict_SetItem(index, <object>PyList_GET_ITEM(ids, i), i)
+    cdef list rows = [None] * n
+    for i in range(n):
+        item = PyDict_GetItem(deps, <object>PyList_GET_ITEM(ids, i))
+        if item is not NULL:
+            edges = <object>item
+            rows[i] = edges
+            m += len(edges)
     cdef Py_ssize_t* ptr = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
     cdef Py_ssize_t* ind = <Py_ssize_t*>malloc((m + 1) * sizeof(Py_ssize_t))
     cdef Py_ssize_t* rptr = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
@@ -142,17 +164,24 @@ def levels(Py_ssize_t n, indptr, indices, changed):
         free(indeg); free(queue); free(level); free(chg)
         raise MemoryError()
     try:
-        for i in range(n + 1):
-            ptr[i] = indptr[i]
-            rptr[i] = 0
-        for k in range(m):
-            j = indices[k]
-            if j < 0 or j >= n:
-                raise IndexError(f"dependency index {j} out of range for {n} nodes")
-            ind[k] = j
-            rptr[j + 1] += 1
+        k = 0
         for i in range(n):
-            chg[i] = 1 if changed[i] else 0
+            ptr[i] = k
+            rptr[i] = 0
+            edges = rows[i]
+            if edges is not None:
+                for rid in edges:
+                    found = PyDict_GetItem(index, rid)
+                    if found is not NULL:
+                        ind[k] = <Py_ssize_t>(<object>found)
+                        k += 1
+        ptr[n] = k
+        rptr[n] = 0
+        m = k
+        for k in range(m):
+            rptr[ind[k] + 1] += 1
+        for i in range(n):
+            chg[i] = 1 if ids[i] in changed else 0
             indeg[i] = ptr[i + 1] - ptr[i]
             level[i] = 0
             rptr[i + 1] += rptr[i]

@@ -300,6 +300,30 @@ def test_cache_parses_only_changed_blobs(example_repo: Path) -> None:
     assert list((example_repo / ".git" / "specops-cache").glob("parse-*.sqlite"))
 
 
+def test_cached_spec_reports_a_new_error_at_its_own_line(example_repo: Path) -> None:
+    """A cached (packed) document still yields exact positions when a change elsewhere breaks it."""
+    from specops._errors import SpecError
+
+    load_desired_state(example_repo)  # every file is now in the cache
+    commit(example_repo, {"specs/targets/local-cpu.yaml": None}, "remove the target")
+    with pytest.raises(SpecError) as caught:
+        load_desired_state(example_repo)
+    dangling = [d for d in caught.value.errors if d.code == "dangling"]
+    assert [(d.path, d.line, d.field) for d in dangling] == [(MODEL, 28, "spec.targets[0]")]
+
+
+def test_secret_found_at_parse_time_is_cached_with_the_blob(example_repo: Path) -> None:
+    from specops._errors import SpecError
+
+    secret = "sk-" + "a1B2" * 8
+    edit(example_repo, MODEL, "owner: risk-ml", f"owner: risk-ml\n  annotations: {{note: {secret}}}")
+    for _ in range(2):  # parsed, then served from the cache: the same diagnostic both times
+        with pytest.raises(SpecError) as caught:
+            load_desired_state(example_repo)
+        assert [(d.code, d.field) for d in caught.value.errors] == [("secret", "metadata.annotations.note")]
+        assert secret not in str(caught.value)
+
+
 def test_invalid_specs_refuse_to_plan(example_repo: Path, empty_live: Path) -> None:
     from specops._errors import SpecError
 
@@ -376,35 +400,39 @@ def test_twins_agree_on_classify_and_field_diff(
 
 
 @st.composite
-def graphs(draw: st.DrawFn) -> tuple[int, list[int], list[int], list[int]]:
+def graphs(draw: st.DrawFn) -> tuple[list[str], dict[str, list[str]], set[str]]:
     n = draw(st.integers(0, 25))
-    indptr = [0]
-    indices: list[int] = []
+    ids = [f"Model/r{i}" for i in range(n)]
+    deps: dict[str, list[str]] = {}
     acyclic = draw(st.booleans())
     for i in range(n):
         upper = i if acyclic else n
-        deps = draw(st.lists(st.integers(0, upper - 1), max_size=3)) if upper else []
-        indices.extend(deps)
-        indptr.append(len(indices))
-    changed = draw(st.lists(st.integers(0, 1), min_size=n, max_size=n))
-    return n, indptr, indices, changed
+        picked = draw(st.lists(st.integers(0, upper - 1), max_size=3)) if upper else []
+        # names outside the graph (a dangling or filtered-out dependency) are ignored
+        outside = ["Dataset/elsewhere"] if draw(st.booleans()) else []
+        if picked or outside or draw(st.booleans()):
+            deps[ids[i]] = [ids[j] for j in picked] + outside
+    changed = {rid for rid in ids if draw(st.booleans())}
+    return ids, deps, changed
 
 
 @pytest.mark.skipif(_plan_c is None, reason="compiled planner core not built")
 @settings(max_examples=200, deadline=None)
 @given(graph=graphs())
-def test_twins_agree_on_levels(graph: tuple[int, list[int], list[int], list[int]]) -> None:
-    n, indptr, indices, changed = graph
-    py = _plan_py.levels(n, indptr, indices, changed)
-    assert _plan_c.levels(n, indptr, indices, changed) == py
+def test_twins_agree_on_levels(graph: tuple[list[str], dict[str, list[str]], set[str]]) -> None:
+    ids, deps, changed = graph
+    py = _plan_py.levels(ids, deps, changed)
+    assert _plan_c.levels(ids, deps, changed) == py
     level, cycle = py
+    index = {rid: i for i, rid in enumerate(ids)}
     if not cycle:  # every dependency is applied in an earlier wave when it changes
-        for i in range(n):
-            for j in indices[indptr[i]:indptr[i + 1]]:
-                assert level[i] >= level[j] + changed[j]
+        for i, rid in enumerate(ids):
+            for dep in deps.get(rid, ()):
+                if dep in index:
+                    assert level[i] >= level[index[dep]] + (dep in changed)
     else:
         for a, b in zip(cycle, cycle[1:] + cycle[:1], strict=True):
-            assert b in indices[indptr[a]:indptr[a + 1]]
+            assert ids[b] in deps[ids[a]]
 
 
 @settings(max_examples=40, deadline=None)

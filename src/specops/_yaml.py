@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import io
 import math
+import pickle
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
     "MAX_NODES",
+    "PackedDocument",
     "Path",
     "YamlDocument",
     "decode_spec_bytes",
@@ -103,6 +105,34 @@ class YamlDocument:
             if not probe:
                 return (self.line, self.column)
             probe = probe[:-1]
+
+
+class PackedDocument:
+    """A ``YamlDocument`` kept as pickled bytes until a position is needed.
+
+    A spec's position tables hold a tuple per key and value (hundreds of
+    small objects per file); the planner's cache hands documents over packed,
+    so loading 10,000 unchanged specs allocates 10,000 of these instead.
+    """
+
+    __slots__ = ("blob", "column", "index", "line")
+
+    def __init__(self, document: YamlDocument) -> None:
+        self.index, self.line, self.column = document.index, document.line, document.column
+        self.blob = pickle.dumps(document, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def __getstate__(self) -> tuple[int, int, int, bytes]:
+        return (self.index, self.line, self.column, self.blob)
+
+    def __setstate__(self, state: tuple[int, int, int, bytes]) -> None:
+        self.index, self.line, self.column, self.blob = state
+
+    def unpack(self) -> YamlDocument:
+        document: YamlDocument = pickle.loads(self.blob)
+        return document
+
+    def position(self, path: Path, *, key: bool = False) -> tuple[int, int]:
+        return self.unpack().position(path, key=key)
 
 
 def format_path(path: Path) -> str:

@@ -25,17 +25,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from specops._core import canonical_hash
 from specops._errors import Diagnostic
 from specops._version import __version__
-from specops._yaml import YamlDocument
+from specops._yaml import PackedDocument
 from specops.spec import Resource, parse_bytes
 
 __all__ = ["CacheStats", "ParseCache", "Parsed", "code_key"]
 
-Parsed = tuple[list[tuple[Resource, YamlDocument]], list[Diagnostic]]
+Parsed = tuple[list[tuple[Resource, PackedDocument, str]], list[Diagnostic]]
+"""Each resource of a file with its (packed) document and canonical hash, and the file's problems."""
 ReadBlob = Callable[[str], bytes]
 
-_FORMAT = 1
+_FORMAT = 2
 _BATCH = 500  # SQLite's bound-parameter limit is 999 on old builds
 _code_key: str | None = None
 
@@ -46,7 +48,9 @@ def code_key() -> str:
     if _code_key is None:
         package = Path(__file__).resolve().parent.parent
         digest = hashlib.sha256(f"{_FORMAT}:{__version__}".encode())
-        for source in sorted([package / "_yaml.py", *(package / "spec").glob("*.py")]):
+        # _core_py.py defines the canonical hash that entries carry.
+        sources = [package / "_yaml.py", package / "_core_py.py", *(package / "spec").glob("*.py")]
+        for source in sorted(sources):
             digest.update(source.name.encode() + b"\0" + source.read_bytes())
         _code_key = digest.hexdigest()[:20]
     return _code_key
@@ -126,7 +130,12 @@ class ParseCache:
                 resources, diagnostics = pickle.loads(raw)
             else:
                 self.stats.parsed += 1
-                resources, diagnostics = parse_bytes(data if data is not None else read(blob), path)
+                parsed, diagnostics = parse_bytes(data if data is not None else read(blob), path)
+                # The hash and the packed document are what every later plan reads.
+                resources = [
+                    (resource, PackedDocument(doc), canonical_hash(resource.canonical()))
+                    for resource, doc in parsed
+                ]
                 fresh[blob] = pickle.dumps((resources, diagnostics), protocol=pickle.HIGHEST_PROTOCOL)
             # The same bytes may live at another path (a copy, a rename): re-home diagnostics.
             diagnostics = [d if d.path == path else dataclasses.replace(d, path=path) for d in diagnostics]

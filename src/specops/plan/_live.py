@@ -30,7 +30,6 @@ whole live picture, so a target it does not mention runs nothing.
 
 from __future__ import annotations
 
-import json
 import os
 import urllib.error
 import urllib.request
@@ -38,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NotRequired
 
+import orjson
 from pydantic import TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
@@ -203,10 +203,10 @@ def parse_document(data: Any, where: str, source: str, url: str | None = None) -
 def read_snapshot(path: Path) -> LiveState:
     """Read ``--live FILE``: one live-state document, or a snapshot of several."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = orjson.loads(path.read_bytes())
     except OSError as exc:
         raise LiveStateError(f"cannot read live-state file {path}: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
+    except orjson.JSONDecodeError as exc:
         raise LiveStateError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from exc
     state = LiveState()
     if isinstance(data, dict) and "targets" in data:
@@ -243,8 +243,8 @@ def fetch_target(name: str, url: str, token_env: str | None, *, timeout: float =
         reason = getattr(exc, "reason", exc)
         raise TargetUnreachableError(name, url, str(reason)) from exc
     try:
-        data = json.loads(body)
-    except json.JSONDecodeError as exc:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
         raise LiveStateError(f"target {name} at {url} returned invalid JSON: {exc.msg}") from exc
     state = parse_document(data, f"target {name} ({url})", "http", url)
     if state.name != name:

@@ -94,7 +94,7 @@ def nodes_from_estate(estate: Estate) -> dict[str, Node]:
     nodes: dict[str, Node] = {}
     for spec in estate.specs.values():
         resource = spec.resource
-        deps = [f"{r.kind}/{r.name}" for r in resource.references() if r.dependency]
+        deps = [f"{r.kind}/{r.name}" for r in spec.refs if r.dependency]
         placement: list[str] = []
         if isinstance(resource, Target):
             placement = [resource.name]
@@ -178,16 +178,10 @@ def _field_changes(kind: str, before: dict[str, Any], after: dict[str, Any]) -> 
 
 
 def _levels(ids: list[str], deps: dict[str, list[str]], changed: set[str]) -> dict[str, int]:
-    index = {rid: i for i, rid in enumerate(ids)}
-    indptr = [0]
-    indices: list[int] = []
-    for rid in ids:
-        indices.extend(index[d] for d in deps.get(rid, ()) if d in index)
-        indptr.append(len(indices))
-    level, cycle = core.levels(len(ids), indptr, indices, [1 if rid in changed else 0 for rid in ids])
+    level, cycle = core.levels(ids, deps, changed)
     if cycle:
         raise DependencyCycleError([ids[i] for i in cycle])
-    return {rid: level[index[rid]] for rid in changed}
+    return {rid: level[i] for i, rid in enumerate(ids) if rid in changed}
 
 
 def plan_changes(
@@ -209,12 +203,14 @@ def plan_changes(
         keep = _closure(target, nodes) if target in nodes else {target}
         nodes = {k: v for k, v in nodes.items() if k in keep}
         running = {k: v for k, v in running.items() if k in keep}
-    ids, codes = core.classify(
+    codes, deleted = core.classify(
         {rid: n.hash for rid, n in nodes.items()},
         {rid: r.running_hash for rid, r in running.items()},
         {rid: r.hash for rid, r in running.items()},
         base_hashes,
     )
+    ids = [*nodes, *deleted]
+    codes += bytes([core.DELETE]) * len(deleted)
     unreachable = live.unreachable
     placement = _placement(nodes) if unreachable else {}
     summary = Summary()

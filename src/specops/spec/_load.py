@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -11,8 +12,15 @@ from pydantic import ValidationError
 
 from specops._core import canonical_hash
 from specops._errors import Diagnostic, SpecError
-from specops._yaml import MAX_FILE_BYTES, YamlDocument, decode_spec_bytes, load_documents
-from specops.spec._common import API_VERSION, Resource
+from specops._yaml import (
+    MAX_FILE_BYTES,
+    PackedDocument,
+    YamlDocument,
+    decode_spec_bytes,
+    load_documents,
+)
+from specops.spec._common import API_VERSION, Ref, Resource
+from specops.spec._document_checks import check_document
 from specops.spec._errors_map import diagnostics_from_validation, suggest
 from specops.spec._kinds import KIND_ORDER, KINDS
 
@@ -28,25 +36,51 @@ __all__ = [
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
-@dataclass(slots=True)
 class LoadedSpec:
-    """A validated resource and where it came from."""
+    """A validated resource and where it came from.
 
-    resource: Resource
-    path: str
-    document: YamlDocument
-    hash: str
+    ``document`` (the YAML data with every position) may arrive packed from
+    the planner's cache; it is unpacked only when a diagnostic needs a
+    position, so a warm plan never builds position tables it does not read.
+    """
+
+    __slots__ = ("_document", "_refs", "hash", "id", "line", "order", "path", "resource")
+
+    def __init__(
+        self, resource: Resource, path: str, document: YamlDocument | PackedDocument, hash: str
+    ) -> None:
+        self.resource = resource
+        self.path = path
+        self._document = document
+        self.hash = hash
+        self.line = document.line
+        self.id = resource.id
+        self.order = (KIND_ORDER[resource.KIND], self.id)
+        """Dependency order of kinds, then identity: how an estate iterates."""
+        self._refs: list[Ref] | None = None
+
+    def __repr__(self) -> str:
+        return f"LoadedSpec({self.resource.id!r}, {self.path!r}:{self.line}, {self.hash[:12]})"
 
     @property
-    def id(self) -> str:
-        return self.resource.id
+    def document(self) -> YamlDocument:
+        document = self._document
+        if isinstance(document, PackedDocument):
+            document = self._document = document.unpack()
+        return document
 
     @property
-    def line(self) -> int:
-        return self.document.line
+    def refs(self) -> list[Ref]:
+        """``resource.references()``, computed once (checks and the planner each walk them)."""
+        if self._refs is None:
+            self._refs = self.resource.references()
+        return self._refs
 
     def position(self, field_path: tuple[str | int, ...]) -> tuple[int, int]:
         return self.document.position(field_path)
+
+
+_ORDER = operator.attrgetter("order")
 
 
 @dataclass
@@ -59,7 +93,7 @@ class Estate:
     warnings: list[Diagnostic] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[LoadedSpec]:
-        return iter(sorted(self.specs.values(), key=lambda s: (KIND_ORDER[s.resource.KIND], s.id)))
+        return iter(sorted(self.specs.values(), key=_ORDER))
 
     def __len__(self) -> int:
         return len(self.specs)
@@ -207,6 +241,7 @@ def parse_text(
         resource, diagnostics = parse_document(doc, path)
         problems.extend(diagnostics)
         if resource is not None:
+            problems.extend(check_document(resource, doc, path))
             resources.append((resource, doc))
     return resources, problems
 
@@ -222,15 +257,22 @@ def parse_bytes(
     return parse_text(text, path)
 
 
+ParsedEntry = (
+    tuple[Resource, YamlDocument] | tuple[Resource, YamlDocument | PackedDocument, str]
+)
+"""A parsed resource and its document, optionally with its canonical hash already known."""
+
+
 def build_estate(
-    root: Path, parsed: Iterable[tuple[str, list[tuple[Resource, YamlDocument]]]]
+    root: Path, parsed: Iterable[tuple[str, Sequence[ParsedEntry]]]
 ) -> tuple[Estate, list[Diagnostic]]:
     """Index parsed resources by identity; a second definition of an identity is an error."""
     estate = Estate(root=root)
     problems: list[Diagnostic] = []
     for path, resources in parsed:
         estate.files.append(path)
-        for resource, doc in resources:
+        for entry in resources:
+            resource, doc = entry[0], entry[1]
             first = estate.specs.get(resource.id)
             if first is not None:
                 line, column = doc.position(("metadata", "name"))
@@ -247,8 +289,9 @@ def build_estate(
                     )
                 )
                 continue
+            known = entry[2] if len(entry) == 3 else None
             estate.specs[resource.id] = LoadedSpec(
-                resource, path, doc, canonical_hash(resource.canonical())
+                resource, path, doc, known or canonical_hash(resource.canonical())
             )
     return estate, problems
 

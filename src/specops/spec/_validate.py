@@ -1,39 +1,28 @@
-"""Checks across resources: references, cycles, placement, lineage, templates, secrets."""
+"""Checks across resources: references, cycles, placement, lineage, artifacts.
+
+Checks that need one document only (secrets, prompt templates) run when the
+document is parsed (``_document_checks``), so their results are cached with
+the parsed blob and a warm plan never repeats them.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import itertools
-import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from specops._errors import Diagnostic, Severity
 from specops._yaml import format_path
 from specops.spec._common import ArtifactRef, Ref, is_repo_path
 from specops.spec._dataset import Dataset
-from specops.spec._errors_map import SECRET_WORDS, suggest
+from specops.spec._errors_map import suggest
 from specops.spec._guardrail import ClassifierCheck, Guardrail
 from specops.spec._load import Estate, LoadedSpec
 from specops.spec._model import Model
-from specops.spec._prompt import Prompt, template_variables
 from specops.spec._slo import SLO, DriftObjective
 from specops.spec._target import Target
 
 __all__ = ["check_estate"]
-
-# Shapes of credentials that must never be committed (a short list of the
-# unmistakable ones; the rule is "specs name an environment variable").
-_SECRET_SHAPES = [
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
-    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), "an AWS access key id"),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"), "a GitHub token"),
-    (re.compile(r"\bsk-[A-Za-z0-9_-]{20,}\b"), "an API secret key"),
-    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"), "a Slack token"),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\."), "a JSON Web Token"),
-]
-
 
 def _diag(
     spec: LoadedSpec,
@@ -65,13 +54,10 @@ def check_estate(
     problems: list[Diagnostic] = []
     for spec in estate:
         problems.extend(_check_references(estate, spec, invalid))
-        problems.extend(_check_secrets(spec))
         problems.extend(_check_artifacts(estate.root, spec, verify_artifacts))
         resource = spec.resource
         if isinstance(resource, Model):
             problems.extend(_check_model(estate, spec, resource))
-        elif isinstance(resource, Prompt):
-            problems.extend(_check_prompt(spec, resource))
         elif isinstance(resource, SLO):
             problems.extend(_check_slo(estate, spec, resource))
     problems.extend(_check_cycles(estate))
@@ -81,7 +67,7 @@ def check_estate(
 def _check_references(
     estate: Estate, spec: LoadedSpec, invalid: frozenset[str]
 ) -> Iterator[Diagnostic]:
-    for ref in spec.resource.references():
+    for ref in spec.refs:
         if f"{ref.kind}/{ref.name}" in estate or f"{ref.kind}/{ref.name}" in invalid:
             continue
         other = [s.id for s in estate if s.resource.name == ref.name]
@@ -112,7 +98,7 @@ def _check_references(
 def _check_cycles(estate: Estate) -> Iterator[Diagnostic]:
     """Dependency edges must form a DAG; report each cycle once, at its first member."""
     edges: dict[str, list[Ref]] = {
-        s.id: [r for r in s.resource.references() if r.dependency] for s in estate
+        s.id: [r for r in s.refs if r.dependency] for s in estate
     }
     state: dict[str, int] = {}  # 1: on the stack, 2: done
     reported: set[frozenset[str]] = set()
@@ -223,29 +209,6 @@ def _check_model(estate: Estate, spec: LoadedSpec, model: Model) -> Iterator[Dia
             )
 
 
-def _check_prompt(spec: LoadedSpec, prompt: Prompt) -> Iterator[Diagnostic]:
-    declared = {v.name for v in prompt.spec.variables}
-    used = template_variables(prompt.spec.template)
-    for name in used:
-        if name not in declared:
-            yield _diag(
-                spec,
-                ("spec", "template"),
-                f"template uses undeclared variable {name!r}",
-                hint=suggest(name, declared) or f"declare it under spec.variables: - name: {name}",
-                code="undeclared_variable",
-            )
-    for i, variable in enumerate(prompt.spec.variables):
-        if variable.name not in used:
-            yield _diag(
-                spec,
-                ("spec", "variables", i, "name"),
-                f"variable {variable.name!r} is declared but the template never uses it",
-                code="unused_variable",
-                severity="warning",
-            )
-
-
 def _check_slo(estate: Estate, spec: LoadedSpec, slo: SLO) -> Iterator[Diagnostic]:
     model_spec = estate.get("Model", slo.spec.model)
     if model_spec is None or not isinstance(model_spec.resource, Model):
@@ -286,54 +249,6 @@ def _check_slo(estate: Estate, spec: LoadedSpec, slo: SLO) -> Iterator[Diagnosti
                     hint=suggest(feature, profile.features),
                     code="drift",
                 )
-
-
-def _walk_strings(
-    value: Any, path: tuple[str | int, ...]
-) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _walk_strings(item, (*path, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _walk_strings(item, (*path, i))
-
-
-def _check_secrets(spec: LoadedSpec) -> Iterator[Diagnostic]:
-    for path, text in _walk_strings(spec.document.data, ()):
-        for pattern, what in _SECRET_SHAPES:
-            if pattern.search(text):
-                yield _diag(
-                    spec,
-                    path,
-                    f"value looks like {what}",
-                    hint="never commit secrets: put it in an environment variable and name the "
-                    "variable in the spec; then rotate the leaked credential",
-                    code="secret",
-                )
-                break
-    metadata = spec.document.data.get("metadata", {})
-    for section in ("labels", "annotations"):
-        for key in metadata.get(section) or {}:
-            if _names_a_credential(key):
-                yield _diag(
-                    spec,
-                    ("metadata", section, key),
-                    f"{section[:-1]} {key!r} looks like it carries a credential",
-                    hint="secrets are never written in specs; name an environment variable instead",
-                    code="secret",
-                )
-
-
-def _names_a_credential(key: str) -> bool:
-    """Whole words only: ``deploy-token`` names a credential, ``tokenizer`` does not."""
-    words = [
-        w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower()) if w
-    ]
-    joined = {a + b for a, b in itertools.pairwise(words)}
-    return any(w in SECRET_WORDS for w in [*words, *joined])
 
 
 def _artifacts(spec: LoadedSpec) -> Iterator[tuple[tuple[str | int, ...], ArtifactRef]]:
