@@ -1,0 +1,143 @@
+"""``specops apply``, ``specops status`` and ``specops demo``: registration and commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["add_apply_parsers", "cmd_apply", "cmd_demo", "cmd_status", "default_journal"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+
+
+def default_journal(repo: str | Path) -> Path:
+    """``$SPECOPS_JOURNAL``, else ``specops/journal.jsonl`` in the git dir (per clone, never committed)."""
+    override = os.environ.get("SPECOPS_JOURNAL")
+    if override:
+        return Path(override)
+    from specops._git import GitRepo
+
+    return GitRepo.discover(repo).git_dir / "specops" / "journal.jsonl"
+
+
+def add_apply_parsers(subparsers: Any) -> None:
+    """Register ``apply``, ``status`` and ``demo`` on the ``specops`` sub-parsers."""
+    apply = subparsers.add_parser(
+        "apply", help="apply a saved plan (or plan and apply with --auto-approve): leases, canaries, rollback"
+    )
+    apply.add_argument("plan_file", nargs="?", metavar="PLAN_FILE", help="a plan saved by `specops plan --out`")
+    apply.add_argument("--auto-approve", action="store_true", help="plan now and apply that plan without a file")
+    apply.add_argument("--repo", default=".", help="a path inside the git repository (default: .)")
+    apply.add_argument("--ref", default="HEAD", help="with --auto-approve: the git ref to apply (default: HEAD)")
+    apply.add_argument("--specs-root", default="specs", help="with --auto-approve: the specs directory")
+    apply.add_argument("--journal", metavar="FILE", help="the apply journal (default: $SPECOPS_JOURNAL or .git/specops/journal.jsonl)")
+    apply.add_argument(
+        "--traffic", type=float, metavar="RATE",
+        help="send RATE requests/s of dataset rows to each model while its canary runs (demos, tests)",
+    )
+    apply.add_argument("--lease-ttl", type=float, default=60.0, metavar="SECONDS", help="lease time-to-live (renewed while applying)")
+    apply.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per admin call")
+    apply.add_argument("--format", choices=("text", "json"), default="text")
+    apply.set_defaults(func=cmd_apply)
+
+    status = subparsers.add_parser("status", help="sync and health of every resource on every target")
+    status.add_argument("--repo", default=".", help="a path inside the git repository (default: .)")
+    status.add_argument("--ref", default="HEAD", help="git ref of the desired state (default: HEAD)")
+    status.add_argument("--worktree", action="store_true", help="compare with the uncommitted work tree")
+    status.add_argument("--specs-root", default="specs")
+    status.add_argument("--format", choices=("text", "json"), default="text")
+    status.add_argument(
+        "--detailed-exitcode", action="store_true", help="exit 2 unless everything is Synced and Healthy"
+    )
+    status.set_defaults(func=cmd_status)
+
+    demo = subparsers.add_parser(
+        "demo", help="serve locally, apply the example estate, roll out a canary, show status, stop"
+    )
+    demo.add_argument("--specs", default="specs", help="the example estate to copy (default: ./specs)")
+    demo.add_argument("--workdir", help="keep the demo repository and server state here (default: a temp dir)")
+    demo.add_argument("--port", type=int, default=0, help="port for the local target (default: a free one)")
+    demo.add_argument("--traffic", type=float, default=300.0, metavar="RATE", help="requests/s during the canary")
+    demo.set_defaults(func=cmd_demo)
+
+
+def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
+    from specops._errors import SpecOpsError
+    from specops.apply._checks import load_plan
+    from specops.apply._runner import ApplyOptions, apply_plan
+
+    if bool(args.plan_file) == bool(args.auto_approve):
+        raise SpecOpsError(
+            "give a saved plan (`specops plan --out plan.json` then `specops apply plan.json`) "
+            "or --auto-approve to plan and apply in one step, not both"
+        )
+    text = args.format == "text"
+
+    def say(line: str) -> None:
+        if text:
+            out.write(line + "\n")
+            out.flush()
+
+    options = ApplyOptions(
+        repo=Path(args.repo),
+        journal=Path(args.journal) if args.journal else default_journal(args.repo),
+        lease_ttl_s=args.lease_ttl,
+        traffic_rate=args.traffic,
+        timeout=args.timeout,
+        say=say,
+    )
+    replan = None
+    if args.plan_file:
+        doc = load_plan(Path(args.plan_file))
+    else:
+        from specops.plan import make_plan
+
+        def replan() -> dict[str, Any]:
+            return make_plan(args.repo, ref=args.ref, specs_root=args.specs_root, cache_dir=True).to_json()
+
+        doc = replan()
+    say(f"Applying plan {str(doc['plan_id'])[:12]} (commit {str(doc['desired'].get('commit'))[:12]}); journal {options.journal}")
+    try:
+        result = apply_plan(doc, options, replan=replan)
+    except SpecOpsError as exc:
+        if not text:
+            out.write(json.dumps({"outcome": "failed", "error": str(exc)}, indent=2) + "\n")
+        raise
+    if text:
+        say(result.message)
+        if result.traffic.sent:
+            t = result.traffic
+            say(f"Generated traffic: {t.sent} requests, {t.ok} ok, {t.blocked} blocked, {t.failed} failed.")
+    else:
+        out.write(json.dumps(result.to_json(), indent=2) + "\n")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    from specops.apply._status import collect_status, render_status_text
+
+    report = collect_status(args.repo, ref=args.ref, worktree=args.worktree, specs_root=args.specs_root)
+    if args.format == "json":
+        out.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        out.write(render_status_text(report))
+    return EXIT_CHANGES if args.detailed_exitcode and not report.in_sync else EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from specops.apply._demo import run_demo
+
+    return run_demo(
+        Path(args.specs),
+        out,
+        workdir=Path(args.workdir) if args.workdir else None,
+        port=args.port,
+        traffic=args.traffic,
+        err=sys.stderr,
+    )

@@ -1,0 +1,222 @@
+"""``specops demo``: the whole loop on this machine, in about half a minute.
+
+1. copy the example estate into a fresh git repository and point its Target
+   at a local ``specops serve`` (free port, a random admin token);
+2. plan and apply it; send sample inferences;
+3. commit model 1.1.0 and apply: a canary (10%, 50%, 100%) judged against
+   the model's SLO on generated traffic promotes it;
+4. commit 1.2.0, a model that is much slower than its SLO allows: its canary
+   fails analysis and rolls back by itself, 1.1.0 serving all traffic;
+5. print ``specops status`` and stop the server.
+
+The demo shortens the analysis (fewer requests, a one-second interval) so
+it finishes quickly; everything else is the example estate as committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Any, TextIO
+
+from specops._errors import SpecOpsError
+
+__all__ = ["run_demo", "slow_model"]
+
+TARGET_FILE = "specs/targets/local-cpu.yaml"
+MODEL_FILE = "specs/models/fraud-scorer.yaml"
+FAST_ANALYSIS = "analysis: {slo: fraud-scorer, minRequests: 60, interval: 1s, deadline: 30s}"
+
+
+def slow_model(features: int = 8, layers: int = 300, width: int = 1024) -> bytes:
+    """A valid fraud-scorer stand-in that is deliberately slow: a chain of wide MatMuls.
+
+    Same signature as the real one (``features`` float32 [-1, 8] ->
+    ``probabilities`` [-1, 2]) so the target loads and serves it; its latency
+    (tens of milliseconds a request) is what breaks the SLO. Every layer
+    shares one weight matrix, so the file stays a few MB.
+    """
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(7)
+    inits = [
+        numpy_helper.from_array((rng.standard_normal((features, width)) * 0.01).astype(np.float32), "w_in"),
+        numpy_helper.from_array((np.eye(width) * 0.5).astype(np.float32), "w"),
+        numpy_helper.from_array(np.zeros((width, 2), dtype=np.float32), "w_out"),
+    ]
+    nodes = [helper.make_node("MatMul", ["features", "w_in"], ["h0"])]
+    nodes += [helper.make_node("MatMul", [f"h{i}", "w"], [f"h{i + 1}"]) for i in range(layers)]
+    nodes.append(helper.make_node("MatMul", [f"h{layers}", "w_out"], ["logits"]))
+    nodes.append(helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1))
+    graph = helper.make_graph(
+        nodes,
+        "fraud-scorer-slow",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, features])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 2])],
+        inits,
+    )
+    # ONNX Runtime refuses the newest IR versions onnx writes by default.
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    return bytes(model.SerializeToString())
+
+
+def set_model_version(repo: Path, version: str, artifact: str, data: bytes) -> None:
+    """Point the example Model at ``artifact`` (written from ``data``) as ``version``."""
+    (repo / artifact).parent.mkdir(parents=True, exist_ok=True)
+    (repo / artifact).write_bytes(data)
+    path = repo / MODEL_FILE
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^  version: .*$", f"  version: {version}", text, count=1)
+    text = re.sub(r"(?m)^    uri: .*$", f"    uri: {artifact}", text, count=1)
+    text = re.sub(r"(?m)^    sha256: .*$", f"    sha256: {hashlib.sha256(data).hexdigest()}", text, count=1)
+    text = re.sub(r"(?m)^    sizeBytes: .*$", f"    sizeBytes: {len(data)}", text, count=1)
+    path.write_text(text, encoding="utf-8")
+
+
+def commit_all(repo: Path, message: str) -> str:
+    import pygit2
+
+    git = pygit2.Repository(str(repo))
+    git.index.add_all()
+    git.index.write()
+    tree = git.index.write_tree()
+    author = pygit2.Signature("SpecOps Demo", "demo@specops.invalid")
+    parents = [] if git.head_is_unborn else [git.head.target]
+    return str(git.create_commit("HEAD", author, author, message, tree, parents))
+
+
+def prepare(specs: Path, repo: Path, url: str) -> None:
+    """The example estate in a new git repository, its target at ``url``, analysis shortened."""
+    import pygit2
+
+    if not (specs / "models").is_dir():
+        raise SpecOpsError(
+            f"{specs} does not hold the example estate (run `specops demo` from the SpecOps "
+            "checkout, or pass --specs PATH/TO/specs)"
+        )
+    pygit2.init_repository(str(repo), initial_head="main")
+    shutil.copytree(specs, repo / "specs")
+    target = repo / TARGET_FILE
+    target.write_text(re.sub(r"url: \S+", f"url: {url}", target.read_text(encoding="utf-8"), count=1), encoding="utf-8")
+    model = repo / MODEL_FILE
+    model.write_text(re.sub(r"analysis: \{[^}]*\}", FAST_ANALYSIS, model.read_text(encoding="utf-8"), count=1), encoding="utf-8")
+    commit_all(repo, "example estate (demo)")
+
+
+def infer(url: str, model: str, rows: list[list[float]], token: str | None) -> list[float]:
+    body = {"inputs": [{"name": "features", "shape": [len(rows), len(rows[0])], "datatype": "FP32", "data": [v for r in rows for v in r]}]}
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(f"{url}/v2/models/{model}/infer", json.dumps(body).encode(), headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer = json.loads(response.read())
+    data = answer["outputs"][0]["data"]
+    return [float(data[i * 2 + 1]) for i in range(len(rows))]
+
+
+def run_demo(
+    specs: Path,
+    out: TextIO,
+    *,
+    workdir: Path | None = None,
+    port: int = 0,
+    traffic: float = 300.0,
+    err: TextIO | None = None,
+) -> int:
+    import os
+
+    from specops.apply._local import LocalTarget, free_port
+
+    temp = None
+    if workdir is None:
+        temp = tempfile.TemporaryDirectory(prefix="specops-demo-")
+        workdir = Path(temp.name)
+    workdir.mkdir(parents=True, exist_ok=True)
+    repo = workdir / "estate"
+    server = LocalTarget("local-cpu", workdir / "target-state", port=port or free_port())
+
+    def say(line: str = "") -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    try:
+        say(f"== 1. the example estate in a git repository ({repo}), target at {server.url}")
+        prepare(specs.resolve(), repo, server.url)
+        server.start()
+        say(f"   specops serve is up (pid {server.process.pid if server.process else '?'})")
+        say("== 2. plan and apply")
+        _plan_and_apply(repo, say, traffic=None, workdir=workdir)
+        from specops.apply._traffic import rows_from_csv
+
+        rows = rows_from_csv((repo / "specs/data/transactions-2026-10.csv").read_bytes(), _features(repo), limit=3)
+        scores = infer(server.url, "fraud-scorer", rows, os.environ.get(server.token_env))
+        for row, score in zip(rows, scores, strict=True):
+            say(f"   inference: amount={row[0]:8.2f} -> P(fraud) = {score:.4f}")
+        say("== 3. commit fraud-scorer 1.1.0: canary 10% -> 50% -> 100%, judged against its SLO")
+        artifact = "specs/artifacts/fraud-scorer-1.1.0.onnx"
+        set_model_version(repo, "1.1.0", artifact, (repo / artifact).read_bytes())
+        commit_all(repo, "fraud-scorer 1.1.0")
+        _plan_and_apply(repo, say, traffic=traffic, workdir=workdir)
+        say("== 4. commit fraud-scorer 1.2.0, which is far slower than the SLO's p99 <= 25ms")
+        set_model_version(repo, "1.2.0", "specs/artifacts/fraud-scorer-1.2.0.onnx", slow_model())
+        commit_all(repo, "fraud-scorer 1.2.0 (slow)")
+        failed = _plan_and_apply(repo, say, traffic=traffic, workdir=workdir, expect_failure=True)
+        say(f"   the rollout failed and rolled back by itself: {failed}")
+        say("== 5. status")
+        from specops.apply._status import collect_status, render_status_text
+
+        report = collect_status(repo)
+        out.write(render_status_text(report))
+        model = next(r for r in report.resources if r.id == "Model/fraud-scorer")
+        if model.traffic != {"1.1.0": 100}:
+            raise SpecOpsError(f"demo: expected 1.1.0 to serve all traffic after the rollback, got {model.traffic}")
+        say("Demo complete: applied, promoted a canary, rolled back a bad version; stopping the server.")
+        return 0
+    finally:
+        code = server.stop()
+        if code not in (None, 0) and err is not None:
+            err.write(f"specops serve exited with {code} (log: {server.log})\n")
+        if temp is not None:
+            temp.cleanup()
+
+
+def _features(repo: Path) -> list[str]:
+    from specops.spec import load_estate
+
+    estate = load_estate([repo / MODEL_FILE], root=repo)
+    spec = estate.get("Model", "fraud-scorer")
+    assert spec is not None
+    return list(spec.resource.canonical()["spec"]["signature"]["inputs"][0]["features"])
+
+
+def _plan_and_apply(
+    repo: Path, say: Any, *, traffic: float | None, workdir: Path, expect_failure: bool = False
+) -> str:
+    from specops.apply._rollout import RolloutFailedError
+    from specops.apply._runner import ApplyOptions, apply_plan
+    from specops.plan import make_plan, render_text
+
+    plan = make_plan(repo, cache_dir=False)
+    for line in render_text(plan, colour=False).splitlines():
+        say(f"   {line}")
+    options = ApplyOptions(repo, workdir / "journal.jsonl", traffic_rate=traffic, say=lambda line: say(f"   {line}"))
+    try:
+        result = apply_plan(plan.to_json(), options)
+    except RolloutFailedError as exc:
+        if expect_failure:
+            return str(exc)
+        raise
+    if expect_failure:
+        raise SpecOpsError("demo: the slow version was expected to fail its canary analysis")
+    say(f"   {result.message}")
+    if result.traffic.sent:
+        t = result.traffic
+        say(f"   generated traffic: {t.sent} requests, {t.ok} ok, {t.blocked} blocked, {t.failed} failed")
+    return result.outcome

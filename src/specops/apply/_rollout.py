@@ -1,0 +1,205 @@
+"""Rolling a new model version out on one target: direct, canary, shadow first.
+
+``direct`` loads the version and gives it all traffic in one atomic call.
+``canary`` loads it beside the serving version with weight 0, optionally
+mirrors traffic to it (``shadowFirst``), then walks the weight steps; after
+each, analysis judges the candidate's own traffic in that step against the
+model's SLO (see ``_analysis``). Failed, or Inconclusive past the deadline:
+the previous spec is re-applied, which on the target is one atomic switch
+back to the still-loaded previous version at 100%. The previous spec is
+journaled before the first change, so a killed runner can be undone too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from specops._errors import SpecOpsError
+from specops.apply._analysis import Verdict, judge, window
+from specops.apply._client import AdminClient, AdminError
+from specops.apply._traffic import TrafficGenerator
+from specops.spec import duration_seconds
+
+__all__ = ["Rollout", "RolloutFailedError", "TargetSession", "rollback_model", "serving_version"]
+
+
+class RolloutFailedError(SpecOpsError):
+    def __init__(self, message: str, verdict: Verdict | None = None) -> None:
+        super().__init__(message)
+        self.verdict = verdict
+
+
+@dataclass(slots=True)
+class TargetSession:
+    """A target the runner holds the lease of, and the revision it last saw there."""
+
+    name: str
+    client: AdminClient
+    revision: str | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def refresh(self) -> dict[str, Any]:
+        self.state = self.client.state()
+        self.revision = self.state.get("revision")
+        return self.state
+
+    def advance(self, answer: dict[str, Any]) -> None:
+        if answer.get("revision") is not None:
+            self.revision = str(answer["revision"])
+        else:
+            self.refresh()
+
+    def entry(self, rid: str) -> dict[str, Any] | None:
+        resources = self.state.get("resources") or {}
+        found = resources.get(rid)
+        return found if isinstance(found, dict) else None
+
+
+def serving_version(status: dict[str, Any]) -> str | None:
+    """The version that takes (most of) the traffic: the one a rollback returns to."""
+    traffic = status.get("traffic") or {}
+    if traffic:
+        return str(max(traffic.items(), key=lambda kv: (kv[1], kv[0]))[0])
+    version = status.get("version")
+    return str(version) if version is not None else None
+
+
+@dataclass(slots=True)
+class Rollout:
+    """One model's rollout on one target, with what it needs to judge and to undo."""
+
+    session: TargetSession
+    rid: str
+    doc: dict[str, Any]
+    hash: str
+    previous: dict[str, Any] | None  # the live entry before (spec, hash, status)
+    objectives: list[dict[str, Any]]
+    journal: Callable[..., Any]
+    say: Callable[[str], None]
+    traffic: TrafficGenerator | None = None
+    analysis_wait_s: float = 0.0
+    poll_s: float = 0.25
+
+    @property
+    def name(self) -> str:
+        return str(self.doc["metadata"]["name"])
+
+    @property
+    def version(self) -> str:
+        return str(self.doc["spec"]["version"])
+
+    def _rollout_spec(self) -> dict[str, Any]:
+        return dict(self.doc["spec"].get("rollout") or {})
+
+    def where(self) -> str:
+        return f"{self.rid} on {self.session.name}"
+
+    def run(self) -> str:
+        """Roll out; returns the outcome (``applied`` or ``promoted``); raises on rollback."""
+        client = self.session.client
+        rollout = self._rollout_spec()
+        previous_version = serving_version((self.previous or {}).get("status") or {})
+        if (
+            self.previous is None
+            or rollout.get("strategy", "direct") != "canary"
+            or previous_version is None
+            or previous_version == self.version
+        ):
+            answer = client.put_resource("Model", self.name, self.doc, self.hash, self.session.revision, activate=True)
+            self.session.advance(answer)
+            return "applied"
+        answer = client.put_resource("Model", self.name, self.doc, self.hash, self.session.revision, activate=False)
+        self.session.advance(answer)
+        self.journal("rollout.step", outcome="loaded", detail={"candidate": self.version, "weight": 0})
+        self.say(f"  {self.where()}: {self.version} loaded beside {previous_version} (weight 0)")
+        analysis = rollout.get("analysis")
+        if rollout.get("shadowFirst"):
+            self._shift({previous_version: 100}, shadow=self.version)
+            self.say(f"  {self.where()}: shadow {self.version} for {rollout['shadowFirst']}")
+            self._analyse("shadow", analysis, previous_version, minimum_s=duration_seconds(rollout["shadowFirst"]))
+            self._shift({previous_version: 100}, shadow=None)
+        for step in rollout.get("steps") or [100]:
+            weights = {self.version: step} if step >= 100 else {previous_version: 100 - step, self.version: step}
+            self._shift(weights)
+            self.say(f"  {self.where()}: {step}% of traffic on {self.version}")
+            self._analyse(f"{step}%", analysis, previous_version)
+        return "promoted"
+
+    def _shift(self, weights: dict[str, int], shadow: str | None = None) -> None:
+        answer = self.session.client.set_traffic(self.name, weights, self.session.revision, shadow)
+        self.session.advance(answer)
+        self.journal("rollout.step", outcome="traffic", detail={"weights": weights, "shadow": shadow})
+
+    def _analyse(self, step: str, analysis: dict[str, Any] | None, baseline: str, minimum_s: float = 0.0) -> None:
+        if not analysis:
+            return
+        client = self.session.client
+        interval = max(duration_seconds(str(analysis.get("interval", "30s"))), minimum_s)
+        deadline_s = max(duration_seconds(str(analysis.get("deadline", "10m"))), interval)
+        min_requests = int(analysis.get("minRequests", 100))
+        start = time.monotonic()
+        before = client.stats(self.name).get("versions") or {}
+        wait_until = start + interval
+        while True:
+            pause = wait_until - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            after = client.stats(self.name).get("versions") or {}
+            verdict = judge(
+                window(before.get(self.version), after.get(self.version)),
+                self.objectives,
+                min_requests=min_requests,
+                baseline=window(before.get(baseline), after.get(baseline)),
+            )
+            elapsed = time.monotonic() - start
+            if verdict.outcome != "Inconclusive" or elapsed >= deadline_s:
+                break
+            wait_until = time.monotonic() + min(self.poll_s, interval)
+        self.analysis_wait_s += time.monotonic() - start
+        self.journal("analysis", outcome=verdict.outcome, detail={"step": step, **verdict.to_json()})
+        self.say(f"  {self.where()}: analysis at {step}: {verdict.outcome} ({verdict.reason})")
+        if verdict.outcome == "Successful":
+            return
+        if verdict.outcome == "Inconclusive":
+            message = (
+                f"{self.where()}: analysis at {step} stayed Inconclusive for {deadline_s:g}s "
+                f"({verdict.reason}); rolled back to {baseline} "
+                "(send traffic to the model during the rollout, e.g. `specops apply --traffic 200`, "
+                "or lower analysis.minRequests)"
+            )
+        else:
+            message = (
+                f"{self.where()}: analysis at {step} Failed: objective {verdict.objective} "
+                f"measured {verdict.measured} (limit {verdict.limit}); rolled back to {baseline}"
+            )
+        rollback_model(self.session, self.rid, self.previous or {}, baseline, self.journal)
+        self.say(f"  {self.where()}: rolled back; {baseline} serves 100%")
+        raise RolloutFailedError(message, verdict)
+
+
+def rollback_model(
+    session: TargetSession,
+    rid: str,
+    previous: dict[str, Any],
+    version: str,
+    journal: Callable[..., Any],
+) -> None:
+    """Back to ``version`` at 100%: re-apply the previous spec (one atomic call), else route only."""
+    name = rid.split("/", 1)[1]
+    client: AdminClient = session.client
+    spec, hash_ = previous.get("spec"), previous.get("hash")
+    try:
+        if spec is None or hash_ is None:
+            raise AdminError(session.name, "the previous spec is unknown")
+        answer = client.put_resource("Model", name, spec, str(hash_), session.revision, activate=True)
+        session.advance(answer)
+        how = "previous spec re-applied"
+    except AdminError as exc:
+        session.refresh()
+        answer = client.set_traffic(name, {version: 100}, session.revision, None)
+        session.advance(answer)
+        how = f"traffic routed back ({exc})"
+    journal("rollback", outcome="rolled_back", detail={"version": version, "how": how})

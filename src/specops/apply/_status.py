@@ -1,0 +1,185 @@
+"""``specops status``: is each resource what git says (sync), and is it well (health)?
+
+Like Argo CD: *sync* compares the desired spec's hash with what the target
+recorded applying and what it really runs (``Synced`` / ``OutOfSync``);
+*health* reads the target's own status: ``Healthy``, ``Progressing`` (a
+canary or shadow is under way), ``Degraded`` (not ready, or serving a
+version that failed to load), ``Missing`` (desired but absent) or
+``Unknown`` (the target cannot be reached). Models also show the version
+and traffic split each target really serves and the providers it really got.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from specops._core import canonical_hash
+
+__all__ = ["ResourceStatus", "StatusReport", "collect_status", "render_status_text"]
+
+
+@dataclass(slots=True)
+class ResourceStatus:
+    id: str
+    target: str
+    sync: str
+    health: str
+    desired_hash: str | None = None
+    live_hash: str | None = None
+    version: str | None = None
+    traffic: dict[str, int] = field(default_factory=dict)
+    shadow: str | None = None
+    providers: list[str] = field(default_factory=list)
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "target": self.target,
+            "sync": self.sync,
+            "health": self.health,
+            "desired_hash": self.desired_hash,
+            "live_hash": self.live_hash,
+            "version": self.version,
+            "traffic": self.traffic,
+            "shadow": self.shadow,
+            "providers": self.providers,
+            "message": self.message,
+        }
+
+
+@dataclass(slots=True)
+class StatusReport:
+    desired: dict[str, Any]
+    targets: dict[str, dict[str, Any]]
+    resources: list[ResourceStatus]
+
+    @property
+    def in_sync(self) -> bool:
+        return all(r.sync == "Synced" and r.health == "Healthy" for r in self.resources)
+
+    def to_json(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for r in self.resources:
+            counts[r.sync] = counts.get(r.sync, 0) + 1
+            counts[r.health] = counts.get(r.health, 0) + 1
+        return {
+            "desired": self.desired,
+            "targets": self.targets,
+            "summary": counts,
+            "resources": [r.to_json() for r in self.resources],
+        }
+
+
+def _model_health(status: dict[str, Any]) -> tuple[str, str]:
+    traffic = {str(k): int(v) for k, v in (status.get("traffic") or {}).items()}
+    versions = status.get("versions") or {}
+    serving = [v for v, w in traffic.items() if w > 0]
+    for version in serving:
+        if not (versions.get(version) or {}).get("ready", status.get("ready", True)):
+            return "Degraded", f"version {version} takes traffic but is not ready"
+    if status.get("ready") is False:
+        return "Degraded", "not ready"
+    if status.get("shadow") or len(serving) > 1:
+        return "Progressing", "rollout under way (traffic split or shadow)"
+    if traffic and status.get("version") is not None and traffic.get(str(status["version"])) != 100:
+        return "Degraded", f"applied {status['version']} but {', '.join(serving)} serves"
+    return "Healthy", ""
+
+
+def _health(rid: str, entry: dict[str, Any]) -> tuple[str, str]:
+    status = entry.get("status") or {}
+    if rid.startswith("Model/"):
+        return _model_health(status)
+    if status.get("ready") is False:
+        return "Degraded", str(status.get("message") or "not ready")
+    return "Healthy", ""
+
+
+def collect_status(
+    repo: Path | str = ".",
+    *,
+    ref: str = "HEAD",
+    worktree: bool = False,
+    specs_root: str = "specs",
+    timeout: float = 10.0,
+) -> StatusReport:
+    """Desired state at ``ref`` against every target's live state."""
+    from specops.apply._runner import placement
+    from specops.plan import load_desired_state, read_live
+
+    desired = load_desired_state(repo, ref=ref, worktree=worktree, specs_root=specs_root)
+    live = read_live(desired.estate, None, allow_unreachable=True, timeout=timeout)
+    places = placement(desired.estate)
+    targets = {
+        name: {"reachable": t.reachable, "revision": t.revision, "url": t.url, "error": t.error}
+        for name, t in sorted(live.targets.items())
+    }
+    rows: list[ResourceStatus] = []
+    for spec in desired.estate:
+        for target in sorted(places.get(spec.id, ())):
+            state = live.targets.get(target)
+            row = ResourceStatus(spec.id, target, "OutOfSync", "Unknown", desired_hash=spec.hash)
+            if state is None or not state.reachable:
+                row.message = f"target {target} unreachable" + (f": {state.error}" if state and state.error else "")
+                row.sync = "Unknown"
+                rows.append(row)
+                continue
+            have = state.resources.get(spec.id)
+            if have is None:
+                row.health, row.message = "Missing", "not on the target (apply the plan)"
+                rows.append(row)
+                continue
+            _fill(row, have.hash, have.spec, have.status)
+            if have.hash == spec.hash and have.running_hash == spec.hash:
+                row.sync = "Synced"
+            elif have.running_hash != have.hash:
+                row.message = row.message or "drifted: the target runs something other than what was applied"
+            else:
+                row.message = row.message or "git has a different spec (plan and apply it)"
+            rows.append(row)
+    desired_ids = set(desired.estate.specs)
+    for name, state in sorted(live.targets.items()):
+        for rid, have in sorted(state.resources.items()):
+            if rid not in desired_ids:
+                row = ResourceStatus(rid, name, "OutOfSync", "Unknown")
+                _fill(row, have.hash, have.spec, have.status)
+                row.message = "not in git any more (the next apply deletes it)"
+                rows.append(row)
+    return StatusReport(desired.fingerprint.to_json(), targets, rows)
+
+
+def _fill(row: ResourceStatus, hash_: str, spec: dict[str, Any] | None, status: dict[str, Any]) -> None:
+    row.live_hash = hash_
+    row.health, row.message = _health(row.id, {"status": status})
+    if spec is not None and canonical_hash(spec) != hash_:
+        row.health = "Degraded" if row.health == "Healthy" else row.health
+    row.version = str(status["version"]) if status.get("version") is not None else None
+    row.traffic = {str(k): int(v) for k, v in (status.get("traffic") or {}).items()}
+    row.shadow = status.get("shadow")
+    row.providers = [str(p) for p in status.get("providers") or []]
+
+
+def render_status_text(report: StatusReport) -> str:
+    lines = []
+    for name, target in report.targets.items():
+        where = target["url"] or "-"
+        state = f"revision {target['revision']}" if target["reachable"] else f"UNREACHABLE ({target['error']})"
+        lines.append(f"target {name} {where}: {state}")
+    table = [("RESOURCE", "TARGET", "SYNC", "HEALTH", "VERSION", "TRAFFIC", "PROVIDERS", "MESSAGE")]
+    for r in report.resources:
+        traffic = ", ".join(f"{v}={w}%" for v, w in sorted(r.traffic.items())) or "-"
+        if r.shadow:
+            traffic += f" (shadow {r.shadow})"
+        table.append(
+            (r.id, r.target, r.sync, r.health, r.version or "-", traffic, ",".join(r.providers) or "-", r.message)
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    synced = sum(r.sync == "Synced" for r in report.resources)
+    healthy = sum(r.health == "Healthy" for r in report.resources)
+    lines.append(f"{synced}/{len(report.resources)} synced, {healthy}/{len(report.resources)} healthy.")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,164 @@
+"""The runner's parts that need no target: journal, analysis math, plan refusal, placement."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+from specops.apply._analysis import judge, quantile, window
+from specops.apply._checks import (
+    PlanRefusedError,
+    check_desired,
+    check_live,
+    check_policy,
+    load_plan,
+)
+from specops.apply._journal import Journal
+from specops.apply._runner import placement
+from specops.plan import load_desired_state, make_plan
+from tests._gitutil import edit, live_document, save
+
+OBJECTIVES = [
+    {"type": "latency", "percentile": 99, "thresholdMs": 25.0},
+    {"type": "errorRate", "max": 0.01},
+    {"type": "drift", "threshold": 0.2},
+]
+
+
+def stats(requests: int, errors: int = 0, blocks: int = 0, fast: int | None = None) -> dict:
+    fast = requests if fast is None else fast
+    return {
+        "requests": requests,
+        "errors": errors,
+        "guardrail_blocks": blocks,
+        "latency_buckets_ms": [[1, fast // 2], [25, fast], [100, requests], ["+Inf", requests]],
+    }
+
+
+# -- journal ------------------------------------------------------------------
+
+
+def test_journal_appends_fsyncd_lines_and_finds_open_applies(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j" / "journal.jsonl")
+    journal.append("apply.start", apply_id="a", holder="apply@h:1")
+    journal.append("change.start", apply_id="a", target="t", resource="Model/m")
+    journal.append("apply.start", apply_id="b", holder="apply@h:2")
+    journal.append("change.start", apply_id="b", target="t", resource="SLO/s")
+    journal.append("change.done", apply_id="b", target="t", resource="SLO/s")
+    journal.append("apply.done", apply_id="b")
+    open_ = journal.open_applies()
+    assert [o.apply_id for o in open_] == ["a"]
+    assert [e["resource"] for e in open_[0].unfinished_changes()] == ["Model/m"]
+    lines = (tmp_path / "j" / "journal.jsonl").read_text().splitlines()
+    assert len(lines) == 6 and all(json.loads(line)["ts"].endswith("Z") for line in lines)
+    assert oct(os.stat(tmp_path / "j" / "journal.jsonl").st_mode & 0o777) == "0o600"
+
+
+def test_journal_survives_a_torn_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path)
+    journal.append("apply.start", apply_id="a", holder="x")
+    with path.open("a") as handle:
+        handle.write('{"event": "change.st')  # killed mid-write
+    journal.append("apply.done", apply_id="a")
+    events = [e["event"] for e in journal.entries()]
+    assert events == ["apply.start", "apply.done"]
+    assert journal.open_applies() == []
+    before = path.read_text()
+    journal.append("apply.start", apply_id="c", holder="y")
+    assert path.read_text().startswith(before), "the journal is never rewritten"
+
+
+# -- analysis -----------------------------------------------------------------
+
+
+def test_window_is_the_difference_of_cumulative_snapshots() -> None:
+    w = window(stats(100, 1, 2), stats(250, 4, 3))
+    assert (w.requests, w.errors, w.guardrail_blocks) == (150, 3, 1)
+    assert w.buckets[-1] == (math.inf, 150)
+    restarted = window(stats(500), stats(20))
+    assert restarted.requests == 20, "a counter reset (target restart) starts a new window"
+    assert window(None, stats(7)).requests == 7
+
+
+def test_quantile_interpolates_within_the_bucket() -> None:
+    buckets = [(1.0, 50), (25.0, 100), (math.inf, 100)]
+    assert quantile(buckets, 0.5) == 1.0
+    assert quantile(buckets, 0.75) == pytest.approx(13.0)
+    assert quantile([(math.inf, 0)], 0.99) is None
+
+
+def test_judge_outcomes() -> None:
+    inconclusive = judge(window(None, stats(10)), OBJECTIVES, min_requests=50)
+    assert inconclusive.outcome == "Inconclusive" and "10 of the 50" in inconclusive.reason
+    ok = judge(window(None, stats(200)), OBJECTIVES, min_requests=50)
+    assert ok.outcome == "Successful"
+    assert any(c["outcome"] == "skipped" for c in ok.checks), "drift is not judged per step"
+    slow = judge(window(None, stats(200, fast=150)), OBJECTIVES, min_requests=50)
+    assert slow.outcome == "Failed" and slow.objective == "latency p99 <= 25ms"
+    assert slow.measured is not None and slow.measured > 25
+    errors = judge(window(None, stats(200, errors=10)), OBJECTIVES, min_requests=50)
+    assert errors.outcome == "Failed" and errors.objective == "errorRate <= 0.01"
+    assert errors.measured == pytest.approx(0.05)
+
+
+def test_guardrail_blocks_are_judged_against_the_baseline() -> None:
+    base = window(None, stats(1000, blocks=100))
+    same = judge(window(None, stats(100, blocks=12)), [], min_requests=10, baseline=base)
+    assert same.outcome == "Successful"
+    tripped = judge(window(None, stats(100, blocks=60)), [], min_requests=10, baseline=base)
+    assert tripped.outcome == "Failed" and tripped.objective is not None
+    assert tripped.objective.startswith("guardrail block rate")
+
+
+# -- refusing plans -----------------------------------------------------------
+
+
+def test_policy_blocked_plan_is_refused() -> None:
+    doc = {"plan_id": "abc", "policy": {"blocked": True, "denials": [{"resource": "Model/m", "message": "no prod on Friday"}]}}
+    with pytest.raises(PlanRefusedError, match=r"blocked by policy: Model/m: no prod on Friday"):
+        check_policy(doc)
+    check_policy({"plan_id": "abc", "policy": {"blocked": False}, "summary": {}})
+
+
+def test_unknown_and_protected_changes_are_refused() -> None:
+    with pytest.raises(PlanRefusedError, match="unreachable"):
+        check_policy({"plan_id": "x", "summary": {"unknown": 1}, "desired": {}})
+    with pytest.raises(PlanRefusedError, match="protected"):
+        check_policy({"plan_id": "x", "summary": {"blocked": 1}, "blocked_deletions": [{"id": "Dataset/d"}]})
+
+
+def test_desired_state_that_moved_is_refused(example_repo: Path, tmp_path: Path) -> None:
+    live = save(tmp_path / "live.json", live_document(example_repo))
+    doc = make_plan(example_repo, live=live, cache_dir=False).to_json()
+    check_desired(doc, example_repo)
+    edit(example_repo, "specs/slos/fraud-scorer.yaml", "thresholdMs: 25", "thresholdMs: 30")
+    with pytest.raises(PlanRefusedError, match=r"desired state moved.*HEAD is at commit .*specops plan --ref HEAD --out"):
+        check_desired(doc, example_repo)
+
+
+def test_live_state_that_moved_is_refused() -> None:
+    doc = {"desired": {"ref": "main"}, "live": {"t1": {"revision": "5"}, "t2": {"revision": "9"}}}
+    check_live(doc, {"t1": "5", "t2": "9"})
+    with pytest.raises(PlanRefusedError, match=r"target t2 is at revision 10, the plan saw 9.*--ref main"):
+        check_live(doc, {"t1": "5", "t2": "10"})
+
+
+def test_load_plan_rejects_what_is_not_a_plan(tmp_path: Path) -> None:
+    (tmp_path / "p.json").write_text("{}")
+    with pytest.raises(PlanRefusedError, match="is not a plan"):
+        load_plan(tmp_path / "p.json")
+    (tmp_path / "q.json").write_text("{")
+    with pytest.raises(PlanRefusedError, match="invalid JSON"):
+        load_plan(tmp_path / "q.json")
+
+
+def test_placement_follows_models(example_repo: Path) -> None:
+    estate = load_desired_state(example_repo, cache_dir=False).estate
+    places = placement(estate)
+    assert all(where == {"local-cpu"} for where in places.values())
+    assert set(places) == set(estate.specs)
