@@ -1,0 +1,346 @@
+"""The HTTP surface: Open Inference Protocol v2, the admin API, prompts and ``/metrics``.
+
+Each endpoint is wrapped once: authentication, the body read with a size
+limit, and every error answered as ``{"error": ...}`` with a 4xx (a bug is
+a logged 500 with the same shape, never a dropped connection).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from specops._errors import SpecOpsError
+from specops._version import __version__
+from specops.serve._codec import SPEC_TO_OIP, decode_request
+from specops.serve._config import ServeConfig
+from specops.serve._errors import HTTPError
+from specops.serve._infer import infer
+from specops.serve._prompts import render
+from specops.serve._target import ServeTarget
+from specops.spec import Prompt
+
+__all__ = ["create_app"]
+
+_log = logging.getLogger("specops.serve")
+Handler = Callable[[Request], Awaitable[Response]]
+_JSON = "application/json"
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type=_JSON, headers=headers)
+
+
+def _error(status: int, message: str, **extra: Any) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return json_response({"error": message, **extra}, status, headers)
+
+
+class _Api:
+    def __init__(self, target: ServeTarget, config: ServeConfig) -> None:
+        self.t = target
+        self.config = config
+        self._admin = config.admin_token.encode() if config.admin_token else None
+        self._infer = config.inference_token.encode() if config.inference_token else None
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(target.metrics.collector())
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _authorized(self, request: Request, token: bytes | None) -> bool:
+        if token is None:
+            return True
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(given.strip().encode(), token)
+
+    def endpoint(self, handler: Handler, auth: str | None) -> Handler:
+        async def wrapped(request: Request) -> Response:
+            token = self._admin if auth == "admin" else self._infer if auth == "infer" else None
+            if not self._authorized(request, token):
+                return _error(401, "a valid 'Authorization: Bearer <token>' header is required")
+            try:
+                return await handler(request)
+            except HTTPError as exc:
+                return json_response(exc.body(), exc.status)
+            except SpecOpsError as exc:
+                _log.error("%s %s: %s", request.method, request.url.path, exc)
+                return _error(500, str(exc))
+            except Exception:
+                _log.exception("unexpected error in %s %s", request.method, request.url.path)
+                return _error(500, "internal error (a bug; the server log has the details)")
+
+        return wrapped
+
+    async def body(self, request: Request, limit: int | None = None) -> bytes:
+        limit = self.config.max_body_bytes if limit is None else limit
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise HTTPError(413, f"the body is {length} bytes; the limit is {limit} (--max-body-mb)")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPError(413, f"the body is larger than the limit of {limit} bytes (--max-body-mb)")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def json(self, request: Request) -> Any:
+        raw = await self.body(request)
+        if not raw:
+            return {}
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise HTTPError(400, f"the body is not valid JSON: {exc}") from None
+
+    @staticmethod
+    def lease_holder(request: Request) -> str | None:
+        return request.headers.get("x-specops-lease")
+
+    # -- Open Inference Protocol ----------------------------------------------
+
+    async def server_meta(self, request: Request) -> Response:
+        return json_response({"name": "specops", "version": __version__, "extensions": ["model_repository"]})
+
+    async def live(self, request: Request) -> Response:
+        return json_response({"live": True})
+
+    async def ready(self, request: Request) -> Response:
+        return json_response({"ready": True})
+
+    def _version_of(self, request: Request) -> tuple[str, str | None]:
+        return request.path_params["name"], request.path_params.get("version")
+
+    async def model_meta(self, request: Request) -> Response:
+        name, version = self._version_of(request)
+        route = self.t.route(name)
+        # Without a version: the one serving most of the traffic.
+        mv = route.versions.get(version) if version else route.versions[max(route.weights, key=route.weights.__getitem__)]
+        if mv is None:
+            raise HTTPError(404, f"version {version} of {name} is not loaded")
+        signature = mv.model.spec.signature
+
+        def tensors(specs: Any) -> list[dict[str, Any]]:
+            return [{"name": t.name, "datatype": SPEC_TO_OIP[t.dtype], "shape": list(t.shape)} for t in specs]
+
+        return json_response({
+            "name": name,
+            "versions": sorted(route.versions),
+            "platform": "onnxruntime_onnx",
+            "inputs": tensors(signature.inputs),
+            "outputs": tensors(signature.outputs),
+            "parameters": {"version": mv.version, "providers": mv.providers},
+        })
+
+    async def model_ready(self, request: Request) -> Response:
+        name, version = self._version_of(request)
+        route = self.t.route(name)
+        if version is not None and version not in route.versions:
+            raise HTTPError(404, f"version {version} of {name} is not loaded")
+        return json_response({"name": name, "ready": True})
+
+    async def infer(self, request: Request) -> Response:
+        name, version = self._version_of(request)
+        raw = await self.body(request)
+        parsed = decode_request(raw, request.headers.get("inference-header-content-length"), self.config.max_elements)
+        parsed.key = request.headers.get("x-request-id")
+        body, header_length = await infer(self.t, name, version, parsed)
+        if header_length is None:
+            return Response(body, media_type=_JSON)
+        return Response(
+            body, media_type="application/octet-stream",
+            headers={"Inference-Header-Content-Length": str(header_length)},
+        )
+
+    async def repo_index(self, request: Request) -> Response:
+        rows = []
+        for name, record in sorted(self.t.records.items()):
+            route = self.t.routes.get(name)
+            for version in sorted(record.versions):
+                ready = route is not None and version in route.versions
+                row = {"name": name, "version": version, "state": "READY" if ready else "UNAVAILABLE"}
+                if not ready:
+                    row["reason"] = "unloaded"
+                rows.append(row)
+        return json_response(rows)
+
+    async def repo_load(self, request: Request) -> Response:
+        await self.t.set_loaded(request.path_params["name"], True, self.lease_holder(request))
+        return json_response({})
+
+    async def repo_unload(self, request: Request) -> Response:
+        await self.t.set_loaded(request.path_params["name"], False, self.lease_holder(request))
+        return json_response({})
+
+    # -- admin ------------------------------------------------------------------
+
+    async def state(self, request: Request) -> Response:
+        return json_response(self.t.live_state())
+
+    async def lease_get(self, request: Request) -> Response:
+        lease = self.t.current_lease()
+        return json_response(lease.to_json() if lease else {"holder": None})
+
+    async def lease_post(self, request: Request) -> Response:
+        body = await self.json(request)
+        if not isinstance(body, dict):
+            raise HTTPError(400, "the body must be {holder, ttl_s}")
+        return json_response(await self.t.take_lease(body.get("holder"), body.get("ttl_s", 60)))
+
+    async def lease_delete(self, request: Request) -> Response:
+        body = await self.json(request)
+        holder = body.get("holder") if isinstance(body, dict) else None
+        await self.t.release_lease(holder)
+        return json_response({})
+
+    async def artifact_put(self, request: Request) -> Response:
+        sha = request.path_params["sha256"]
+        self.t.store.artifact_path(sha)
+        length = request.headers.get("content-length")
+        limit = self.config.max_artifact_bytes
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise HTTPError(413, f"the artifact is {length} bytes; the limit is {limit} (--max-artifact-mb)")
+        size = await self.t.store.put_artifact(sha, request.stream(), limit)
+        return json_response({"sha256": sha, "size": size})
+
+    async def artifact_head(self, request: Request) -> Response:
+        found = self.t.store.has_artifact(request.path_params["sha256"])
+        return Response(status_code=200 if found else 404)
+
+    async def resource_get(self, request: Request) -> Response:
+        rid = f"{request.path_params['kind']}/{request.path_params['name']}"
+        if rid not in self.t.resources:
+            raise HTTPError(404, f"{rid} is not applied on this target")
+        return json_response({"revision": str(self.t.revision), "resource": self.t.entry(rid)})
+
+    async def resource_put(self, request: Request) -> Response:
+        body = await self.json(request)
+        answer = await self.t.apply(
+            request.path_params["kind"], request.path_params["name"], body, self.lease_holder(request)
+        )
+        return json_response(answer)
+
+    async def resource_delete(self, request: Request) -> Response:
+        expected = request.query_params.get("expected_revision")
+        answer = await self.t.delete(
+            request.path_params["kind"], request.path_params["name"], expected, self.lease_holder(request)
+        )
+        return json_response(answer)
+
+    async def traffic_get(self, request: Request) -> Response:
+        route = self.t.route(request.path_params["name"])
+        return json_response({"revision": str(self.t.revision), "weights": dict(route.weights), "shadow": route.shadow})
+
+    async def traffic_put(self, request: Request) -> Response:
+        body = await self.json(request)
+        return json_response(await self.t.set_traffic(request.path_params["name"], body, self.lease_holder(request)))
+
+    async def stats(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        route = self.t.route(name)
+        return json_response({
+            "revision": str(self.t.revision),
+            "latency_bounds_ms": self.t.latency_bounds(name),
+            "versions": self.t.metrics.stats(name, sorted(route.versions)),
+        })
+
+    # -- prompts and metrics ----------------------------------------------------
+
+    def _prompt(self, name: str, version: str | None) -> Prompt:
+        versions = self.t.prompt_versions.get(name)
+        if not versions:
+            raise HTTPError(404, f"prompt {name} is not applied on this target")
+        if version is None:
+            current = self.t.parsed.get(f"Prompt/{name}")
+            assert isinstance(current, Prompt)
+            return current
+        doc = versions.get(version)
+        if doc is None:
+            raise HTTPError(404, f"prompt {name} has no version {version} (versions: {', '.join(sorted(versions))})")
+        return Prompt.model_validate(doc)
+
+    async def prompts(self, request: Request) -> Response:
+        out = {
+            name: {"version": p.spec.version, "model": p.spec.model, "versions": sorted(self.t.prompt_versions.get(name, {}))}
+            for name, p in sorted(self.t.of_kind(Prompt).items())
+        }
+        return json_response({"prompts": out})
+
+    async def prompt_get(self, request: Request) -> Response:
+        prompt = self._prompt(request.path_params["name"], request.query_params.get("version"))
+        return json_response(prompt.canonical())
+
+    async def prompt_render(self, request: Request) -> Response:
+        body = await self.json(request)
+        if not isinstance(body, dict):
+            raise HTTPError(400, "the body must be {variables, version?}")
+        version = body.get("version")
+        if version is not None and not isinstance(version, str):
+            raise HTTPError(400, "'version' must be a string")
+        prompt = self._prompt(request.path_params["name"], version)
+        return json_response(render(prompt, body.get("variables", {})))
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+    if status == 404:
+        detail = f"no such endpoint: {request.method} {request.url.path}"
+    elif status == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    return _error(status, detail)
+
+
+def create_app(target: ServeTarget, config: ServeConfig) -> Starlette:
+    api = _Api(target, config)
+    e = api.endpoint
+    model = "/v2/models/{name}"
+    version = "/v2/models/{name}/versions/{version}"
+    routes = [
+        Route("/v2", e(api.server_meta, "infer"), methods=["GET"]),
+        Route("/v2/health/live", e(api.live, None), methods=["GET"]),
+        Route("/v2/health/ready", e(api.ready, None), methods=["GET"]),
+        Route(model, e(api.model_meta, "infer"), methods=["GET"]),
+        Route(version, e(api.model_meta, "infer"), methods=["GET"]),
+        Route(model + "/ready", e(api.model_ready, "infer"), methods=["GET"]),
+        Route(version + "/ready", e(api.model_ready, "infer"), methods=["GET"]),
+        Route(model + "/infer", e(api.infer, "infer"), methods=["POST"]),
+        Route(version + "/infer", e(api.infer, "infer"), methods=["POST"]),
+        Route("/v2/repository/index", e(api.repo_index, "admin"), methods=["POST"]),
+        Route("/v2/repository/models/{name}/load", e(api.repo_load, "admin"), methods=["POST"]),
+        Route("/v2/repository/models/{name}/unload", e(api.repo_unload, "admin"), methods=["POST"]),
+        Route("/admin/v1/state", e(api.state, "admin"), methods=["GET"]),
+        Route("/admin/v1/lease", e(api.lease_get, "admin"), methods=["GET"]),
+        Route("/admin/v1/lease", e(api.lease_post, "admin"), methods=["POST"]),
+        Route("/admin/v1/lease", e(api.lease_delete, "admin"), methods=["DELETE"]),
+        Route("/admin/v1/artifacts/{sha256}", e(api.artifact_put, "admin"), methods=["PUT"]),
+        Route("/admin/v1/artifacts/{sha256}", e(api.artifact_head, "admin"), methods=["HEAD"]),
+        Route("/admin/v1/resources/{kind}/{name}", e(api.resource_get, "admin"), methods=["GET"]),
+        Route("/admin/v1/resources/{kind}/{name}", e(api.resource_put, "admin"), methods=["PUT"]),
+        Route("/admin/v1/resources/{kind}/{name}", e(api.resource_delete, "admin"), methods=["DELETE"]),
+        Route("/admin/v1/models/{name}/traffic", e(api.traffic_get, "admin"), methods=["GET"]),
+        Route("/admin/v1/models/{name}/traffic", e(api.traffic_put, "admin"), methods=["PUT"]),
+        Route("/admin/v1/models/{name}/stats", e(api.stats, "admin"), methods=["GET"]),
+        Route("/v1/prompts", e(api.prompts, "infer"), methods=["GET"]),
+        Route("/v1/prompts/{name}", e(api.prompt_get, "infer"), methods=["GET"]),
+        Route("/v1/prompts/{name}/render", e(api.prompt_render, "infer"), methods=["POST"]),
+        Route("/metrics", e(api.metrics, None), methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: _not_found})

@@ -1,0 +1,402 @@
+"""Guardrails as the serving target runs them: compiled once per applied spec, run per request.
+
+A check looks at the tensors of one stage (the request's inputs, or the
+model's outputs). Numeric checks (range, schema, classifier) read numeric
+tensors; text checks (regex, deny list, PII) read BYTES tensors; size checks
+read either. A hit is blocked (the request is refused with the guardrail's
+name and reason), redacted (text checks: matches replaced) or flagged
+(answered as usual and reported); every hit is counted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from specops._onnx import Session
+from specops.serve._errors import HTTPError
+from specops.spec import Dataset, Guardrail
+from specops.spec._guardrail import (
+    ClassifierCheck,
+    DenyListCheck,
+    PiiCheck,
+    RangeCheck,
+    RegexCheck,
+    SchemaCheck,
+    SizeCheck,
+)
+
+__all__ = ["REDACTED", "CompiledGuardrail", "Hit", "compile_guardrail", "luhn_ok", "pii_matches"]
+
+REDACTED = "[REDACTED]"
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"(?<![\w+])\+?\d[\d ().-]{6,18}\d(?!\w)")
+_CARD = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn checksum every payment card number carries."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = ord(ch) - 48
+        if i % 2:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return total % 10 == 0
+
+
+def _iban_ok(text: str) -> bool:
+    compact = text.replace(" ", "")
+    moved = compact[4:] + compact[:4]
+    number = "".join(str(int(c, 36)) for c in moved)
+    return int(number) % 97 == 1
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+def _phone_ok(text: str) -> bool:
+    digits = _digits(text)
+    return 9 <= len(digits) <= 15 and not (13 <= len(digits) <= 19 and luhn_ok(digits))
+
+
+def _ip_ok(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+_PII: dict[str, tuple[re.Pattern[str], Callable[[str], bool]]] = {
+    "email": (_EMAIL, lambda s: True),
+    "creditCard": (_CARD, lambda s: luhn_ok(_digits(s))),
+    "iban": (_IBAN, _iban_ok),
+    "phone": (_PHONE, _phone_ok),
+    "ipAddress": (_IPV4, _ip_ok),
+}
+
+
+def pii_matches(text: str, kinds: Sequence[str]) -> list[tuple[str, int, int]]:
+    """``(kind, start, end)`` of every piece of personal data found, checksums verified."""
+    found: list[tuple[str, int, int]] = []
+    taken: list[tuple[int, int]] = []
+    # Cards before phones: a card number also looks like a long phone number.
+    for kind in ("email", "creditCard", "iban", "ipAddress", "phone"):
+        if kind not in kinds:
+            continue
+        pattern, valid = _PII[kind]
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            if any(s < end and start < e for s, e in taken) or not valid(match.group(0)):
+                continue
+            found.append((kind, start, end))
+            taken.append((start, end))
+    return sorted(found, key=lambda f: f[1])
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    guardrail: str
+    check: int
+    type: str
+    stage: str
+    action: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "guardrail": self.guardrail,
+            "check": self.check,
+            "type": self.type,
+            "stage": self.stage,
+            "action": self.action,
+            "reason": self.reason,
+        }
+
+
+Tensors = dict[str, np.ndarray]
+Features = dict[str, list[str]]
+# A compiled check: (tensors, features) -> (reason or None, redacted tensors or None)
+Runner = Callable[[Tensors, Features], tuple[str | None, Tensors | None]]
+
+
+def _text(array: np.ndarray) -> bool:
+    return array.dtype.kind in "OUS"
+
+
+def _select(tensors: Tensors, name: str | None, text: bool | None) -> list[tuple[str, np.ndarray]]:
+    if name is not None:
+        array = tensors.get(name)
+        return [] if array is None else [(name, array)]
+    return [(n, a) for n, a in tensors.items() if text is None or _text(a) == text]
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask.reshape(-1))[0])
+
+
+def _range_runner(check: RangeCheck) -> Runner:
+    low = -np.inf if check.min is None else check.min
+    high = np.inf if check.max is None else check.max
+
+    def run(tensors: Tensors, features: Features) -> tuple[str | None, Tensors | None]:
+        for name, array in _select(tensors, check.tensor, False):
+            values = array
+            label = f"tensor {name!r}"
+            if check.feature is not None:
+                names = features.get(name) or []
+                if check.feature not in names or array.ndim == 0:
+                    continue
+                values = array[..., names.index(check.feature)]
+                label = f"feature {check.feature!r} of {name!r}"
+            bad = ~((values >= low) & (values <= high))
+            if bad.any():
+                value = values.reshape(-1)[_first_bad(bad)]
+                return f"{label} = {value} is outside [{check.min}, {check.max}]", None
+        return None, None
+
+    return run
+
+
+def _schema_runner(check: SchemaCheck, dataset: Dataset) -> Runner:
+    schema = dataset.spec.schema_
+
+    def run(tensors: Tensors, features: Features) -> tuple[str | None, Tensors | None]:
+        for name, array in _select(tensors, check.tensor, False):
+            names = features.get(name)
+            if not names or array.ndim == 0:
+                continue
+            for index, feature in enumerate(names):
+                column = schema.column(feature)
+                if column is None or column.dtype in ("string", "timestamp"):
+                    continue
+                values = array[..., index].astype(np.float64, copy=False)
+                nan = np.isnan(values)
+                where = f"feature {feature!r} of {name!r} (dataset {dataset.name} {dataset.spec.version})"
+                if nan.any() and not (check.allow_nan or column.nullable):
+                    return f"{where} is NaN but the column is not nullable", None
+                ok = values[~nan]
+                if column.min is not None and (ok < column.min).any():
+                    return f"{where} = {ok.min()} is below the contract's min {column.min}", None
+                if column.max is not None and (ok > column.max).any():
+                    return f"{where} = {ok.max()} is above the contract's max {column.max}", None
+                if column.dtype in ("int", "bool", "category") and (ok != np.round(ok)).any():
+                    return f"{where} must be whole numbers ({column.dtype} column)", None
+                if column.dtype == "bool" and ((ok != 0) & (ok != 1)).any():
+                    return f"{where} must be 0 or 1 (bool column)", None
+                if column.allowed is not None:
+                    allowed = np.array([a for a in column.allowed if isinstance(a, int)], dtype=np.float64)
+                    if (~np.isin(ok, allowed)).any():
+                        return f"{where} holds a value outside the allowed {column.allowed}", None
+        return None, None
+
+    return run
+
+
+def _text_runner(find: Callable[[str], list[tuple[int, int, str]]], redact: bool, tensor: str | None) -> Runner:
+    def run(tensors: Tensors, features: Features) -> tuple[str | None, Tensors | None]:
+        reason: str | None = None
+        changed: Tensors = {}
+        for name, array in _select(tensors, tensor, True):
+            flat = array.reshape(-1)
+            out = flat.copy() if redact else flat
+            for i, value in enumerate(flat):
+                text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+                spans = find(text)
+                if not spans:
+                    continue
+                if reason is None:
+                    reason = f"{spans[0][2]} in tensor {name!r} element {i}"
+                if redact:
+                    for start, end, _ in sorted(spans, reverse=True):
+                        text = text[:start] + REDACTED + text[end:]
+                    out[i] = text
+                else:
+                    return reason, None
+            if redact and reason is not None:
+                changed[name] = out.reshape(array.shape)
+        return reason, (changed or None)
+
+    return run
+
+
+def _regex_find(check: RegexCheck) -> Callable[[str], list[tuple[int, int, str]]]:
+    flags = re.IGNORECASE if check.ignore_case else 0
+    patterns = [re.compile(p, flags) for p in check.patterns]
+
+    def find(text: str) -> list[tuple[int, int, str]]:
+        spans = []
+        for pattern in patterns:
+            for m in pattern.finditer(text):
+                if m.end() > m.start():
+                    spans.append((m.start(), m.end(), f"pattern {pattern.pattern!r} matched"))
+        return _disjoint(spans)
+
+    return find
+
+
+def _deny_find(check: DenyListCheck) -> Callable[[str], list[tuple[int, int, str]]]:
+    flags = 0 if check.case_sensitive else re.IGNORECASE
+    words = sorted(check.values, key=len, reverse=True)
+    pattern = re.compile("|".join(re.escape(w) for w in words), flags)
+
+    def find(text: str) -> list[tuple[int, int, str]]:
+        return [(m.start(), m.end(), f"denied term {m.group(0)!r}") for m in pattern.finditer(text)]
+
+    return find
+
+
+def _pii_find(check: PiiCheck) -> Callable[[str], list[tuple[int, int, str]]]:
+    kinds = list(check.detect)
+
+    def find(text: str) -> list[tuple[int, int, str]]:
+        return [(s, e, f"{kind} detected") for kind, s, e in pii_matches(text, kinds)]
+
+    return find
+
+
+def _disjoint(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    out: list[tuple[int, int, str]] = []
+    for span in sorted(spans):
+        if not out or span[0] >= out[-1][1]:
+            out.append(span)
+    return out
+
+
+def _size_runner(check: SizeCheck) -> Runner:
+    def run(tensors: Tensors, features: Features) -> tuple[str | None, Tensors | None]:
+        for name, array in _select(tensors, check.tensor, None):
+            if check.max_elements is not None and array.size > check.max_elements:
+                return f"tensor {name!r} has {array.size} elements (max {check.max_elements})", None
+            if _text(array):
+                lengths = [len(str(v)) for v in array.reshape(-1)]
+                nbytes = sum(len(str(v).encode("utf-8")) for v in array.reshape(-1))
+                if check.max_length is not None and lengths and max(lengths) > check.max_length:
+                    return f"tensor {name!r} has a {max(lengths)}-character element (max {check.max_length})", None
+            else:
+                nbytes = array.nbytes
+            if check.max_bytes is not None and nbytes > check.max_bytes:
+                return f"tensor {name!r} is {nbytes} bytes (max {check.max_bytes})", None
+        return None, None
+
+    return run
+
+
+_NUMPY_OF = {
+    "float32": np.float32, "float64": np.float64, "float16": np.float16, "int64": np.int64,
+    "int32": np.int32, "int8": np.int8, "uint8": np.uint8, "bool": np.bool_, "string": object,
+}  # fmt: skip
+
+
+def _classifier_runner(check: ClassifierCheck, session: Session) -> Runner:
+    feed = session.inputs[0]
+    names = [o.name for o in session.outputs]
+    output = check.output or names[0]
+    if output not in names:
+        raise HTTPError(422, f"classifier has no output {output!r} (it has {', '.join(names)})")
+    dtype = _NUMPY_OF.get(feed.dtype, np.float32)
+
+    def run(tensors: Tensors, features: Features) -> tuple[str | None, Tensors | None]:
+        for name, array in _select(tensors, check.tensor, None):
+            scores = session.run({feed.name: array.astype(dtype, copy=False)}, [output])[0]
+            column = scores[..., check.label_index] if scores.ndim >= 2 else scores
+            top = float(np.max(column)) if column.size else 0.0
+            if top >= check.threshold:
+                return f"classifier scored tensor {name!r} {top:.4f} (threshold {check.threshold})", None
+        return None, None
+
+    return run
+
+
+@dataclass(slots=True)
+class _Compiled:
+    index: int
+    type: str
+    stage: str
+    action: str
+    run: Runner
+
+
+class CompiledGuardrail:
+    """One applied Guardrail, ready to run on a stage's tensors."""
+
+    def __init__(self, name: str, checks: list[_Compiled]) -> None:
+        self.name = name
+        self.checks = checks
+
+    def apply(self, stage: str, tensors: Tensors, features: Features, hits: list[Hit]) -> Tensors:
+        """Run this stage's checks; appends hits, raises on a block, returns (redacted) tensors."""
+        for check in self.checks:
+            if check.stage != stage:
+                continue
+            reason, redacted = check.run(tensors, features)
+            if reason is None:
+                continue
+            hit = Hit(self.name, check.index, check.type, stage, check.action, reason)
+            hits.append(hit)
+            # A redaction that could not redact (a numeric tensor) fails closed.
+            if check.action == "block" or (check.action == "redact" and not redacted):
+                raise GuardrailBlocked(hit, hits)
+            if redacted:
+                tensors = {**tensors, **redacted}
+        return tensors
+
+
+class GuardrailBlocked(HTTPError):
+    def __init__(self, hit: Hit, hits: list[Hit]) -> None:
+        super().__init__(
+            422,
+            f"guardrail {hit.guardrail} blocked the {hit.stage}: {hit.reason}",
+            guardrail=hit.guardrail,
+            check=hit.check,
+            reason=hit.reason,
+        )
+        self.hit = hit
+        self.hits = hits
+
+
+def compile_guardrail(
+    guardrail: Guardrail,
+    datasets: dict[str, Dataset],
+    load_classifier: Callable[[ClassifierCheck], Session],
+) -> CompiledGuardrail:
+    """Compile every check; a dataset or classifier it needs must already be on the target."""
+    compiled: list[_Compiled] = []
+    for index, check in enumerate(guardrail.spec.checks):
+        action = check.action or guardrail.spec.action
+        run: Runner
+        if isinstance(check, RangeCheck):
+            run = _range_runner(check)
+        elif isinstance(check, SchemaCheck):
+            dataset = datasets.get(check.dataset)
+            if dataset is None:
+                raise HTTPError(
+                    422,
+                    f"check {index} of Guardrail/{guardrail.name} needs Dataset/{check.dataset}, "
+                    "which is not applied on this target (apply it first)",
+                )
+            run = _schema_runner(check, dataset)
+        elif isinstance(check, RegexCheck):
+            run = _text_runner(_regex_find(check), action == "redact", check.tensor)
+        elif isinstance(check, DenyListCheck):
+            run = _text_runner(_deny_find(check), action == "redact", check.tensor)
+        elif isinstance(check, PiiCheck):
+            run = _text_runner(_pii_find(check), action == "redact", check.tensor)
+        elif isinstance(check, SizeCheck):
+            run = _size_runner(check)
+        else:
+            run = _classifier_runner(check, load_classifier(check))
+        compiled.append(_Compiled(index, check.type, check.stage, action, run))
+    return CompiledGuardrail(guardrail.name, compiled)
