@@ -22,16 +22,23 @@ def _dist_version(name: str) -> str | None:
 
 
 def diagnose() -> dict[str, Any]:
+    from specops import _plan_core
+
     problems: list[str] = []
     core = {
-        "compiled": _core.COMPILED,
+        "compiled": _core.COMPILED and _plan_core.COMPILED,
         "implementation": _core.IMPLEMENTATION,
-        "load_error": _core.LOAD_ERROR,
+        "load_error": _core.LOAD_ERROR or _plan_core.LOAD_ERROR,
+        "modules": {
+            "hashing": {"compiled": _core.COMPILED, "load_error": _core.LOAD_ERROR},
+            "planner": {"compiled": _plan_core.COMPILED, "load_error": _plan_core.LOAD_ERROR},
+        },
     }
-    if not _core.COMPILED and not PURE_FORCED:
-        problems.append(
-            f"compiled core not active: {_core.LOAD_ERROR} (reinstall with `pip install .`)"
-        )
+    for name, module in (("hashing", _core), ("planner", _plan_core)):
+        if not module.COMPILED and not PURE_FORCED:
+            problems.append(
+                f"compiled {name} core not active: {module.LOAD_ERROR} (reinstall with `pip install .`)"
+            )
     try:
         onnx_runtime: dict[str, Any] = _onnx.runtime_info()
         onnx_runtime["session_probe"] = _onnx.probe_session()
