@@ -91,7 +91,7 @@ def commit_all(repo: Path, message: str) -> str:
     return str(git.create_commit("HEAD", author, author, message, tree, parents))
 
 
-def prepare(specs: Path, repo: Path, url: str) -> None:
+def prepare(specs: Path, repo: Path, url: str, analysis: str = FAST_ANALYSIS) -> None:
     """The example estate in a new git repository, its target at ``url``, analysis shortened."""
     import pygit2
 
@@ -105,7 +105,7 @@ def prepare(specs: Path, repo: Path, url: str) -> None:
     target = repo / TARGET_FILE
     target.write_text(re.sub(r"url: \S+", f"url: {url}", target.read_text(encoding="utf-8"), count=1), encoding="utf-8")
     model = repo / MODEL_FILE
-    model.write_text(re.sub(r"analysis: \{[^}]*\}", FAST_ANALYSIS, model.read_text(encoding="utf-8"), count=1), encoding="utf-8")
+    model.write_text(re.sub(r"analysis: \{[^}]*\}", analysis, model.read_text(encoding="utf-8"), count=1), encoding="utf-8")
     commit_all(repo, "example estate (demo)")
 
 

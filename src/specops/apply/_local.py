@@ -33,6 +33,8 @@ def free_port() -> int:
 class LocalTarget:
     """``specops serve --name NAME`` on 127.0.0.1; ``url`` once started."""
 
+    command: tuple[str, ...] = (sys.executable, "-m", "specops", "serve")
+
     def __init__(
         self,
         name: str,
@@ -60,7 +62,7 @@ class LocalTarget:
         os.environ.setdefault(self.token_env, secrets.token_urlsafe(24))
         self.state_dir.mkdir(parents=True, exist_ok=True)
         command = [
-            sys.executable, "-m", "specops", "serve",
+            *self.command,
             "--host", "127.0.0.1", "--port", str(self.port), "--name", self.name,
             "--state-dir", str(self.state_dir), "--token-env", self.token_env, *self.extra,
         ]  # fmt: skip

@@ -157,7 +157,8 @@ def _fill(row: ResourceStatus, hash_: str, spec: dict[str, Any] | None, status: 
     if spec is not None and canonical_hash(spec) != hash_:
         row.health = "Degraded" if row.health == "Healthy" else row.health
     row.version = str(status["version"]) if status.get("version") is not None else None
-    row.traffic = {str(k): int(v) for k, v in (status.get("traffic") or {}).items()}
+    # What really serves: loaded versions with weight 0 are kept for rollback, not serving.
+    row.traffic = {str(k): int(v) for k, v in (status.get("traffic") or {}).items() if int(v) > 0}
     row.shadow = status.get("shadow")
     row.providers = [str(p) for p in status.get("providers") or []]
 

@@ -1,0 +1,70 @@
+"""End to end: a real git repository, a real ``specops serve``, real ONNX models.
+
+Apply the estate; commit a new model version and watch the canary promote
+it; commit a version that breaks its SLO and watch it roll back by itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from specops.apply import LocalTarget
+from tests.test_apply_helpers import (  # noqa: F401 (fixtures)
+    commit_version,
+    estate,
+    journal_events,
+    live_model,
+    run_cli,
+    target,
+    token,
+)
+
+
+def test_apply_promote_and_roll_back(estate: Path, target: LocalTarget, tmp_path: Path) -> None:
+    journal = estate / ".git" / "specops" / "journal.jsonl"
+    code, out, err = run_cli("apply", "--auto-approve", "--repo", str(estate))
+    assert code == 0, err
+    assert "Apply complete: 6 change(s)" in out
+    status = live_model(target)
+    assert status["version"] == "1.0.0" and status["serving"] == {"1.0.0": 100}
+
+    code, out, err = run_cli("status", "--repo", str(estate), "--detailed-exitcode")
+    assert code == 0, out + err
+    assert "6/6 synced, 6/6 healthy." in out
+
+    # A new version: plan, save, apply the saved plan with generated traffic.
+    commit_version(estate, "1.1.0")
+    plan = tmp_path / "plan.json"
+    code, out, err = run_cli("plan", "--repo", str(estate), "--out", str(plan))
+    assert code == 0, err
+    code, out, err = run_cli("apply", str(plan), "--repo", str(estate), "--traffic", "250")
+    assert code == 0, out + err
+    assert "10% of traffic on 1.1.0" in out and "analysis at 50%: Successful" in out
+    assert "0 failed" in out, out
+    status = live_model(target)
+    assert status["version"] == "1.1.0" and status["serving"] == {"1.1.0": 100} and not status.get("shadow")
+    analyses = [e for e in journal_events(journal) if e["event"] == "analysis"]
+    assert [a["detail"]["step"] for a in analyses] == ["10%", "50%", "100%"]
+    assert all(a["outcome"] == "Successful" and a["detail"]["requests"] >= 20 for a in analyses)
+
+    # A version that breaks its SLO (p99 latency <= 25 ms): rolled back, 1.1.0 serves everything.
+    commit_version(estate, "1.2.0", slow=True)
+    code, out, err = run_cli("apply", "--auto-approve", "--repo", str(estate), "--traffic", "250")
+    assert code == 1
+    assert "Model/fraud-scorer on local-cpu: analysis at 10% Failed: objective latency p99 <= 25ms measured" in err
+    assert "rolled back to 1.1.0" in err
+    status = live_model(target)
+    assert status["serving"] == {"1.1.0": 100} and status["version"] == "1.1.0" and not status.get("shadow")
+    events = journal_events(journal)
+    assert [e["event"] for e in events[-5:]] == ["analysis", "rollback", "rollout.step", "change.failed", "apply.failed"]
+    assert all({"plan_id", "commit", "apply_id", "ts"} <= e.keys() for e in events)
+    assert "test-admin-token" not in journal.read_text(), "secrets never reach the journal"
+
+    code, out, err = run_cli("status", "--repo", str(estate), "--format", "json")
+    assert code == 0
+    import json
+
+    rows = {r["id"]: r for r in json.loads(out)["resources"]}
+    model = rows["Model/fraud-scorer"]
+    assert (model["sync"], model["health"], model["traffic"]) == ("OutOfSync", "Healthy", {"1.1.0": 100})
+    assert model["providers"] == ["CPUExecutionProvider"]

@@ -1,0 +1,100 @@
+"""Shared parts of the apply, status, workflow and demo tests (no tests here).
+
+Real parts only: a git repository holding the example estate, a real
+``specops serve`` subprocess on a free loopback port with an admin token, and
+real ONNX models (the example ones, and a deliberately slow one).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from specops._cli import _REGISTRARS as REGISTRARS
+from specops._cli import main
+from specops.apply import LocalTarget
+from specops.apply._demo import commit_all, prepare, set_model_version, slow_model
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TOKEN_ENV = "SPECOPS_LOCAL_TOKEN"
+# Tiny canary timings keep the suite fast: steps need 20 requests, judged every 50 ms.
+TEST_ANALYSIS = "analysis: {slo: fraud-scorer, minRequests: 20, interval: 50ms, deadline: 20s}"
+
+if not any(r.startswith("specops.serve.") for r in REGISTRARS):  # until `serve` is wired into the CLI
+    LocalTarget.command = (
+        sys.executable,
+        "-c",
+        "import argparse, sys; from specops.serve._cli import add_serve_parser; "
+        "p = argparse.ArgumentParser(); add_serve_parser(p.add_subparsers()); "
+        "a = p.parse_args(['serve', *sys.argv[1:]]); sys.exit(a.func(a, sys.stdout))",
+    )
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """``specops ARGV`` in this process: exit code, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def token(monkeypatch: pytest.MonkeyPatch) -> str:
+    value = "test-admin-token-" + os.urandom(6).hex()
+    monkeypatch.setenv(TOKEN_ENV, value)
+    return value
+
+
+@pytest.fixture
+def target(tmp_path: Path, token: str) -> Iterator[LocalTarget]:
+    server = LocalTarget("local-cpu", tmp_path / "target-state", token_env=TOKEN_ENV)
+    with server:
+        yield server
+
+
+@pytest.fixture
+def estate(tmp_path: Path, target: LocalTarget) -> Path:
+    """The example estate committed to a real git repository, its Target at ``target``."""
+    repo = tmp_path / "estate"
+    prepare(REPO_ROOT / "specs", repo, target.url, TEST_ANALYSIS)
+    return repo
+
+
+def commit_version(repo: Path, version: str, *, slow: bool = False) -> str:
+    if slow:
+        set_model_version(repo, version, f"specs/artifacts/fraud-scorer-{version}.onnx", slow_model())
+    else:
+        artifact = "specs/artifacts/fraud-scorer-1.1.0.onnx"
+        set_model_version(repo, version, artifact, (repo / artifact).read_bytes())
+    return commit_all(repo, f"fraud-scorer {version}")
+
+
+def live_model(target: LocalTarget) -> dict[str, Any]:
+    from specops.apply import AdminClient
+
+    state = AdminClient("local-cpu", target.url, TOKEN_ENV).state()
+    status = dict(state["resources"]["Model/fraud-scorer"]["status"])
+    status["serving"] = {v: w for v, w in status["traffic"].items() if w > 0}
+    return status
+
+
+def journal_events(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
