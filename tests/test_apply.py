@@ -20,7 +20,7 @@ from tests.test_apply_helpers import (  # noqa: F401 (fixtures)
 )
 
 
-def test_apply_promote_and_roll_back(estate: Path, target: LocalTarget, tmp_path: Path) -> None:
+def test_apply_promote_and_roll_back(estate: Path, target: LocalTarget, tmp_path: Path) -> None:  # noqa: F811
     journal = estate / ".git" / "specops" / "journal.jsonl"
     code, out, err = run_cli("apply", "--auto-approve", "--repo", str(estate))
     assert code == 0, err
