@@ -2,7 +2,7 @@
 # title: No production changes during a freeze window
 # description: >-
 #   Changes to production resources are refused while a freeze window declared
-#   in data.specops.freeze_windows ({name, start, end} in RFC 3339) is in force.
+#   in data.project.freeze_windows ({name, start, end} in RFC 3339) is in force.
 # custom:
 #   id: SO-CHANGE-002
 #   severity: high
@@ -18,7 +18,7 @@ doc := input.resource
 deny contains msg if {
 	lib.changing
 	lib.production(doc, input.related)
-	some window in object.get(data.specops, "freeze_windows", [])
+	some window in object.get(data.project, "freeze_windows", [])
 	time.parse_rfc3339_ns(window.start) <= now
 	now < time.parse_rfc3339_ns(window.end)
 	msg := sprintf("%s of production resource %s during freeze window %s (%s to %s)", [

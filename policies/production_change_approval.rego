@@ -2,7 +2,7 @@
 # title: Deleting or replacing a production resource needs its owner's approval
 # description: >-
 #   A delete or replace of a production resource blocks until the resource's
-#   owner (a user, or a team listed in data.specops.teams) approves the pull request.
+#   owner (a user, or a team listed in data.project.teams) approves the pull request.
 # custom:
 #   id: SO-CHANGE-001
 #   severity: critical

@@ -1,4 +1,10 @@
-"""``specops plan``: the parser registration and the command, for ``specops._cli`` to wire in."""
+"""``specops plan``: the parser registration and the command, for ``specops._cli`` to wire in.
+
+The command is a pipeline: plan (``make_plan``) -> check policies
+(``specops.policy.check_plan``) -> fingerprint -> render. A plan that a
+policy denies, or that waits for an approval, is *blocked*: it is still
+printed (and saved with ``--out``), and the command exits 1.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from specops.plan._render import render_json, render_markdown, render_text, use_
 __all__ = ["add_plan_parser", "cmd_plan"]
 
 EXIT_OK = 0
+EXIT_BLOCKED = 1
 EXIT_CHANGES = 2
 
 
@@ -31,12 +38,36 @@ def add_plan_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     plan.add_argument("--target", metavar="KIND/NAME", help="plan one resource and what it depends on")
     plan.add_argument("--out", metavar="FILE", help="also save the plan (JSON) for apply")
-    plan.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    plan.add_argument(
+        "--format", choices=("text", "json", "markdown", "sarif", "github"), default="text",
+        help="sarif: SARIF 2.1.0 of the policy results (GitHub code scanning); "
+        "github: workflow annotations on the spec lines",
+    )
     plan.add_argument(
         "--detailed-exitcode", action="store_true", help="exit 2 when there are changes (0: none, 1: error)"
     )
     plan.add_argument("--specs-root", default="specs", help="directory of specs in the repository (default: specs)")
     plan.add_argument("--no-cache", action="store_true", help="parse every spec file, ignoring the parse cache")
+    policy = plan.add_argument_group("policies")
+    policy.add_argument(
+        "--policies", metavar="DIR", action="append",
+        help="Rego policy directory (repeatable; default: policy.paths in specops.yaml, else policies/)",
+    )
+    policy.add_argument("--config", metavar="FILE", help="project configuration (default: specops.yaml at the root)")
+    policy.add_argument(
+        "--context", metavar="FILE", help="pull-request context (YAML/JSON: pull_request.author, approvals, labels; now)"
+    )
+    policy.add_argument("--waivers", metavar="FILE", help="waiver file (default: policy.waivers in specops.yaml)")
+    policy.add_argument("--opa-url", metavar="URL", help="evaluate on this OPA server instead of the embedded engine")
+    policy.add_argument(
+        "--opa-token-env", metavar="VAR", help="environment variable holding the OPA bearer token"
+    )
+    policy.add_argument(
+        "--opa-no-push", action="store_true",
+        help="do not upload the policies: the OPA server already has them (by package name)",
+    )
+    policy.add_argument("--policy-timeout", type=float, metavar="SECONDS", help="per-decision limit (fail closed)")
+    policy.add_argument("--no-policy", action="store_true", help="skip policy evaluation")
     plan.set_defaults(func=cmd_plan)
     return plan  # type: ignore[no-any-return]
 
@@ -57,12 +88,38 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
         specs_root=args.specs_root,
         cache_dir=not args.no_cache,
     )
+    if not args.no_policy:
+        from specops.policy._check import PolicyOptions, check_plan
+
+        options = PolicyOptions(
+            policies=args.policies,
+            config=args.config,
+            context=args.context,
+            waivers=args.waivers,
+            opa_url=args.opa_url,
+            opa_token_env=args.opa_token_env,
+            opa_push=False if args.opa_no_push else None,
+            timeout=args.policy_timeout,
+        )
+        plan.policy = check_plan(
+            plan, options, repo_path=args.repo, worktree=args.worktree, cache_dir=not args.no_cache
+        )
+        plan.plan_id = plan.compute_id()
     if args.out:
         Path(args.out).write_text(render_json(plan), encoding="utf-8")
     if args.format == "json":
         out.write(render_json(plan))
     elif args.format == "markdown":
         out.write(render_markdown(plan))
+    elif args.format in ("sarif", "github"):
+        from specops.policy._model import PolicyReport
+        from specops.policy._report import render_github, render_sarif
+
+        report = plan.policy or PolicyReport("none", "", "")
+        fallback = plan.desired.specs_root
+        out.write(render_sarif(report, fallback=fallback) if args.format == "sarif" else render_github(report, fallback=fallback))
     else:
         out.write(render_text(plan, colour=use_colour(out if out is not sys.stdout else sys.stdout)))
+    if plan.policy_blocked:
+        return EXIT_BLOCKED
     return EXIT_CHANGES if args.detailed_exitcode and plan.has_changes else EXIT_OK

@@ -22,6 +22,7 @@ import orjson
 from pydantic import TypeAdapter
 
 from specops.plan._desired import DesiredFingerprint, Review
+from specops.policy._model import PolicyReport
 
 __all__ = [
     "MASK",
@@ -182,6 +183,8 @@ class Plan:
     blocked_deletions: list[BlockedChange] = field(default_factory=list)
     review: Review | None = None
     target: str | None = None
+    policy: PolicyReport | None = None
+    """What the policies said (``None`` when the project has none, or with ``--no-policy``)."""
     specops_version: str = ""
     format_version: int = PLAN_FORMAT_VERSION
     plan_id: str = ""
@@ -189,6 +192,11 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return self.summary.changes > 0 or self.summary.blocked > 0
+
+    @property
+    def policy_blocked(self) -> bool:
+        """A denial or a missing approval: the plan may not be applied."""
+        return self.policy is not None and self.policy.blocked
 
     def to_json(self) -> dict[str, Any]:
         body = self._body()
@@ -205,6 +213,7 @@ class Plan:
             "waves": self.waves,
             "blocked_deletions": [b.to_json() for b in self.blocked_deletions],
             "review": self.review.to_json() if self.review is not None else None,
+            "policy": self.policy.to_json() if self.policy is not None else None,
         }
 
     def compute_id(self) -> str:

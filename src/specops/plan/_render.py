@@ -10,7 +10,15 @@ import orjson
 
 from specops.plan._model import Plan, ResourceChange
 
-__all__ = ["MARKDOWN_LIMIT", "render_json", "render_markdown", "render_text", "summary_line", "use_colour"]
+__all__ = [
+    "MARKDOWN_LIMIT",
+    "policy_line",
+    "render_json",
+    "render_markdown",
+    "render_text",
+    "summary_line",
+    "use_colour",
+]
 
 MARKDOWN_LIMIT = 65_535
 """GitHub rejects a comment longer than this many characters."""
@@ -74,8 +82,50 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
             lines.append(f"  {item.status} {item.id}{fields}")
     if not plan.has_changes:
         lines.append("No changes. Live state matches the desired state.")
+    lines.extend(_text_policy(plan, colour))
     lines.append(_paint(summary_line(plan), "1", colour))
     return "\n".join(lines) + "\n"
+
+
+_STATUS_TEXT = {
+    "denied": ("DENY", "31;1"),
+    "pending_approval": ("NEEDS APPROVAL", "31;1"),
+    "warned": ("WARN", "33"),
+    "approved": ("APPROVED", "32"),
+    "waived": ("WAIVED", "36"),
+}
+
+
+def policy_line(plan: Plan) -> str:
+    """One line: whether the policies let this plan through."""
+    report = plan.policy
+    if report is None:
+        return "Policies: not evaluated."
+    counts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in report.counts.items() if n)
+    verdict = "BLOCKED" if report.blocked else "passed"
+    return f"Policies: {verdict} ({len(report.rules)} rules, {len(report.decisions)} decisions" + (
+        f"; {counts})" if counts else ")"
+    )
+
+
+def _text_policy(plan: Plan, colour: bool) -> list[str]:
+    report = plan.policy
+    if report is None:
+        return []
+    lines = [""]
+    for result in report.results:
+        label, code = _STATUS_TEXT[result.status]
+        where = f"{result.path}:{result.line}" if result.path else (result.resource or "plan")
+        lines.append(f"{_paint(label, code, colour)} {result.rule} {where}: {result.message}")
+        if result.status == "pending_approval":
+            lines.append(f"      approvers: {', '.join(result.approvers)}")
+        elif result.status == "approved":
+            lines.append(f"      approved by: {', '.join(result.approved_by)}")
+        elif result.waiver is not None and result.status == "waived":
+            w = result.waiver
+            lines.append(f"      waiver: {w.path}:{w.line} owner {w.owner}, expires {w.expires}: {w.justification}")
+    lines.append(_paint(policy_line(plan), "31;1" if report.blocked else "1", colour))
+    return lines
 
 
 def _text_change(change: ResourceChange, colour: bool) -> list[str]:
@@ -106,6 +156,45 @@ def _md_change(change: ResourceChange) -> str:
     return f"<details><summary>{title}</summary>\n\n{body}\n\n</details>\n"
 
 
+_STATUS_MD = {
+    "denied": "⛔ deny",
+    "pending_approval": "✋ needs approval",
+    "warned": "⚠️ warn",
+    "approved": "✅ approved",
+    "waived": "🏳️ waived",
+}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_policy(plan: Plan) -> list[str]:
+    report = plan.policy
+    if report is None:
+        return []
+    out = [f"**{policy_line(plan)}**", ""]
+    if report.blocked:
+        out.append("> [!CAUTION]\n> A policy denies this plan or waits for an approval; it cannot be applied.\n")
+    if report.results:
+        out += ["| status | rule | where | message |", "|---|---|---|---|"]
+        for result in report.results[:200]:
+            where = f"`{result.path}:{result.line}`" if result.path else f"`{result.resource or 'plan'}`"
+            note = ""
+            if result.status == "pending_approval":
+                note = f" (approvers: {', '.join(result.approvers)})"
+            elif result.waiver is not None and result.status == "waived":
+                note = f" (waiver by {result.waiver.owner} until {result.waiver.expires})"
+            out.append(
+                f"| {_STATUS_MD[result.status]} | {result.rule} {_cell(result.title)} | {where} | "
+                f"{_cell(result.message + note)} |"
+            )
+        if len(report.results) > 200:
+            out.append(f"\n_{len(report.results) - 200} more policy result(s) in the JSON plan._")
+        out.append("")
+    return out
+
+
 def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
     """A pull-request comment; details fold away, and whatever does not fit is counted, not cut."""
     s = plan.summary
@@ -124,6 +213,7 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
     ]
     for blocked in plan.blocked_deletions:
         head.append(f"> [!WARNING]\n> {blocked.message}\n")
+    head.extend(_md_policy(plan))
     if plan.review is not None:
         head.append(f"#### What this change does to the desired state (against `{plan.review.base.ref}`)\n")
         head.extend(

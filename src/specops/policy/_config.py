@@ -6,7 +6,7 @@ policy:
   engine: embedded             # or opa
   opa: {url: "http://opa.internal:8181", tokenEnv: OPA_TOKEN, push: true}
   timeout: 5s                  # per decision; a slower one denies
-  data:                        # data documents, as data.specops.<key> in Rego
+  data:                        # data documents, as data.project.<key> in Rego
     teams: {risk-ml: [alice, bob]}
   dataFiles: [policies/data/freeze.yaml]   # more data: each file a mapping merged in
   enforcement: {SO-PROMPT-001: warn}       # deny -> warn while a rule rolls out (or off)
@@ -91,14 +91,9 @@ def load_config(root: Path, path: Path | None = None) -> tuple[PolicyConfig, str
         if len(docs) != 1 or not isinstance(docs[0].data, dict):
             raise SpecError.of(
                 [Diagnostic(relative, 1, 1, "a data file must be one mapping", code="not_a_mapping",
-                            hint="its keys become data.specops.<key> in Rego")]
+                            hint="its keys become data.project.<key> in Rego")]
             )
         merged.update(docs[0].data)
-    if "policies" in merged:
-        raise SpecError.of(
-            [Diagnostic(display, 0, 0, "data key 'policies' is reserved (data.specops.policies holds the "
-                        "built-in library)", field="policy.data.policies", hint="rename the key")]
-        )
     if policy.engine == "opa" and policy.opa is None:
         raise SpecError.of(
             [Diagnostic(display, 0, 0, "engine opa needs the server's url", field="policy.opa",

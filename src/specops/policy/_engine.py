@@ -76,7 +76,7 @@ def load_modules(engine: RegoEngine, bundle: Bundle, *, tests: bool = False) -> 
             engine.add_module(file.path, file.source)
         except RegoError as exc:
             raise load_error(exc, file.path, "fix the Rego syntax (policies are Rego v1)") from None
-    engine.add_data({"specops": bundle.data})
+    engine.add_data({"project": bundle.data})
 
 
 class EmbeddedEngine:

@@ -7,7 +7,7 @@ engine does wrong can let a plan through.
 Results then pass three filters, in this order: the project's enforcement
 overrides (``deny`` -> ``warn`` while a rule rolls out, or ``off``),
 approvals from the pull request (an approver named by the policy, or a
-member of a team named in ``data.specops.teams``, approved; the author's
+member of a team named in ``data.project.teams``, approved; the author's
 own approval never counts), and waivers. Expired waivers are errors.
 """
 

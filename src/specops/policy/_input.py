@@ -22,7 +22,6 @@ its hashes see them.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from specops.plan._model import Plan, ResourceChange, mask
@@ -31,13 +30,13 @@ from specops.spec import Estate
 __all__ = ["InputBuilder"]
 
 
-@dataclass(slots=True)
 class InputBuilder:
-    plan: Plan
-    estate: Estate
-    context: dict[str, Any]
+    """Builds every input of one plan; the desired state's reference graph is indexed once."""
 
-    def __post_init__(self) -> None:
+    def __init__(self, plan: Plan, estate: Estate, context: dict[str, Any]) -> None:
+        self.plan = plan
+        self.estate = estate
+        self.context = context
         self._docs: dict[str, dict[str, Any]] = {}
         self._out: dict[str, list[str]] = {}
         self._in: dict[str, list[str]] = {}

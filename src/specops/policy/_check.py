@@ -1,0 +1,104 @@
+"""``check_plan``: the policy step of ``specops plan`` (config -> bundle -> engine -> evaluate).
+
+Policies, configuration and waivers are read from the work tree of the
+repository (where CI checked out the reviewed branch); the desired state
+they judge is the plan's, read from git at the plan's ref.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from specops._errors import SpecOpsError
+from specops._git import GitRepo
+from specops.plan._model import Plan
+from specops.policy._bundle import load_bundle
+from specops.policy._config import PolicyConfig, load_config
+from specops.policy._context import build_context, load_context
+from specops.policy._engine import EmbeddedEngine, PolicyEngine
+from specops.policy._evaluate import DecisionCache, evaluate_plan
+from specops.policy._model import PolicyReport
+from specops.policy._waivers import load_waivers
+
+__all__ = ["PolicyOptions", "check_plan", "open_engine"]
+
+
+@dataclass(slots=True)
+class PolicyOptions:
+    """What the command line says; ``None`` means "as the project configuration says"."""
+
+    policies: list[str] | None = None
+    config: str | None = None
+    context: str | None = None
+    waivers: str | None = None
+    engine: str | None = None
+    opa_url: str | None = None
+    opa_token_env: str | None = None
+    opa_push: bool | None = None
+    timeout: float | None = None
+
+
+def open_engine(config: PolicyConfig, options: PolicyOptions, root: Path) -> PolicyEngine | None:
+    """The configured engine with the bundle loaded; ``None`` when the project has no policies."""
+    explicit = options.policies is not None
+    dirs = [Path(p) if Path(p).is_absolute() else root / p for p in (options.policies or config.paths)]
+    if not explicit and not any(d.exists() for d in dirs):
+        return None
+    bundle = load_bundle(dirs, data=config.data, root=root)
+    timeout = options.timeout or config.timeout_seconds
+    engine_name = options.engine or ("opa" if options.opa_url else config.engine)
+    if engine_name == "opa":
+        from specops.policy._opa import OpaEngine
+
+        url = options.opa_url or (config.opa.url if config.opa else None)
+        if not url:
+            raise SpecOpsError("the opa engine needs --opa-url (or policy.opa.url in specops.yaml)")
+        token_env = options.opa_token_env or (config.opa.token_env if config.opa else None)
+        push = options.opa_push if options.opa_push is not None else (config.opa.push if config.opa else True)
+        return OpaEngine(bundle, url, token_env=token_env, push=push, timeout=timeout)
+    return EmbeddedEngine(bundle, timeout=timeout)
+
+
+def check_plan(
+    plan: Plan,
+    options: PolicyOptions,
+    *,
+    repo_path: Path | str = ".",
+    worktree: bool = False,
+    cache_dir: bool = True,
+    cache: DecisionCache | None = None,
+) -> PolicyReport | None:
+    """Evaluate the project's policies on ``plan``; ``None`` when there are none to evaluate."""
+    from specops.plan._make import load_desired_state
+
+    repo = GitRepo.discover(repo_path)
+    root = repo.workdir
+    config_path = Path(options.config) if options.config else None
+    config, _ = load_config(root, config_path)
+    engine = open_engine(config, options, root)
+    if engine is None:
+        return None
+    try:
+        fp = plan.desired
+        desired = load_desired_state(
+            repo_path,
+            ref=fp.ref or "HEAD",
+            worktree=worktree,
+            specs_root=fp.specs_root,
+            cache_dir=cache_dir,
+        )
+        if desired.fingerprint.content != fp.content:
+            raise SpecOpsError("the specs changed while the plan was made; plan again")
+        waivers_file = options.waivers or config.waivers
+        waivers = None
+        if waivers_file:
+            path = Path(waivers_file)
+            waivers = load_waivers(path if path.is_absolute() else root / path, waivers_file)
+        context = build_context(plan, root, load_context(Path(options.context) if options.context else None))
+        return evaluate_plan(
+            plan, desired.estate, engine, context,
+            enforcement=dict(config.enforcement), waivers=waivers, cache=cache,
+        )
+    finally:
+        engine.close()

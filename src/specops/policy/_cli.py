@@ -1,0 +1,40 @@
+"""``specops policy test``: registration and command (heavy imports stay inside the command)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["add_policy_parser", "cmd_policy_test"]
+
+
+def add_policy_parser(subparsers: Any) -> argparse.ArgumentParser:
+    policy = subparsers.add_parser("policy", help="work with the Rego policies")
+    sub = policy.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
+    test = sub.add_parser("test", help="run the test_* rules of every *_test.rego file")
+    test.add_argument("paths", nargs="*", metavar="DIR", help="policy directories or files (default: policies)")
+    test.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    test.set_defaults(func=cmd_policy_test)
+    return policy  # type: ignore[no-any-return]
+
+
+def cmd_policy_test(args: argparse.Namespace, out: TextIO) -> int:
+    from specops.policy._testing import render_junit, render_text, run_tests
+    from specops.spec import find_root
+
+    paths = [Path(p) for p in args.paths] or [Path("policies")]
+    run = run_tests(paths, root=find_root(paths[0]))
+    if args.format == "json":
+        out.write(json.dumps(run.to_json(), indent=2) + "\n")
+    elif args.format == "junit":
+        out.write(render_junit(run))
+    else:
+        out.write(render_text(run))
+    if not run.cases:
+        import sys
+
+        sys.stderr.write("error: no test_* rules found in *_test.rego files\n")
+        return 1
+    return 1 if run.failed else 0
