@@ -1,0 +1,123 @@
+"""Safety: stale and tampered plans are refused, one apply at a time, a killed apply is recovered."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from specops.apply import AdminClient, LocalTarget
+from tests._gitutil import edit
+from tests.test_apply_helpers import (  # noqa: F401 (fixtures)
+    TEST_ANALYSIS,
+    TOKEN_ENV,
+    commit_version,
+    estate,
+    journal_events,
+    live_model,
+    run_cli,
+    target,
+    token,
+    wait_for,
+)
+
+MODEL = "specs/models/fraud-scorer.yaml"
+
+
+def _slow_analysis(repo: Path, deadline: str) -> None:
+    """Analysis that needs more traffic than anyone sends: the runner waits at the 10% step."""
+    edit(repo, MODEL, TEST_ANALYSIS, f"analysis: {{slo: fraud-scorer, minRequests: 100000, interval: 50ms, deadline: {deadline}}}")
+
+
+def _spawn_apply(repo: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "specops", "apply", "--repo", str(repo), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_stale_and_tampered_plans_are_refused(estate: Path, target: LocalTarget, tmp_path: Path) -> None:  # noqa: F811
+    plan = tmp_path / "plan.json"
+    assert run_cli("plan", "--repo", str(estate), "--out", str(plan))[0] == 0
+    # Live state moves (another apply of the same plan got there first).
+    assert run_cli("apply", str(plan), "--repo", str(estate))[0] == 0
+    code, _, err = run_cli("apply", str(plan), "--repo", str(estate))
+    assert code == 1
+    assert "live state moved since the plan was made: target local-cpu is at revision" in err
+    assert "re-plan with `specops plan --ref HEAD --out PLAN_FILE`" in err
+
+    # Desired state moves: a commit after the plan was made.
+    assert run_cli("plan", "--repo", str(estate), "--out", str(plan))[0] == 0
+    edit(estate, "specs/slos/fraud-scorer.yaml", "thresholdMs: 25", "thresholdMs: 30")
+    code, _, err = run_cli("apply", str(plan), "--repo", str(estate))
+    assert code == 1 and "desired state moved since the plan was made: HEAD is at commit" in err
+
+    # A plan edited by hand (here: its policy verdict) no longer matches its id.
+    assert run_cli("plan", "--repo", str(estate), "--out", str(plan))[0] == 0
+    doc = json.loads(plan.read_text())
+    doc["summary"]["update"] += 1
+    plan.write_text(json.dumps(doc))
+    code, _, err = run_cli("apply", str(plan), "--repo", str(estate))
+    assert code == 1 and "was modified after it was made" in err
+    revision = AdminClient("local-cpu", target.url, TOKEN_ENV).state()["revision"]
+    assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0
+    assert AdminClient("local-cpu", target.url, TOKEN_ENV).state()["revision"] != revision
+
+
+def test_second_apply_is_refused_naming_the_lease_holder(estate: Path, target: LocalTarget) -> None:  # noqa: F811
+    assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0
+    commit_version(estate, "1.1.0")
+    _slow_analysis(estate, "3s")
+    first = _spawn_apply(estate, "--auto-approve")
+    client = AdminClient("local-cpu", target.url, TOKEN_ENV)
+    wait_for(lambda: client.lease_info().get("holder"), what="the first apply's lease")
+    code, _, err = run_cli("apply", "--auto-approve", "--repo", str(estate))
+    assert code == 1
+    assert f"target local-cpu: lease held by apply@{os.uname().nodename}:{first.pid} until 20" in err
+    out, err = first.communicate(timeout=60)
+    # Nobody sent traffic: the canary stayed Inconclusive past its deadline and rolled back.
+    assert first.returncode == 1, out + err
+    assert "stayed Inconclusive for 3s" in err and "rolled back to 1.0.0" in err
+    assert live_model(target)["serving"] == {"1.0.0": 100}
+    assert client.lease_info().get("holder") is None
+
+
+def test_killed_apply_is_recovered_by_the_next(estate: Path, target: LocalTarget, tmp_path: Path) -> None:  # noqa: F811
+    assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0
+    commit_version(estate, "1.1.0")
+    _slow_analysis(estate, "5m")
+    plan = tmp_path / "plan.json"
+    assert run_cli("plan", "--repo", str(estate), "--out", str(plan))[0] == 0
+    journal = estate / ".git" / "specops" / "journal.jsonl"
+    victim = _spawn_apply(estate, str(plan))
+    wait_for(lambda: live_model(target)["serving"] == {"1.0.0": 90, "1.1.0": 10}, what="the 10% canary step")
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate(timeout=30)
+    # Half-routed now, and the status says so.
+    code, out, _ = run_cli("status", "--repo", str(estate), "--format", "json")
+    model = {r["id"]: r for r in json.loads(out)["resources"]}["Model/fraud-scorer"]
+    assert model["health"] == "Progressing" and model["traffic"] == {"1.0.0": 90, "1.1.0": 10}
+
+    # The next apply (of the same, now stale, plan) takes over the dead holder's lease,
+    # rolls the unjudged canary back, and refuses the stale plan.
+    code, out, err = run_cli("apply", str(plan), "--repo", str(estate))
+    assert code == 1
+    assert "recovered an interrupted apply (1 change(s) made consistent); live state moved" in err
+    assert "Model/fraud-scorer on local-cpu: rolled_back" in out
+    status = live_model(target)
+    assert status["serving"] == {"1.0.0": 100} and status["version"] == "1.0.0" and not status.get("shadow")
+    events = journal_events(journal)
+    recovery = [e for e in events if e["event"] in ("recovery", "apply.recovered")]
+    assert [e["outcome"] for e in recovery] == ["rolled_back", "recovered"]
+    assert recovery[0]["apply_id"] == next(e for e in events if e["event"] == "apply.start" and e["holder"].endswith(f":{victim.pid}"))["apply_id"]
+
+    # With analysis that can conclude, the next apply rolls the version out for good.
+    edit(estate, MODEL, "minRequests: 100000, interval: 50ms, deadline: 5m", "minRequests: 20, interval: 50ms, deadline: 20s")
+    code, out, err = run_cli("apply", "--auto-approve", "--repo", str(estate), "--traffic", "250")
+    assert code == 0, out + err
+    assert live_model(target)["serving"] == {"1.1.0": 100}
