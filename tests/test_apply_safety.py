@@ -121,3 +121,31 @@ def test_killed_apply_is_recovered_by_the_next(estate: Path, target: LocalTarget
     code, out, err = run_cli("apply", "--auto-approve", "--repo", str(estate), "--traffic", "250")
     assert code == 0, out + err
     assert live_model(target)["serving"] == {"1.1.0": 100}
+
+
+def test_plan_blocked_by_policy_is_refused(estate: Path, target: LocalTarget, tmp_path: Path) -> None:  # noqa: F811
+    import shutil
+
+    from tests._gitutil import commit
+    from tests.test_apply_helpers import REPO_ROOT
+
+    assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0
+    # The project's own policy library; then a new artifact under the same version (SO-MODEL-005).
+    shutil.copytree(REPO_ROOT / "policies", estate / "policies")
+    config = (REPO_ROOT / "specops.yaml").read_text().replace("waivers: waivers.yaml", "")
+    commit(estate, {"specops.yaml": config}, "policies")
+    edit(estate, MODEL, "fraud-scorer-1.0.0.onnx", "fraud-scorer-1.1.0.onnx")
+    sha = __import__("hashlib").sha256((estate / "specs/artifacts/fraud-scorer-1.1.0.onnx").read_bytes()).hexdigest()
+    text = (estate / MODEL).read_text()
+    old_sha = next(line for line in text.splitlines() if "sha256:" in line).split()[-1]
+    commit(estate, {MODEL: text.replace(old_sha, sha)}, "new artifact, same version")
+    plan = tmp_path / "plan.json"
+    code, out, err = run_cli("plan", "--repo", str(estate), "--out", str(plan))
+    assert code == 1 and plan.exists(), out + err
+    code, _, err = run_cli("apply", str(plan), "--repo", str(estate))
+    assert code == 1
+    assert "is blocked by policy: Model/fraud-scorer: model fraud-scorer: the artifact changed but the version is still 1.0.0" in err
+    assert "[SO-MODEL-005]" in err
+    code, _, err = run_cli("apply", "--auto-approve", "--repo", str(estate))
+    assert code == 1 and "blocked by policy" in err
+    assert live_model(target)["serving"] == {"1.0.0": 100}

@@ -76,16 +76,22 @@ def _policy_blocks(doc: dict[str, Any]) -> list[str]:
     if not blocked and policy.get("allowed", True) is not False:
         return []
     reasons: list[str] = []
-    for key in ("denials", "deny", "violations", "decisions", "results", "findings"):
+    for key in ("results", "denials", "deny", "violations"):
         for item in policy.get(key) or []:
             if not isinstance(item, dict):
                 reasons.append(str(item))
                 continue
-            outcome = str(item.get("outcome") or item.get("effect") or item.get("level") or "deny")
-            if outcome in ("deny", "approval", "error"):
-                where = item.get("resource") or item.get("id") or ""
-                text = item.get("message") or item.get("msg") or item.get("rule") or outcome
-                reasons.append(f"{where}: {text}" if where else str(text))
+            status = item.get("status")
+            if status is not None and status not in ("denied", "pending_approval"):
+                continue  # warned, approved or waived: not blocking
+            if status is None and item.get("outcome", "deny") not in ("deny", "approval"):
+                continue
+            where = item.get("resource") or "plan"
+            text = item.get("message") or item.get("rule") or "denied"
+            rule = f" [{item['rule']}]" if item.get("rule") else ""
+            if status == "pending_approval" and item.get("approvers"):
+                text = f"{text} (needs approval by {', '.join(item['approvers'])})"
+            reasons.append(f"{where}: {text}{rule}")
     if isinstance(blocked, list):
         reasons.extend(str(b) for b in blocked)
     return reasons or ["the plan's policy section marks it blocked"]

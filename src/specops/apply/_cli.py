@@ -36,6 +36,10 @@ def add_apply_parsers(subparsers: Any) -> None:
     apply.add_argument("--repo", default=".", help="a path inside the git repository (default: .)")
     apply.add_argument("--ref", default="HEAD", help="with --auto-approve: the git ref to apply (default: HEAD)")
     apply.add_argument("--specs-root", default="specs", help="with --auto-approve: the specs directory")
+    apply.add_argument("--context", metavar="FILE", help="with --auto-approve: pull-request context for the policies")
+    apply.add_argument(
+        "--no-policy", action="store_true", help="with --auto-approve: skip policy evaluation (a saved plan keeps its verdict)"
+    )
     apply.add_argument("--journal", metavar="FILE", help="the apply journal (default: $SPECOPS_JOURNAL or .git/specops/journal.jsonl)")
     apply.add_argument(
         "--traffic", type=float, metavar="RATE",
@@ -99,7 +103,14 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
         from specops.plan import make_plan
 
         def replan() -> dict[str, Any]:
-            return make_plan(args.repo, ref=args.ref, specs_root=args.specs_root, cache_dir=True).to_json()
+            # The same pipeline as `specops plan`: plan, then policies judge it.
+            from specops.policy._check import PolicyOptions, check_plan
+
+            plan = make_plan(args.repo, ref=args.ref, specs_root=args.specs_root, cache_dir=True)
+            if not args.no_policy:
+                plan.policy = check_plan(plan, PolicyOptions(context=args.context), repo_path=args.repo)
+                plan.plan_id = plan.compute_id()
+            return plan.to_json()
 
         doc = replan()
     say(f"Applying plan {str(doc['plan_id'])[:12]} (commit {str(doc['desired'].get('commit'))[:12]}); journal {options.journal}")
