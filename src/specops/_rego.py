@@ -27,6 +27,7 @@ import rego.v1
 ok if { sprintf("%d", [1]) == "1" }
 """
 
+_UNDEFINED = '"<undefined>"'
 _LOCATION = re.compile(r"-->\s*(?P<file>.+?):(?P<line>\d+):(?P<col>\d+)")
 _MESSAGE = re.compile(r"^error:\s*(?P<msg>.+)$", re.MULTILINE)
 
@@ -108,7 +109,10 @@ class RegoEngine:
             raw = self._engine.eval_rule_as_json(rule)
         except RuntimeError as exc:
             raise _convert(exc) from None
-        return None if raw is None else orjson.loads(raw)
+        # regorus spells "undefined" as the JSON string "<undefined>".
+        if raw is None or raw == _UNDEFINED:
+            return None
+        return orjson.loads(raw)
 
     def eval_bool(self, rule: str) -> bool | None:
         try:

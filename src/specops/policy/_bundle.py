@@ -55,6 +55,10 @@ _FORBIDDEN_RE = re.compile(r"\b(" + "|".join(re.escape(n) for n in _FORBIDDEN) +
 class PolicyLoadError(SpecError):
     """A policy file cannot be used: each diagnostic names file, line and column."""
 
+    @classmethod
+    def located(cls, diagnostics: list[Diagnostic]) -> PolicyLoadError:
+        return cls(sorted(diagnostics, key=Diagnostic.sort_key))
+
 
 @dataclass(slots=True)
 class PolicyFile:
@@ -227,9 +231,9 @@ def parse_policy_file(path: str, source: str) -> tuple[PolicyFile | None, Policy
         head = _OUTCOME_HEAD.match(line)
         if head and head.group(1) not in policy.outcome_rules:
             policy.outcome_rules.append(head.group(1))
-        rule = _RULE_HEAD.match(line)
-        if rule and rule.group(1).startswith("test_"):
-            policy.tests.append((rule.group(1), number))
+        head_name = _RULE_HEAD.match(line)
+        if head_name and head_name.group(1).startswith("test_"):
+            policy.tests.append((head_name.group(1), number))
         for call in _FORBIDDEN_RE.finditer(line):
             name = call.group(1)
             problems.append(
@@ -306,6 +310,6 @@ def load_bundle(
             ids[rule.id] = rule
             rules.setdefault(rule.package, rule)
     if problems:
-        raise PolicyLoadError.of(problems)
+        raise PolicyLoadError.located(problems)
     data = data or {}
     return Bundle(files, data, rules, outcomes, bundle_hash(files, data))

@@ -94,11 +94,20 @@ def check_plan(
         waivers = None
         if waivers_file:
             path = Path(waivers_file)
-            waivers = load_waivers(path if path.is_absolute() else root / path, waivers_file)
-        context = build_context(plan, root, load_context(Path(options.context) if options.context else None))
+            path = path if path.is_absolute() else root / path
+            waivers = load_waivers(path, _display(path, root))
+        context_file = load_context(Path(options.context) if options.context else None)
+        context = build_context(plan, root, context_file)
         return evaluate_plan(
             plan, desired.estate, engine, context,
             enforcement=dict(config.enforcement), waivers=waivers, cache=cache,
         )
     finally:
         engine.close()
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()

@@ -58,7 +58,7 @@ def aggregate_module(bundle: Bundle) -> str:
 
 
 def load_error(error: RegoError, fallback_path: str, hint: str) -> PolicyLoadError:
-    return PolicyLoadError.of(
+    return PolicyLoadError.located(
         [
             Diagnostic(
                 error.path or fallback_path, error.line, error.column, error.message,

@@ -1,7 +1,7 @@
 """A remote OPA server as the policy engine, through ``opa-python-client``.
 
 Organisations that run OPA centrally either let SpecOps push the bundle
-(``PUT /v1/policies/{id}``, data under ``/v1/data/project/...``) or load the
+(``PUT /v1/policies/{id}``, data at ``/v1/data/project``) or load the
 same packages there themselves; SpecOps then asks for each package by name
 (``POST /v1/data/{package path}``). The token is read from the environment
 variable the configuration names, never from a file or the command line.
@@ -71,8 +71,8 @@ class OpaEngine:
             self._client.update_policy_from_string(
                 aggregate_module(self.bundle), "specops/aggregate.rego", rego_compat=False
             )
-            for key, value in sorted(self.bundle.data.items()):
-                self._client.update_or_create_data(value, f"project/{key}")
+            if self.bundle.data:
+                self._client.update_or_create_data(dict(self.bundle.data), "project")
         except Exception as exc:  # the client raises its own and requests' errors
             raise SpecOpsError(f"cannot push policies to OPA at {self.name}: {_describe(exc)}") from None
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sarif_pydantic import (
+from sarif_pydantic import (  # type: ignore[import-untyped]
     ArtifactLocation,
     Location,
     Message,
