@@ -155,6 +155,7 @@ class _Api:
 
     async def infer(self, request: Request) -> Response:
         name, version = self._version_of(request)
+        self.t.route(name)  # an unknown or unloaded model is answered before the body is read
         raw = await self.body(request)
         parsed = decode_request(raw, request.headers.get("inference-header-content-length"), self.config.max_elements)
         parsed.key = request.headers.get("x-request-id")

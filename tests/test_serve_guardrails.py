@@ -1,0 +1,152 @@
+"""Guardrails and prompts as the target enforces them, over real HTTP and as units."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from specops.serve._guardrails import luhn_ok, pii_matches
+from tests.test_serve_kit import (
+    FEATURES,
+    Admin,
+    admin,
+    deploy,
+    doc,
+    echo_text_model,
+    scorer,
+    server,
+)
+
+__all__ = ["admin", "server"]  # fixtures
+
+TEXT = [{"name": "text", "dtype": "string", "shape": [-1]}]
+REPLY = [{"name": "reply", "dtype": "string", "shape": [-1]}]
+
+
+def test_luhn_and_pii_detection() -> None:
+    assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
+    text = "mail ann@example.org, card 4111 1111 1111 1111, call +44 20 7946 0958, not 4111 1111 1111 1112"
+    kinds = [k for k, _, _ in pii_matches(text, ["email", "phone", "creditCard"])]
+    assert kinds == ["email", "creditCard", "phone"]
+    assert pii_matches("iban GB82 WEST 1234 5698 7654 32", ["iban"])[0][0] == "iban"
+    assert pii_matches("from 10.1.2.3 and 999.1.1.1", ["ipAddress"]) == [("ipAddress", 5, 13)]
+
+
+def _dataset() -> dict[str, Any]:
+    columns = [{"name": f, "dtype": "float", "min": 0, "max": 100} for f in FEATURES]
+    columns[2] = {"name": "count", "dtype": "int", "min": 0, "max": 50}
+    return doc("Dataset", "train", {
+        "version": "v1", "artifact": {"uri": "data/train.csv", "sha256": "0" * 64},
+        "schema": {"columns": columns},
+    })
+
+
+def _infer(admin: Admin, row: list[float]) -> Any:
+    return admin.infer("fraud", [row])
+
+
+def test_numeric_guardrails_block_and_flag(admin: Admin) -> None:
+    ranges = doc("Guardrail", "ranges", {"action": "block", "checks": [
+        {"type": "schema", "tensor": "features", "dataset": "train"},
+        {"type": "range", "tensor": "features", "feature": "hour", "max": 23},
+        {"type": "size", "maxElements": 40},
+        {"type": "range", "stage": "output", "tensor": "probabilities", "min": 0.0, "max": 0.9, "action": "flag"},
+    ]})
+    refused = admin.apply(ranges)
+    assert refused.status_code == 422 and "Dataset/train" in refused.json()["error"]
+    assert admin.apply(_dataset()).status_code == 200
+    assert admin.apply(ranges).status_code == 200
+    deploy(admin, "fraud", "1.0.0", scorer(1), guardrails=["ranges"])
+
+    ok = _infer(admin, [10, 20, 3, 12])
+    assert ok.status_code == 200 and "parameters" not in ok.json()
+    cases = {
+        "hour": ([10, 20, 3, 30], "feature 'hour' of 'features' = 30.0 is outside"),
+        "contract max": ([500, 20, 3, 12], "'amount'"),
+        "contract int": ([10, 20, 3.5, 12], "whole numbers"),
+    }
+    for row, message in cases.values():
+        blocked = _infer(admin, row)
+        assert blocked.status_code == 422
+        assert blocked.json()["guardrail"] == "ranges" and message in blocked.json()["error"]
+    big = admin.infer("fraud", [[1, 2, 3, 4]] * 11)
+    assert big.status_code == 422 and "44 elements (max 40)" in big.json()["error"]
+
+    stats = admin.http.get("/admin/v1/models/fraud/stats").json()["versions"]["1.0.0"]
+    assert stats["guardrail_blocks"] == 4 and stats["errors"] == 0
+    metrics = admin.http.get("/metrics").text
+    assert 'specops_guardrail_hits_total{action="block",check="1:range",guardrail="ranges",model="fraud",stage="input"} 1.0' in metrics
+    # A guardrail in use cannot be deleted; a dataset a guardrail uses neither.
+    used = admin.http.delete("/admin/v1/resources/Guardrail/ranges", params={"expected_revision": admin.revision()})
+    assert used.status_code == 409 and used.json()["used_by"] == ["Model/fraud"]
+    used = admin.http.delete("/admin/v1/resources/Dataset/train", params={"expected_revision": admin.revision()})
+    assert used.status_code == 409
+
+
+def test_text_guardrails_redact_block_flag(admin: Admin) -> None:
+    guard = doc("Guardrail", "text", {"action": "block", "checks": [
+        {"type": "denyList", "values": ["drop table"]},
+        {"type": "pii", "action": "redact"},
+        {"type": "pii", "stage": "output", "detect": ["email"], "action": "redact"},
+        {"type": "regex", "patterns": ["(?i)urgent"], "action": "flag"},
+        {"type": "size", "maxLength": 200},
+    ]})
+    assert admin.apply(guard).status_code == 200
+    artifact = echo_text_model()
+    deploy(admin, "echo", "1.0.0", artifact, guardrails=["text"], inputs=TEXT, outputs=REPLY)
+
+    def say(*texts: str) -> Any:
+        body = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [len(texts)], "data": list(texts)}]}
+        return admin.http.post("/v2/models/echo/infer", json=body)
+
+    answer = say("URGENT: card 4111-1111-1111-1111 of ann@example.org", "hello")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outputs"][0]["data"] == ["URGENT: card [REDACTED] of [REDACTED]", "hello"]
+    actions = {(h["type"], h["action"]) for h in answer.json()["parameters"]["guardrail_hits"]}
+    assert actions == {("pii", "redact"), ("regex", "flag")}
+    blocked = say("please DROP TABLE users")
+    assert blocked.status_code == 422 and "denied term 'DROP TABLE'" in blocked.json()["error"]
+    assert say("x" * 201).status_code == 422
+
+
+def test_prompts_render_declared_variables_only(admin: Admin) -> None:
+    def prompt(version: str, template: str) -> dict[str, Any]:
+        return doc("Prompt", "summary", {
+            "version": version, "model": "fraud", "template": template,
+            "variables": [{"name": "tx", "maxLength": 8}, {"name": "n", "required": False, "default": "3"}],
+            "parameters": {"temperature": 0.2},
+        })
+
+    assert admin.apply(prompt("1.0.0", "Tx {{ tx }} in {{n}} sentences.")).status_code == 200
+    assert admin.apply(prompt("1.1.0", "Explain {{ tx }} ({{ n }}).")).status_code == 200
+    render = admin.http.post("/v1/prompts/summary/render", json={"variables": {"tx": "{{ n }}"}})
+    assert render.status_code == 200
+    assert render.json()["text"] == "Explain {{ n }} (3)."  # values are never templates themselves
+    assert render.json()["version"] == "1.1.0" and render.json()["model"] == "fraud"
+    assert render.json()["parameters"] == {"temperature": 0.2}
+    old = admin.http.post("/v1/prompts/summary/render", json={"version": "1.0.0", "variables": {"tx": "t1", "n": 2}})
+    assert old.json()["text"] == "Tx t1 in 2 sentences."
+    for variables, message in (
+        ({}, "'tx' is required"),
+        ({"tx": "123456789"}, "maxLength 8"),
+        ({"tx": "a", "evil": "__import__"}, "declares no variable 'evil'"),
+    ):
+        refused = admin.http.post("/v1/prompts/summary/render", json={"variables": variables})
+        assert refused.status_code == 422 and message in refused.json()["error"]
+    assert admin.http.post("/v1/prompts/none/render", json={}).status_code == 404
+    listing = admin.http.get("/v1/prompts").json()["prompts"]["summary"]
+    assert listing["versions"] == ["1.0.0", "1.1.0"]
+
+
+@pytest.mark.parametrize("kind", ["Target"])
+def test_target_resource_must_be_this_target(admin: Admin, kind: str) -> None:
+    other = doc(kind, "elsewhere", {"url": "http://10.0.0.1:8480", "environment": "staging"})
+    assert admin.apply(other).status_code == 422
+    mine = doc(kind, "test", {"url": "http://127.0.0.1:8480", "environment": "development"})
+    applied = admin.apply(mine)
+    assert applied.status_code == 200
+    state = admin.http.get("/admin/v1/state").json()
+    assert state["resources"]["Target/test"]["status"] == {"ready": True}
+    gone = admin.http.delete("/admin/v1/resources/Target/test", params={"expected_revision": state["revision"]})
+    assert gone.status_code == 200 and int(gone.json()["revision"]) == int(state["revision"]) + 1
