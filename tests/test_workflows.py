@@ -1,0 +1,175 @@
+"""The GitHub Actions workflows: valid against GitHub's schema (offline), and their
+``run:`` lines do what they claim on a real repository with a base branch and a
+pull-request branch, against a real target.
+
+The ``run:`` steps named ``specops ...`` are executed as GitHub would
+(``bash --noprofile --norc -eo pipefail``) with their ``env:``; ``${{ }}``
+expressions are replaced by what the event would supply (unset ones are empty,
+as on GitHub), ``GITHUB_OUTPUT`` feeds ``steps.<id>.outputs``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pygit2
+from ruamel.yaml import YAML
+
+from specops.apply import LocalTarget, TrafficGenerator, rows_from_csv
+from tests._gitutil import commit, edit
+from tests.test_apply_helpers import (  # noqa: F401 (fixtures)
+    REPO_ROOT,
+    TOKEN_ENV,
+    commit_version,
+    estate,
+    live_model,
+    run_cli,
+    target,
+    token,
+)
+
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+BIN = str(Path(sys.executable).parent)
+
+
+def test_workflows_match_githubs_schema() -> None:
+    files = [str(WORKFLOWS / "specops-plan.yml"), str(WORKFLOWS / "specops-apply.yml")]
+    result = subprocess.run(
+        [str(Path(BIN) / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    apply = YAML(typ="safe").load((WORKFLOWS / "specops-apply.yml").read_text())
+    assert apply["concurrency"] == {"group": "specops-apply", "cancel-in-progress": False}
+    assert apply["jobs"]["apply"]["environment"]["name"] == "production"
+    assert apply["on"]["push"]["branches"] == ["main"]
+    plan = YAML(typ="safe").load((WORKFLOWS / "specops-plan.yml").read_text())
+    assert set(plan["on"]["pull_request"]["paths"]) >= {"specs/**", "policies/**"}
+    assert plan["permissions"]["pull-requests"] == "write"
+
+
+class Runner:
+    """Runs a workflow's ``specops`` steps in a repository, as a GitHub runner would."""
+
+    def __init__(self, workflow: str, repo: Path, values: dict[str, str]) -> None:
+        data = YAML(typ="safe").load((WORKFLOWS / workflow).read_text())
+        self.steps = [s for job in data["jobs"].values() for s in job["steps"]]
+        self.repo = repo
+        self.values = dict(values)
+        self.summary = repo.parent / f"{workflow}-summary.md"
+        self.summary.write_text("")
+
+    def _expand(self, text: str) -> str:
+        return re.sub(r"\$\{\{\s*(.*?)\s*\}\}", lambda m: self.values.get(m.group(1), ""), str(text))
+
+    def run(self) -> dict[str, subprocess.CompletedProcess[str]]:
+        results: dict[str, subprocess.CompletedProcess[str]] = {}
+        for step in self.steps:
+            if "run" not in step or not step.get("name", "").startswith("specops"):
+                continue
+            output = self.repo.parent / "github-output"
+            output.write_text("")
+            env = {
+                **os.environ,
+                "PATH": BIN + os.pathsep + os.environ["PATH"],
+                "GITHUB_STEP_SUMMARY": str(self.summary),
+                "GITHUB_OUTPUT": str(output),
+                **{k: self._expand(v) for k, v in (step.get("env") or {}).items()},
+            }
+            result = subprocess.run(
+                ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                cwd=self.repo, env=env, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            results[step["name"]] = result
+            for line in output.read_text().splitlines():
+                key, _, value = line.partition("=")
+                self.values[f"steps.{step.get('id')}.outputs.{key}"] = value
+        return results
+
+
+def _with_policies(repo: Path) -> str:
+    shutil.copytree(REPO_ROOT / "policies", repo / "policies")
+    config = (REPO_ROOT / "specops.yaml").read_text().replace("waivers: waivers.yaml", "")
+    return commit(repo, {"specops.yaml": config}, "policies")
+
+
+def _branch(repo: Path, name: str, at: str) -> None:
+    git = pygit2.Repository(str(repo))
+    branch = git.branches.local.create(name, git[at])
+    git.checkout(branch)
+
+
+def test_plan_workflow_on_a_pull_request(estate: Path, target: LocalTarget) -> None:  # noqa: F811
+    base = _with_policies(estate)
+    assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0  # main is live
+    _branch(estate, "feature", base)
+    commit_version(estate, "1.1.0")
+    results = Runner("specops-plan.yml", estate, {"github.event.pull_request.base.sha": base}).run()
+    assert list(results) == ["specops validate", "specops plan", "specops policy verdict"]
+    assert all(r.returncode == 0 for r in results.values()), {k: r.stderr for k, r in results.items()}
+    plan = json.loads((estate / "plan.json").read_text())
+    assert plan["review"]["base"]["commit"] == base
+    assert [(r["id"], r["status"]) for r in plan["review"]["resources"]] == [("Model/fraud-scorer", "changed")]
+    assert [c["id"] for c in plan["resource_changes"] if c["actions"] == ["update"]] == ["Model/fraud-scorer"]
+    assert plan["policy"]["blocked"] is False
+    markdown = (estate / "plan.md").read_text()
+    assert "fraud-scorer" in markdown and "1.1.0" in markdown
+    assert (estate.parent / "specops-plan.yml-summary.md").read_text() == markdown
+    assert json.loads((estate / "plan.sarif").read_text())["version"] == "2.1.0"
+    assert pygit2.Repository(str(estate)).branches["main"].target == pygit2.Oid(hex=base)
+
+
+def test_plan_workflow_fails_a_pull_request_policy_blocks(estate: Path, target: LocalTarget) -> None:  # noqa: F811
+    base = _with_policies(estate)
+    assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0  # main is live
+    _branch(estate, "bad", base)
+    # A new artifact under the same version: SO-MODEL-005 denies it.
+    model = "specs/models/fraud-scorer.yaml"
+    data = (estate / "specs/artifacts/fraud-scorer-1.1.0.onnx").read_bytes()
+    text = (estate / model).read_text()
+    old = next(line for line in text.splitlines() if "sha256:" in line).split()[-1]
+    commit(estate, {model: text.replace(old, __import__("hashlib").sha256(data).hexdigest())}, "swap")
+    edit(estate, model, "fraud-scorer-1.0.0.onnx", "fraud-scorer-1.1.0.onnx")
+    results = Runner("specops-plan.yml", estate, {"github.event.pull_request.base.sha": base}).run()
+    assert results["specops plan"].returncode == 0, "the plan step publishes; the verdict step fails"
+    assert results["specops policy verdict"].returncode == 1
+    assert "blocked by policy" in results["specops policy verdict"].stderr
+    assert json.loads((estate / "plan.json").read_text())["policy"]["blocked"] is True
+    assert "SO-MODEL-005" in (estate / "plan.md").read_text()
+    assert "SO-MODEL-005" in (estate / "plan.sarif").read_text()
+
+
+def test_apply_workflow_after_merge(estate: Path, target: LocalTarget, token: str) -> None:  # noqa: F811
+    base = _with_policies(estate)
+    values = {"secrets.SPECOPS_LOCAL_TOKEN": token}
+    # First merge: the estate itself.
+    results = Runner("specops-apply.yml", estate, values).run()
+    assert results["specops apply"].returncode == 0, results["specops apply"].stdout + results["specops apply"].stderr
+    assert live_model(target)["serving"] == {"1.0.0": 100}
+    # A pull request merged into main (fast-forward), applied while real traffic flows.
+    _branch(estate, "feature", base)
+    head = commit_version(estate, "1.1.0")
+    git = pygit2.Repository(str(estate))
+    git.branches["main"].set_target(head)
+    git.checkout(git.branches["main"])
+    features = ["amount", "account_age_days", "tx_count_24h", "distinct_merchants_7d",
+                "avg_amount_30d", "hour_of_day", "distance_from_home_km", "card_present"]  # fmt: skip
+    rows = rows_from_csv((estate / "specs/data/transactions-2026-10.csv").read_bytes(), features)
+    with TrafficGenerator(target.url, "fraud-scorer", "features", rows, rate=250, token_env=TOKEN_ENV) as traffic:
+        results = Runner("specops-apply.yml", estate, values).run()
+    apply = results["specops apply"]
+    assert apply.returncode == 0, apply.stdout + apply.stderr
+    assert "analysis at 100%: Successful" in (estate / "apply.log").read_text()
+    assert live_model(target)["serving"] == {"1.1.0": 100}
+    assert traffic.counts.failed == 0 and traffic.counts.ok > 0
+    status = json.loads((estate / "status.json").read_text())
+    assert {r["sync"] for r in status["resources"]} == {"Synced"}
+    summary = (estate.parent / "specops-apply.yml-summary.md").read_text()
+    assert "Model/fraud-scorer" in summary and "6/6 synced, 6/6 healthy." in summary
+    assert token not in summary + apply.stdout + apply.stderr
