@@ -48,8 +48,11 @@ async def _run(target: ServeTarget, mv: ModelVersion, request: InferRequest, *, 
         for name in mv.guardrails:
             feeds = target.guardrails[name].apply("input", feeds, mv.features, hits)
         names = [n for n, _ in wanted]
-        loop = asyncio.get_running_loop()
-        results = await loop.run_in_executor(target.executor, mv.session.run, feeds, names)
+        if mv.inline:  # a tiny model: a thread hand-off would cost more than the run
+            results = mv.session.run(feeds, names)
+        else:
+            loop = asyncio.get_running_loop()
+            results = await loop.run_in_executor(target.executor, mv.session.run, feeds, names)
         produced = dict(zip(names, results, strict=True))
         for name in mv.guardrails:
             produced = target.guardrails[name].apply("output", produced, {}, hits)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -26,7 +27,7 @@ from specops.spec._model import TensorSpec
 
 __all__ = ["ModelVersion", "Route", "load_key", "load_version"]
 
-_WARMUP_FILL = {"string": ""}
+INLINE_BELOW_S = 0.0002
 _NUMPY = {
     "float32": np.float32, "float64": np.float64, "float16": np.float16,
     "int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64,
@@ -57,6 +58,8 @@ class ModelVersion:
     session: Session
     key: tuple[Any, ...]
     features: dict[str, list[str]] = field(default_factory=dict)
+    # Runs that take less than a thread hand-off costs run on the event loop itself.
+    inline: bool = False
 
     @property
     def providers(self) -> list[str]:
@@ -179,9 +182,12 @@ def load_version(model: Model, spec_hash: str, artifact: bytes) -> ModelVersion:
         )
     outputs = [t.name for t in model.spec.signature.outputs]
     feeds = _warmup_feeds(model)
+    timings: list[float] = []
     for _ in range(max(1, runtime.warmup_requests)):
+        started = time.perf_counter()
         try:
             results = session.run(feeds, outputs)
+            timings.append(time.perf_counter() - started)
         except Exception as exc:
             raise HTTPError(422, f"{where}: warm-up inference failed: {exc}") from exc
         for spec, array in zip(model.spec.signature.outputs, results, strict=True):
@@ -190,7 +196,8 @@ def load_version(model: Model, spec_hash: str, artifact: bytes) -> ModelVersion:
                     422, f"{where}: warm-up output {spec.name!r} has rank {array.ndim}, the spec says {len(spec.shape)}"
                 )
     features = {t.name: list(t.features) for t in model.spec.signature.inputs if t.features}
-    return ModelVersion(model.name, model.spec.version, spec_hash, model, session, load_key(model), features)
+    inline = min(timings) < INLINE_BELOW_S
+    return ModelVersion(model.name, model.spec.version, spec_hash, model, session, load_key(model), features, inline)
 
 
 def _bucket(request_id: str | None) -> int:

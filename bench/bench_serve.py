@@ -1,0 +1,270 @@
+"""Serving benchmark: the example fraud scorer in-process vs through ``specops serve`` over HTTP.
+
+Measured in one run, on the same model (``specs/artifacts/fraud-scorer-1.0.0.onnx``,
+one row per request, one intra-op thread):
+
+* in-process: ``session.run`` through ``specops._onnx``, at concurrency 1 and 16 (threads);
+* HTTP: a ``specops serve`` subprocess on 127.0.0.1, Open Inference Protocol JSON requests
+  on keep-alive connections from an asyncio client, at concurrency 1 and 16;
+* p50 / p99 latency, throughput, and the server's overhead as a ratio to in-process;
+* a version swap under steady load (1.0.0 -> 1.1.0, loaded beside, then activated, then a
+  canary split and back): failed requests (must be 0) and the worst latency.
+
+Run: ``python bench/bench_serve.py [--quick] [--requests N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from specops import canonical_hash
+from specops._onnx import load_session
+from specops.spec import load_estate
+
+ROOT = Path(__file__).resolve().parent.parent
+ROW = [[73.3, 606.0, 2.0, 6.0, 49.5, 11.0, 12.3, 1.0]]
+
+
+def _model_doc(version: str) -> tuple[dict[str, Any], bytes]:
+    estate = load_estate([ROOT / "specs"], root=ROOT)
+    spec = estate.get("Model", "fraud-scorer")
+    assert spec is not None
+    doc = spec.resource.canonical()
+    artifact = (ROOT / "specs" / "artifacts" / f"fraud-scorer-{version}.onnx").read_bytes()
+    doc["spec"]["version"] = version
+    doc["spec"]["artifact"] = {"uri": f"specs/artifacts/fraud-scorer-{version}.onnx",
+                               "sha256": hashlib.sha256(artifact).hexdigest()}
+    # The benchmark measures serving, not the example's guardrails or rollout analysis.
+    for key in ("guardrails", "rollout", "trainedOn"):
+        doc["spec"].pop(key, None)
+    doc["spec"]["targets"] = ["bench"]
+    return doc, artifact
+
+
+def _summary(latencies: list[float], wall: float) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "p50_ms": ordered[len(ordered) // 2] * 1000,
+        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        "max_ms": ordered[-1] * 1000,
+        "rps": len(ordered) / wall,
+    }
+
+
+def bench_in_process(artifact: bytes, requests: int, concurrency: int) -> dict[str, float]:
+    session = load_session(artifact, ["CPUExecutionProvider"], intra_op_threads=1)
+    feeds = {"features": np.asarray(ROW, dtype=np.float32)}
+    for _ in range(50):
+        session.run(feeds, ["probabilities"])
+    per = requests // concurrency
+
+    def worker(_: int) -> list[float]:
+        out = []
+        for _ in range(per):
+            t = time.perf_counter()
+            session.run(feeds, ["probabilities"])
+            out.append(time.perf_counter() - t)
+        return out
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        latencies = [x for chunk in pool.map(worker, range(concurrency)) for x in chunk]
+    return _summary(latencies, time.perf_counter() - start)
+
+
+def _request(path: str, body: bytes, extra: str = "") -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n{extra}\r\n"
+    ).encode() + body
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> int:
+    writer.write(raw)
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status
+
+
+class Load:
+    """Keep-alive connections sending the same inference request as fast as answers come."""
+
+    def __init__(self, port: int, concurrency: int) -> None:
+        self.port = port
+        self.concurrency = concurrency
+        body = orjson.dumps({"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 8], "data": ROW}]})
+        self.raw = _request("/v2/models/fraud-scorer/infer", body)
+        self.latencies: list[tuple[float, float]] = []  # (start, seconds)
+        self.failures = 0
+        self.versions: dict[str, int] = {}
+
+    async def worker(self, count: int | None, stop: asyncio.Event) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        done = 0
+        while (count is None and not stop.is_set()) or (count is not None and done < count):
+            t = time.perf_counter()
+            try:
+                status = await _exchange(reader, writer, self.raw)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                status = 0
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            self.latencies.append((t, time.perf_counter() - t))
+            if status != 200:
+                self.failures += 1
+            done += 1
+        writer.close()
+
+    async def run(self, requests: int) -> dict[str, float]:
+        stop = asyncio.Event()
+        start = time.perf_counter()
+        per = requests // self.concurrency
+        await asyncio.gather(*(self.worker(per, stop) for _ in range(self.concurrency)))
+        return _summary([s for _, s in self.latencies], time.perf_counter() - start)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Admin:
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+
+    def call(self, method: str, path: str, body: Any = None, raw: bytes | None = None) -> Any:
+        data = raw if raw is not None else (orjson.dumps(body) if body is not None else None)
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read() or b"{}")
+
+    def revision(self) -> str:
+        return str(self.call("GET", "/admin/v1/state")["revision"])
+
+    def apply(self, version: str, activate: bool = True) -> None:
+        doc, artifact = _model_doc(version)
+        self.call("PUT", f"/admin/v1/artifacts/{doc['spec']['artifact']['sha256']}", raw=artifact)
+        body = {"expected_revision": self.revision(), "spec": doc, "hash": canonical_hash(doc), "activate": activate}
+        self.call("PUT", "/admin/v1/resources/Model/fraud-scorer", body)
+
+    def traffic(self, weights: dict[str, int]) -> None:
+        body = {"expected_revision": self.revision(), "weights": weights, "shadow": None}
+        self.call("PUT", "/admin/v1/models/fraud-scorer/traffic", body)
+
+
+async def bench_swap(port: int, admin: Admin, concurrency: int, seconds: float) -> dict[str, Any]:
+    load = Load(port, concurrency)
+    stop = asyncio.Event()
+    workers = [asyncio.create_task(load.worker(None, stop)) for _ in range(concurrency)]
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(seconds / 4)
+    swap_start = time.perf_counter()
+    await loop.run_in_executor(None, admin.apply, "1.1.0", False)   # load beside, weight 0
+    await loop.run_in_executor(None, admin.traffic, {"1.0.0": 90, "1.1.0": 10})
+    await loop.run_in_executor(None, admin.apply, "1.1.0", True)    # activate: 100 % atomically
+    await loop.run_in_executor(None, admin.traffic, {"1.0.0": 100, "1.1.0": 0})  # roll back
+    swap_end = time.perf_counter()
+    await asyncio.sleep(seconds / 4)
+    stop.set()
+    await asyncio.gather(*workers)
+    during = [s for t, s in load.latencies if swap_start <= t <= swap_end]
+    return {
+        "requests": len(load.latencies),
+        "failed": load.failures,
+        "swap_s": swap_end - swap_start,
+        "requests_during_swap": len(during),
+        "worst_ms_during_swap": max(during, default=0.0) * 1000,
+        "worst_ms_overall": max(s for _, s in load.latencies) * 1000,
+        "p50_ms": statistics.median(s for _, s in load.latencies) * 1000,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few requests (a smoke run)")
+    parser.add_argument("--requests", type=int, help="requests per case (default 4000, quick 480)")
+    args = parser.parse_args()
+    requests = args.requests or (480 if args.quick else 4000)
+
+    _, artifact = _model_doc("1.0.0")
+    results: dict[str, Any] = {"requests_per_case": requests}
+    for c in (1, 16):
+        results[f"in_process_c{c}"] = bench_in_process(artifact, requests, c)
+
+    port = _free_port()
+    state = tempfile.mkdtemp(prefix="specops-bench-")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "specops", "serve", "--port", str(port), "--state-dir", state,
+         "--name", "bench", "--insecure-local", "--token-env", "SPECOPS_BENCH_NO_TOKEN"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        admin = Admin(port)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{admin.base}/v2/health/ready", timeout=1).read()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"server did not start: {server.stderr.read().decode() if server.stderr else ''}") from None
+                time.sleep(0.1)
+        admin.apply("1.0.0")
+        asyncio.run(Load(port, 4).run(200))  # warm the connection path
+        for c in (1, 16):
+            load = Load(port, c)
+            results[f"http_c{c}"] = asyncio.run(load.run(requests))
+            results[f"http_c{c}"]["failed"] = load.failures
+        results["swap_under_load_c16"] = asyncio.run(bench_swap(port, admin, 16, 1.0 if args.quick else 4.0))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    print(f"{'case':<16}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>12}{'p50 x':>9}{'req/s x':>10}{'+p50 ms':>10}")
+    for c in (1, 16):
+        base, http = results[f"in_process_c{c}"], results[f"http_c{c}"]
+        http["overhead_p50_ratio"] = http["p50_ms"] / base["p50_ms"]
+        http["throughput_ratio"] = http["rps"] / base["rps"]
+        http["overhead_p50_ms"] = http["p50_ms"] - base["p50_ms"]
+        print(f"{f'in-process c{c}':<16}{base['p50_ms']:>10.3f}{base['p99_ms']:>10.3f}{base['rps']:>12.0f}")
+        print(f"{f'http c{c}':<16}{http['p50_ms']:>10.3f}{http['p99_ms']:>10.3f}{http['rps']:>12.0f}"
+              f"{http['overhead_p50_ratio']:>9.1f}{http['throughput_ratio']:>10.3f}{http['overhead_p50_ms']:>10.3f}")
+    swap = results["swap_under_load_c16"]
+    print(
+        f"swap under load (c16): {swap['failed']} failed of {swap['requests']} requests; "
+        f"{swap['requests_during_swap']} during the {swap['swap_s']:.2f} s swap, worst {swap['worst_ms_during_swap']:.1f} ms "
+        f"(p50 {swap['p50_ms']:.2f} ms, worst overall {swap['worst_ms_overall']:.1f} ms)"
+    )
+    print(json.dumps(results, sort_keys=True))
+    return 1 if swap["failed"] or any(results[f"http_c{c}"]["failed"] for c in (1, 16)) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
