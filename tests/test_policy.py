@@ -207,7 +207,6 @@ def test_replacing_production_needs_owner_approval_from_the_pull_request(
 ) -> None:
     data = "policy:\n  paths: [policies]\n  data:\n    teams: {risk-ml: [alice]}\n"
     commit(project, {"specops.yaml": data})
-    live = json.loads(json.dumps(EMPTY_LIVE))
     from tests._gitutil import live_document
 
     doc = live_document(project)
