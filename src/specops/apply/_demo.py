@@ -19,6 +19,7 @@ import hashlib
 import json
 import re
 import shutil
+import signal
 import tempfile
 import urllib.request
 from pathlib import Path
@@ -181,17 +182,17 @@ def run_demo(
         return 0
     finally:
         code = server.stop()
-        if code not in (None, 0) and err is not None:
+        # uvicorn re-raises SIGTERM after its graceful shutdown: -15 is a clean stop.
+        if code not in (None, 0, -signal.SIGTERM) and err is not None:
             err.write(f"specops serve exited with {code} (log: {server.log})\n")
         if temp is not None:
             temp.cleanup()
 
 
 def _features(repo: Path) -> list[str]:
-    from specops.spec import load_estate
+    from specops.plan import load_desired_state
 
-    estate = load_estate([repo / MODEL_FILE], root=repo)
-    spec = estate.get("Model", "fraud-scorer")
+    spec = load_desired_state(repo, cache_dir=False).estate.get("Model", "fraud-scorer")
     assert spec is not None
     return list(spec.resource.canonical()["spec"]["signature"]["inputs"][0]["features"])
 

@@ -171,9 +171,11 @@ class Rollout:
                 "or lower analysis.minRequests)"
             )
         else:
+            unit = "ms" if str(verdict.objective).startswith("latency") else ""
             message = (
                 f"{self.where()}: analysis at {step} Failed: objective {verdict.objective} "
-                f"measured {verdict.measured} (limit {verdict.limit}); rolled back to {baseline}"
+                f"measured {verdict.measured:.4g}{unit} (limit {verdict.limit:g}{unit}) over "
+                f"{verdict.window.requests if verdict.window else 0} requests; rolled back to {baseline}"
             )
         rollback_model(self.session, self.rid, self.previous or {}, baseline, self.journal)
         self.say(f"  {self.where()}: rolled back; {baseline} serves 100%")
