@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
@@ -19,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from specops._cli import _REGISTRARS as REGISTRARS
 from specops._cli import main
 from specops.apply import LocalTarget
 from specops.apply._demo import commit_all, prepare, set_model_version, slow_model
@@ -28,16 +26,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TOKEN_ENV = "SPECOPS_LOCAL_TOKEN"
 # Tiny canary timings keep the suite fast: steps need 20 requests, judged every 50 ms.
 TEST_ANALYSIS = "analysis: {slo: fraud-scorer, minRequests: 20, interval: 50ms, deadline: 20s}"
-
-if not any(r.startswith("specops.serve.") for r in REGISTRARS):  # until `serve` is wired into the CLI
-    LocalTarget.command = (
-        sys.executable,
-        "-c",
-        "import argparse, sys; from specops.serve._cli import add_serve_parser; "
-        "p = argparse.ArgumentParser(); add_serve_parser(p.add_subparsers()); "
-        "a = p.parse_args(['serve', *sys.argv[1:]]); sys.exit(a.func(a, sys.stdout))",
-    )
-
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
     """``specops ARGV`` in this process: exit code, stdout, stderr."""

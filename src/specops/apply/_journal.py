@@ -11,7 +11,8 @@ these fields::
 
 Events: ``apply.start``, ``change.start``, ``rollout.step``, ``analysis``,
 ``change.done``, ``change.failed``, ``rollback``, ``apply.done``,
-``apply.failed``, ``recovery``. An apply is *open* while it has an
+``apply.failed``, ``apply.interrupted`` (a target went away mid-change),
+``recovery``, ``apply.recovered``. An apply is *open* while it has an
 ``apply.start`` and no ``apply.done``/``apply.failed``/``apply.recovered``;
 ``Journal.open_applies`` finds them for recovery. A torn last line (the
 process died mid-write) is ignored on reading, and the next append starts

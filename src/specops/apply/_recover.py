@@ -5,8 +5,9 @@ where each one stands. Every single-call change (a non-Model resource, a
 direct rollout, a delete) is atomic on the target, so it either happened or
 not: recovery only records which. A canary that never finished is rolled
 back: its candidate was not judged all the way, so the previous version,
-whose spec the journal holds, gets 100% of traffic again. Nothing stays
-half-routed, and the next plan will propose the rollout again.
+whose spec the journal holds, gets 100% of traffic again (one that already
+serves 100% of traffic with its spec recorded is kept as completed).
+Nothing stays half-routed, and the next plan proposes the rollout again.
 """
 
 from __future__ import annotations
