@@ -59,3 +59,12 @@ def test_test_that_errors_is_a_failure_and_broken_policy_is_located(
 def test_no_tests_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["policy", "test", str(tmp_path)]) == 1
     assert "no test_* rules" in capsys.readouterr().err
+
+
+def test_policy_package_exports_resolve() -> None:
+    import specops.policy as policy
+
+    for name in policy.__all__:
+        assert getattr(policy, name) is not None, name
+    with pytest.raises(AttributeError):
+        _ = policy.nothing_here
