@@ -88,6 +88,8 @@ def test_example_estate_against_empty_live_creates_everything_in_order(
     assert all(c["actions"] == ["create"] and c["reason"] == "missing_live" for c in data["resource_changes"])
     assert data["summary"]["create"] == 6
     assert data["desired"]["commit"] and data["desired"]["tree"]
+    # every change says where it lands: its own target, its dependencies', else its dependents'
+    assert {c["id"]: c["targets"] for c in data["resource_changes"]} == {rid: ["local-cpu"] for wave in ORDER for rid in wave}
 
 
 def test_text_summary_line_and_no_colour_off_a_terminal(example_repo: Path, empty_live: Path) -> None:

@@ -171,6 +171,17 @@ class GitRepo:
         except (KeyError, GitError):
             return False
 
+    def read_path(self, commit: str, path: str) -> bytes:
+        """The bytes of the file at ``path`` in ``commit``'s tree (``GitError`` when there is none)."""
+        try:
+            tree = self._repo.revparse_single(commit).peel(pygit2.Tree)
+            entry = tree[path]
+        except (KeyError, ValueError, GitError, pygit2.GitError) as exc:
+            raise GitError(f"{path} does not exist at {commit[:12]}") from exc
+        if entry.type_str != _BLOB:
+            raise GitError(f"{path} at {commit[:12]} is not a file")
+        return self.read_blob(str(entry.id))
+
     def read_blob(self, blob: str) -> bytes:
         try:
             obj = self._repo[blob]

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from specops._errors import SpecOpsError
-from specops._git import GitRepo
+from specops._git import GitError, GitRepo
 
 __all__ = ["ArtifactError", "read_artifact"]
 
@@ -24,12 +24,10 @@ class ArtifactError(SpecOpsError):
 
 
 def _from_tree(repo: GitRepo, commit: str, path: str) -> bytes:
-    # GitRepo reads blobs by id; a path in a commit's tree needs one revparse.
     try:
-        obj = repo._repo.revparse_single(f"{commit}:{path}")
-    except (KeyError, ValueError) as exc:
+        return repo.read_path(commit, path)
+    except GitError as exc:
         raise ArtifactError(f"{path} does not exist at commit {commit[:12]} (commit the artifact)") from exc
-    return repo.read_blob(str(obj.id))
 
 
 def read_artifact(repo_path: Path, desired: dict[str, Any], artifact: dict[str, Any], owner: str) -> bytes:

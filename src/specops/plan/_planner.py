@@ -140,26 +140,50 @@ def _live_deps(resource: LiveResource) -> list[str]:
     return [f"{r.kind}/{r.name}" for r in parsed.references() if r.dependency]
 
 
-def _placement(nodes: dict[str, Node]) -> dict[str, set[str]]:
-    """Targets each resource lives on: its own, its dependencies', else its dependents'."""
-    memo: dict[str, set[str]] = {}
+class _Placement:
+    """Targets each resource lives on: its own, its dependencies', else its dependents'.
 
-    def down(rid: str, depth: int = 0) -> set[str]:
-        if rid in memo or depth > 64:
-            return memo.get(rid, set())
-        node = nodes.get(rid)
-        found = set(node.placement) if node is not None else set()
-        for dep in node.deps if node is not None else ():
-            found |= down(dep, depth + 1)
-        memo[rid] = found
-        return found
+    Computed on demand for the resources that change, so a plan of 100,000
+    resources with 1,000 changes walks the graph below those 1,000 only.
+    """
 
-    out = {rid: down(rid) for rid in nodes}
-    for rid, node in nodes.items():
-        for dep in node.deps:
-            if dep in out and not out[dep]:
-                out[dep] = set(out[rid])
-    return out
+    def __init__(self, nodes: dict[str, Node]) -> None:
+        self.nodes = nodes
+        self.memo: dict[str, frozenset[str]] = {}
+        self.dependents: dict[str, list[str]] | None = None
+
+    def _down(self, rid: str) -> frozenset[str]:
+        # Iterative post-order walk: dependency chains can be long.
+        stack = [(rid, False)]
+        on_path: set[str] = set()
+        while stack:
+            current, expanded = stack.pop()
+            if current in self.memo:
+                continue
+            node = self.nodes.get(current)
+            deps = node.deps if node is not None else []
+            if not expanded:
+                on_path.add(current)
+                stack.append((current, True))
+                stack.extend((d, False) for d in deps if d not in self.memo and d not in on_path)
+                continue
+            found = set(node.placement) if node is not None else set()
+            for dep in deps:
+                found |= self.memo.get(dep, frozenset())
+            self.memo[current] = frozenset(found)
+            on_path.discard(current)
+        return self.memo[rid]
+
+    def of(self, rid: str) -> list[str]:
+        found = self._down(rid)
+        if not found:
+            if self.dependents is None:
+                self.dependents = {}
+                for other, node in self.nodes.items():
+                    for dep in node.deps:
+                        self.dependents.setdefault(dep, []).append(other)
+            found = frozenset().union(*(self._down(d) for d in self.dependents.get(rid, ())))
+        return sorted(found)
 
 
 def _field_changes(kind: str, before: dict[str, Any], after: dict[str, Any]) -> tuple[list[FieldChange], bool]:
@@ -212,7 +236,7 @@ def plan_changes(
     ids = [*nodes, *deleted]
     codes += bytes([core.DELETE]) * len(deleted)
     unreachable = live.unreachable
-    placement = _placement(nodes) if unreachable else {}
+    placement = _Placement(nodes)
     summary = Summary()
     applies: dict[str, ResourceChange] = {}
     deletes: dict[str, ResourceChange] = {}
@@ -222,7 +246,12 @@ def plan_changes(
         kind, _, name = rid.partition("/")
         node = nodes.get(rid)
         have = running.get(rid)
-        where = sorted(placement.get(rid, ())) if placement else []
+        if code == core.NOOP:
+            where = []
+        elif node is None and have is not None:
+            where = [have.target]
+        else:
+            where = placement.of(rid)
         source = node.source if node is not None else None
         change = ResourceChange(
             rid, kind, name, ["no-op"], "in_sync",
