@@ -124,16 +124,12 @@ def test_killed_apply_is_recovered_by_the_next(estate: Path, target: LocalTarget
 
 
 def test_plan_blocked_by_policy_is_refused(estate: Path, target: LocalTarget, tmp_path: Path) -> None:  # noqa: F811
-    import shutil
-
     from tests._gitutil import commit
-    from tests.test_apply_helpers import REPO_ROOT
 
     assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0
-    # The project's own policy library; then a new artifact under the same version (SO-MODEL-005).
-    shutil.copytree(REPO_ROOT / "policies", estate / "policies")
-    config = (REPO_ROOT / "specops.yaml").read_text().replace("waivers: waivers.yaml", "")
-    commit(estate, {"specops.yaml": config}, "policies")
+    # The estate carries the project's own policy library (as the demo's does);
+    # a new artifact under the same version breaks SO-MODEL-005.
+    assert (estate / "specops.yaml").is_file() and (estate / "policies" / "model_version_bump.rego").is_file()
     edit(estate, MODEL, "fraud-scorer-1.0.0.onnx", "fraud-scorer-1.1.0.onnx")
     sha = __import__("hashlib").sha256((estate / "specs/artifacts/fraud-scorer-1.1.0.onnx").read_bytes()).hexdigest()
     text = (estate / MODEL).read_text()

@@ -31,7 +31,7 @@ __all__ = ["run_demo", "slow_model"]
 
 TARGET_FILE = "specs/targets/local-cpu.yaml"
 MODEL_FILE = "specs/models/fraud-scorer.yaml"
-FAST_ANALYSIS = "analysis: {slo: fraud-scorer, minRequests: 60, interval: 1s, deadline: 30s}"
+FAST_ANALYSIS = "analysis: {slo: fraud-scorer, minRequests: 100, interval: 1s, deadline: 60s}"
 
 
 def slow_model(features: int = 8, layers: int = 300, width: int = 1024) -> bytes:
@@ -103,6 +103,14 @@ def prepare(specs: Path, repo: Path, url: str, analysis: str = FAST_ANALYSIS) ->
         )
     pygit2.init_repository(str(repo), initial_head="main")
     shutil.copytree(specs, repo / "specs")
+    # The project's policies judge the demo's plans too, as they would in CI.
+    project = specs.parent
+    if (project / "specops.yaml").is_file():
+        for name in ("specops.yaml", "waivers.yaml"):
+            if (project / name).is_file():
+                shutil.copy2(project / name, repo / name)
+        if (project / "policies").is_dir():
+            shutil.copytree(project / "policies", repo / "policies")
     target = repo / TARGET_FILE
     target.write_text(re.sub(r"url: \S+", f"url: {url}", target.read_text(encoding="utf-8"), count=1), encoding="utf-8")
     model = repo / MODEL_FILE
@@ -203,8 +211,11 @@ def _plan_and_apply(
     from specops.apply._rollout import RolloutFailedError
     from specops.apply._runner import ApplyOptions, apply_plan
     from specops.plan import make_plan, render_text
+    from specops.policy import PolicyOptions, check_plan
 
     plan = make_plan(repo, cache_dir=False)
+    plan.policy = check_plan(plan, PolicyOptions(), repo_path=repo, cache_dir=False)
+    plan.plan_id = plan.compute_id()
     for line in render_text(plan, colour=False).splitlines():
         say(f"   {line}")
     options = ApplyOptions(repo, workdir / "journal.jsonl", traffic_rate=traffic, say=lambda line: say(f"   {line}"))

@@ -23,6 +23,7 @@ from pydantic import TypeAdapter
 
 from specops.plan._desired import DesiredFingerprint, Review
 from specops.policy._model import PolicyReport
+from specops.spec._document_checks import names_a_credential
 
 __all__ = [
     "MASK",
@@ -40,17 +41,17 @@ __all__ = [
 
 PLAN_FORMAT_VERSION = 1
 MASK = "(sensitive)"
-_SENSITIVE = ("token", "secret", "password", "passwd", "credential", "privatekey", "apikey")
 
 Action = Literal["create", "update", "delete", "no-op", "unknown"]
 Reason = Literal["missing_live", "spec_changed", "drifted", "orphaned", "in_sync", "target_unreachable"]
 
 
 def is_sensitive(key: str) -> bool:
+    """A key that names a credential, by whole words: ``apiKey`` and ``client_secret`` are,
+    ``maxTokens`` and ``tokenizer`` are not (the same rule that rejects such labels in specs)."""
     if key.endswith("Env"):
         return False
-    folded = key.lower().replace("-", "").replace("_", "")
-    return any(word in folded for word in _SENSITIVE)
+    return names_a_credential(key)
 
 
 def mask(value: Any) -> Any:
