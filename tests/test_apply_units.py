@@ -106,20 +106,6 @@ def test_judge_outcomes() -> None:
     assert errors.measured == pytest.approx(0.05)
 
 
-def test_a_step_fails_early_once_its_sample_cannot_pass() -> None:
-    # p99 over a 200-request sample tolerates 2 slow requests: 2 keep waiting, 3 fail at once.
-    two_slow = judge(window(None, stats(10, fast=8)), OBJECTIVES, min_requests=200)
-    assert two_slow.outcome == "Inconclusive"
-    three_slow = judge(window(None, stats(10, fast=7)), OBJECTIVES, min_requests=200)
-    assert three_slow.outcome == "Failed" and three_slow.objective == "latency p99 <= 25ms"
-    assert "3 of the first 10 requests took longer than 25ms" in three_slow.reason
-    assert three_slow.measured is not None and three_slow.measured > 25
-    # an error budget of 1% of 200 requests is 2 errors
-    assert judge(window(None, stats(10, errors=2)), OBJECTIVES, min_requests=200).outcome == "Inconclusive"
-    failed = judge(window(None, stats(10, errors=3)), OBJECTIVES, min_requests=200)
-    assert failed.outcome == "Failed" and failed.objective == "errorRate <= 0.01"
-
-
 def test_guardrail_blocks_are_judged_against_the_baseline() -> None:
     base = window(None, stats(1000, blocks=100))
     same = judge(window(None, stats(100, blocks=12)), [], min_requests=10, baseline=base)

@@ -145,9 +145,6 @@ def judge(
 ) -> Verdict:
     """Judge one step; ``objectives`` are the SLO's ``spec.objectives`` (canonical documents)."""
     if candidate.requests < min_requests:
-        early = _early_failure(candidate, objectives, min_requests)
-        if early is not None:
-            return early
         return Verdict(
             "Inconclusive",
             f"{candidate.requests} of the {min_requests} requests analysis needs",
@@ -192,39 +189,6 @@ def judge(
         failed.window, failed.checks = candidate, checks
         return failed
     return Verdict("Successful", f"{len([c for c in checks if c['outcome'] == 'pass'])} objectives met over {n} requests", window=candidate, checks=checks)
-
-
-def _early_failure(
-    candidate: VersionWindow, objectives: list[dict[str, Any]], min_requests: int
-) -> Verdict | None:
-    """Fail a step before its sample is complete once it cannot pass on that sample.
-
-    Like Argo Rollouts' failure limit: a p99 objective judged over 200
-    requests tolerates 2 slow ones; once 3 have been slow (or more errors than
-    the error budget of 200 requests allows) the step has failed, whatever the
-    rest of the sample does. A badly broken candidate is rolled back after a
-    handful of requests instead of serving its share until the sample fills.
-    """
-    total = candidate.buckets[-1][1] if candidate.buckets else 0
-    for objective in objectives:
-        kind = objective.get("type")
-        if kind == "latency" and total:
-            pct = float(objective.get("percentile", 99.0))
-            limit = float(objective["thresholdMs"])
-            slow = total - round(_within(candidate.buckets, limit) * total)
-            if slow > (1 - pct / 100) * min_requests:
-                name = f"latency p{pct:g} <= {limit:g}ms"
-                value = quantile(candidate.buckets, pct / 100)
-                measured = max(value if value is not None else limit, limit)
-                why = f"{name} failed: {slow} of the first {total} requests took longer than {limit:g}ms, more than {min_requests} requests allow"
-                return Verdict("Failed", why, name, _round(measured), limit, window=candidate)
-        elif kind == "errorRate":
-            limit = float(objective["max"])
-            if candidate.errors > limit * min_requests:
-                name = f"errorRate <= {limit:g}"
-                why = f"{name} failed: {candidate.errors} errors already, more than {min_requests} requests allow"
-                return Verdict("Failed", why, name, _round(candidate.errors / max(candidate.requests, 1)), limit, window=candidate)
-    return None
 
 
 def _round(value: float) -> float:

@@ -31,7 +31,7 @@ __all__ = ["run_demo", "slow_model"]
 
 TARGET_FILE = "specs/targets/local-cpu.yaml"
 MODEL_FILE = "specs/models/fraud-scorer.yaml"
-FAST_ANALYSIS = "analysis: {slo: fraud-scorer, minRequests: 100, interval: 1s, deadline: 60s}"
+FAST_ANALYSIS = "analysis: {slo: fraud-scorer, minRequests: 60, interval: 1s, deadline: 30s}"
 
 
 def slow_model(features: int = 8, layers: int = 300, width: int = 1024) -> bytes:
