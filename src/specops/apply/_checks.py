@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from specops._errors import SpecOpsError
+from specops.plan._model import plan_id_of
 
 __all__ = [
     "PlanRefusedError",
@@ -45,7 +46,7 @@ def load_plan(path: Path) -> dict[str, Any]:
         raise PlanRefusedError(f"{path}:{exc.lineno}:{exc.colno}: not a plan (invalid JSON: {exc.msg})") from exc
     if not isinstance(doc, dict) or "plan_id" not in doc or "resource_changes" not in doc:
         raise PlanRefusedError(f"{path} is not a plan (save one with `specops plan --out {path}`)")
-    if _content_id(doc) != doc["plan_id"]:
+    if plan_id_of(doc) != doc["plan_id"]:
         raise PlanRefusedError(
             f"{path} was modified after it was made (its plan_id does not match its content); "
             + replan_hint(doc)
@@ -56,16 +57,6 @@ def load_plan(path: Path) -> dict[str, Any]:
             "(this SpecOps applies version 1; re-plan with this version)"
         )
     return doc
-
-
-def _content_id(doc: dict[str, Any]) -> str:
-    """The plan's id as the planner computes it: SHA-256 of the sorted document without its id."""
-    import hashlib
-
-    import orjson
-
-    body = {k: v for k, v in doc.items() if k != "plan_id"}
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _policy_blocks(doc: dict[str, Any]) -> list[str]:

@@ -36,6 +36,7 @@ __all__ = [
     "TargetFingerprint",
     "is_sensitive",
     "mask",
+    "plan_id_of",
     "plan_schema",
 ]
 
@@ -219,10 +220,16 @@ class Plan:
 
     def compute_id(self) -> str:
         """SHA-256 over the whole document but its id: same inputs, same plan, same id."""
-        import hashlib
+        return plan_id_of({"format_version": self.format_version, **self._body()})
 
-        body = {"format_version": self.format_version, **self._body()}
-        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+def plan_id_of(document: dict[str, Any]) -> str:
+    """The id of a plan document (``Plan.to_json()`` or a saved plan): SHA-256 of the
+    document without ``plan_id``, keys sorted. Apply recomputes it to detect edits."""
+    import hashlib
+
+    body = {k: v for k, v in document.items() if k != "plan_id"}
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def plan_schema() -> dict[str, Any]:
