@@ -53,7 +53,7 @@ def test_stale_and_tampered_plans_are_refused(estate: Path, target: LocalTarget,
 
     # Desired state moves: a commit after the plan was made.
     assert run_cli("plan", "--repo", str(estate), "--out", str(plan))[0] == 0
-    edit(estate, "specs/slos/fraud-scorer.yaml", "thresholdMs: 25", "thresholdMs: 30")
+    edit(estate, "specs/slos/fraud-scorer.yaml", "thresholdMs: 50", "thresholdMs: 60")
     code, _, err = run_cli("apply", str(plan), "--repo", str(estate))
     assert code == 1 and "desired state moved since the plan was made: HEAD is at commit" in err
 

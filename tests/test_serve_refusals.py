@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from specops.serve import RunningServer
@@ -179,3 +180,24 @@ def test_oversized_body_and_unknown_routes(tmp_path: Any) -> None:
         admin.close()
     finally:
         running.stop()
+
+
+def test_a_tiny_model_runs_inline_even_when_its_first_timing_was_preempted() -> None:
+    from specops.apply._demo import slow_model
+    from specops.serve._registry import INLINE_BELOW_S, _runs_inline, load_version
+    from specops.spec import KINDS
+
+    artifact = scorer(1)
+    model = KINDS["Model"].model_validate(model_doc("m", "1.0.0", artifact))
+    loaded = load_version(model, "h", artifact)
+    assert loaded.inline, "a linear model over 4 features costs microseconds"
+    feeds = {"features": np.zeros((1, 4), dtype=np.float32)}
+    # The warm-up's only sample was 50 ms (the CPU was taken away mid-run): more samples decide.
+    preempted = [0.05]
+    assert _runs_inline(loaded.session, feeds, ["probabilities"], preempted)
+    assert len(preempted) > 1 and min(preempted) < INLINE_BELOW_S
+    # A model that is really slow goes to the worker threads.
+    slow = slow_model(layers=200)
+    slow_doc = model_doc("s", "1.0.0", slow, inputs=[{"name": "features", "dtype": "float32", "shape": [-1, 8]}])
+    slow_loaded = load_version(KINDS["Model"].model_validate(slow_doc), "h", slow)
+    assert not slow_loaded.inline

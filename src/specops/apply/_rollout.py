@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from specops._errors import SpecOpsError
-from specops.apply._analysis import Verdict, judge, window
+from specops.apply._analysis import Verdict, VersionWindow, judge, window
 from specops.apply._client import AdminClient, AdminError
 from specops.apply._traffic import TrafficGenerator
 from specops.spec import duration_seconds
@@ -82,6 +82,7 @@ class Rollout:
     traffic: TrafficGenerator | None = None
     analysis_wait_s: float = 0.0
     poll_s: float = 0.25
+    _reference: VersionWindow | None = None  # the baseline's last window with enough traffic
 
     @property
     def name(self) -> str:
@@ -148,11 +149,15 @@ class Rollout:
             if pause > 0:
                 time.sleep(pause)
             after = client.stats(self.name).get("versions") or {}
+            reference = window(before.get(baseline), after.get(baseline))
+            if reference.requests >= min_requests:
+                self._reference = reference
             verdict = judge(
                 window(before.get(self.version), after.get(self.version)),
                 self.objectives,
                 min_requests=min_requests,
-                baseline=window(before.get(baseline), after.get(baseline)),
+                # At 100% the baseline takes no traffic: compare with its window of the step before.
+                baseline=reference if reference.requests >= min_requests else self._reference,
             )
             elapsed = time.monotonic() - start
             if verdict.outcome != "Inconclusive" or elapsed >= deadline_s:
@@ -164,11 +169,16 @@ class Rollout:
         if verdict.outcome == "Successful":
             return
         if verdict.outcome == "Inconclusive":
+            if verdict.objective is None:  # too few requests
+                hint = (
+                    "send traffic to the model during the rollout, e.g. `specops apply --traffic 200`, "
+                    "or lower analysis.minRequests"
+                )
+            else:
+                hint = "the candidate sits at its objective's edge; raise analysis.deadline to let more traffic decide"
             message = (
                 f"{self.where()}: analysis at {step} stayed Inconclusive for {deadline_s:g}s "
-                f"({verdict.reason}); rolled back to {baseline} "
-                "(send traffic to the model during the rollout, e.g. `specops apply --traffic 200`, "
-                "or lower analysis.minRequests)"
+                f"({verdict.reason}{self._traffic_seen()}); rolled back to {baseline} ({hint})"
             )
         else:
             unit = "ms" if str(verdict.objective).startswith("latency") else ""
@@ -180,6 +190,17 @@ class Rollout:
         rollback_model(self.session, self.rid, self.previous or {}, baseline, self.journal)
         self.say(f"  {self.where()}: rolled back; {baseline} serves 100%")
         raise RolloutFailedError(message, verdict)
+
+
+    def _traffic_seen(self) -> str:
+        """What the runner's own traffic generator saw, when there is one: the first thing to check."""
+        if self.traffic is None:
+            return ""
+        c = self.traffic.counts
+        seen = f"; generated traffic so far: {c.sent} sent, {c.ok} ok, {c.blocked} blocked, {c.failed} failed"
+        if c.errors:
+            seen += f" (first failure: {c.errors[0]})"
+        return seen
 
 
 def rollback_model(

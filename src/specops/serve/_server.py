@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
@@ -44,6 +45,10 @@ def serve_forever(config: ServeConfig) -> None:
     import uvicorn
 
     app, target = build(config)
+    # Everything imported and restored so far lives as long as the process: keep it out of the
+    # cyclic collector's full passes, which otherwise stall the event loop for ~30 ms each.
+    gc.collect()
+    gc.freeze()
     try:
         uvicorn.Server(_uvicorn_config(app, config, config.port)).run()
     finally:
