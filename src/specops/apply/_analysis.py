@@ -260,14 +260,14 @@ def judge(
             # Judged on the histogram's own count, so buckets and requests never disagree.
             good, of = (within, total) if total > 0 else (n, n)
             base_total = baseline.buckets[-1][1] if baseline is not None and baseline.buckets else 0
-            base = (_within(baseline.buckets, limit), base_total) if baseline is not None and base_total > 0 else None
-            weigh(f"latency p{pct:g} <= {limit:g}ms", kind, good, of, pct / 100, measured, limit, base)
+            timed = (_within(baseline.buckets, limit), base_total) if baseline is not None and base_total > 0 else None
+            weigh(f"latency p{pct:g} <= {limit:g}ms", kind, good, of, pct / 100, measured, limit, timed)
         else:
             checks.append({"objective": str(kind), "outcome": "skipped", "why": "judged over the SLO window, not a canary step"})
     blocks = candidate.guardrail_blocks / n
-    base = baseline.guardrail_blocks / baseline.requests if baseline and baseline.requests else 0.0
-    limit = base + GUARDRAIL_MARGIN
-    weigh(f"guardrail block rate <= baseline {base:.3f} + {GUARDRAIL_MARGIN:g}", "rate", n - candidate.guardrail_blocks, n, 1 - limit, blocks, limit)
+    base_rate = baseline.guardrail_blocks / baseline.requests if baseline and baseline.requests else 0.0
+    limit = base_rate + GUARDRAIL_MARGIN
+    weigh(f"guardrail block rate <= baseline {base_rate:.3f} + {GUARDRAIL_MARGIN:g}", "rate", n - candidate.guardrail_blocks, n, 1 - limit, blocks, limit)
     result = failed or borderline
     if result is not None:
         result.window, result.checks = candidate, checks
