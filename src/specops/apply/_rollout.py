@@ -191,7 +191,6 @@ class Rollout:
         self.say(f"  {self.where()}: rolled back; {baseline} serves 100%")
         raise RolloutFailedError(message, verdict)
 
-
     def _traffic_seen(self) -> str:
         """What the runner's own traffic generator saw, when there is one: the first thing to check."""
         if self.traffic is None:
