@@ -94,3 +94,23 @@ def test_diff_is_restricted_to_the_specs_root(example_repo: Path) -> None:
         ("M", "specs/targets/local-cpu.yaml", "specs/targets/local-cpu.yaml"),
         ("R", "specs/prompts/fraud-case-summary.yaml", "specs/prompts/renamed.yaml"),
     }
+
+
+def test_commits_between_base_and_head_name_their_authors(tmp_path: Path) -> None:
+    repo = GitRepo.init(tmp_path / "r", "main")
+    (tmp_path / "r" / "a.txt").write_text("1")
+    base = repo.commit_all("base", "Ada", "ada@example.invalid")
+    (tmp_path / "r" / "a.txt").write_text("2")
+    middle = repo.commit_all("second change\n\nbody", "Bo", "bo@example.invalid")
+    (tmp_path / "r" / "b.txt").write_text("3")
+    head = repo.commit_all("third change", "Cy", "cy@example.invalid")
+    between = repo.commits(head, base)
+    assert [c["id"] for c in between] == [head, middle], "newest first, the base excluded"
+    assert [(c["author"], c["email"], c["summary"]) for c in between] == [
+        ("Cy", "cy@example.invalid", "third change"),
+        ("Bo", "bo@example.invalid", "second change"),
+    ]
+    assert [c["id"] for c in repo.commits(head)] == [head], "without a base: the head commit alone"
+    assert len(repo.commits(head, base, limit=1)) == 1
+    assert repo.commits("0" * 40, base) == [], "a commit a shallow clone lacks is no error"
+    assert GitRepo.discover(tmp_path / "r").head_commit() == head

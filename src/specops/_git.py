@@ -212,6 +212,48 @@ class GitRepo:
             return None
         return str(self._repo.head.peel(pygit2.Commit).id)
 
+    def commits(self, head: str, base: str | None = None, limit: int = 250) -> list[dict[str, str]]:
+        """Commits reachable from ``head`` and not from ``base``, newest first (``head`` alone without a base).
+
+        Each is ``{id, author, email, committer, summary}``: what policies see of
+        who changed the specs. Unknown commits give an empty list, not an error:
+        a shallow CI clone may lack the base.
+        """
+        try:
+            walker = self._repo.walk(head, pygit2.enums.SortMode.TOPOLOGICAL)
+            if base is not None:
+                walker.hide(base)
+        except (KeyError, ValueError, pygit2.GitError):
+            return []
+        out: list[dict[str, str]] = []
+        for commit in walker:
+            out.append(
+                {
+                    "id": str(commit.id),
+                    "author": commit.author.name,
+                    "email": commit.author.email,
+                    "committer": commit.committer.name,
+                    "summary": commit.message.split("\n", 1)[0],
+                }
+            )
+            if base is None or len(out) >= limit:
+                break
+        return out
+
+    @classmethod
+    def init(cls, path: Path, branch: str = "main") -> GitRepo:
+        """A new repository with a work tree at ``path`` whose first branch is ``branch``."""
+        return cls(pygit2.init_repository(str(path), initial_head=branch))
+
+    def commit_all(self, message: str, name: str, email: str) -> str:
+        """Stage every file of the work tree and commit it on HEAD; the new commit's id."""
+        self._repo.index.add_all()
+        self._repo.index.write()
+        tree = self._repo.index.write_tree()
+        who = pygit2.Signature(name, email)
+        parents = [] if self._repo.head_is_unborn else [self._repo.head.target]
+        return str(self._repo.create_commit("HEAD", who, who, message, tree, parents))
+
     def diff(self, base: Snapshot, head: Snapshot, root: str) -> list[FileChange]:
         """Spec files added, deleted, modified or renamed under ``root`` from ``base`` to ``head``."""
         old = self._subtree(base.tree, root) or self._tree(self._empty_tree())

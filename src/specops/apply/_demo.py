@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from specops._errors import SpecOpsError
+from specops._git import GitRepo
 
 __all__ = ["run_demo", "slow_model"]
 
@@ -82,27 +83,17 @@ def set_model_version(repo: Path, version: str, artifact: str, data: bytes) -> N
 
 
 def commit_all(repo: Path, message: str) -> str:
-    import pygit2
-
-    git = pygit2.Repository(str(repo))
-    git.index.add_all()
-    git.index.write()
-    tree = git.index.write_tree()
-    author = pygit2.Signature("SpecOps Demo", "demo@specops.invalid")
-    parents = [] if git.head_is_unborn else [git.head.target]
-    return str(git.create_commit("HEAD", author, author, message, tree, parents))
+    return GitRepo.discover(repo).commit_all(message, "SpecOps Demo", "demo@specops.invalid")
 
 
 def prepare(specs: Path, repo: Path, url: str, analysis: str = FAST_ANALYSIS) -> None:
     """The example estate in a new git repository, its target at ``url``, analysis shortened."""
-    import pygit2
-
     if not (specs / "models").is_dir():
         raise SpecOpsError(
             f"{specs} does not hold the example estate (run `specops demo` from the SpecOps "
             "checkout, or pass --specs PATH/TO/specs)"
         )
-    pygit2.init_repository(str(repo), initial_head="main")
+    GitRepo.init(repo, "main")
     shutil.copytree(specs, repo / "specs")
     # The project's policies judge the demo's plans too, as they would in CI.
     project = specs.parent

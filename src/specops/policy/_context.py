@@ -20,9 +20,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
 
-import pygit2
 from pydantic import Field, field_validator
 
+from specops._git import GitError, GitRepo
 from specops.plan._model import Plan
 from specops.policy._files import load_model
 from specops.spec._common import SpecModel
@@ -77,30 +77,13 @@ def load_context(path: Path | None) -> ContextFile:
 
 
 def _commits(repo_path: Path, head: str | None, base: str | None) -> list[dict[str, Any]]:
-    # specops._git has no commit walk yet; this read-only walk is the policy layer's only pygit2 use.
     if head is None:
         return []
-    found = pygit2.discover_repository(str(repo_path))
-    if found is None:
+    try:
+        repo = GitRepo.discover(repo_path)
+    except GitError:
         return []
-    repo = pygit2.Repository(found)
-    walker = repo.walk(head, pygit2.enums.SortMode.TOPOLOGICAL)
-    if base is not None:
-        walker.hide(base)
-    out: list[dict[str, Any]] = []
-    for commit in walker:
-        out.append(
-            {
-                "id": str(commit.id),
-                "author": commit.author.name,
-                "email": commit.author.email,
-                "committer": commit.committer.name,
-                "summary": commit.message.split("\n", 1)[0],
-            }
-        )
-        if base is None or len(out) >= MAX_COMMITS:
-            break
-    return out
+    return list(repo.commits(head, base, MAX_COMMITS))
 
 
 def build_context(
