@@ -24,8 +24,8 @@ from specops.apply._demo import commit_all, prepare, set_model_version, slow_mod
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOKEN_ENV = "SPECOPS_LOCAL_TOKEN"
-# Tiny canary timings keep the suite fast: steps need 20 requests, judged every 50 ms.
-TEST_ANALYSIS = "analysis: {slo: fraud-scorer, minRequests: 20, interval: 50ms, deadline: 20s}"
+# Short canary timings keep the suite fast: steps need 50 requests, judged every 50 ms.
+TEST_ANALYSIS = "analysis: {slo: fraud-scorer, minRequests: 50, interval: 50ms, deadline: 30s}"
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
     """``specops ARGV`` in this process: exit code, stdout, stderr."""

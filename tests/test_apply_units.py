@@ -108,9 +108,10 @@ def test_judge_outcomes() -> None:
 
 def test_wilson_upper_bound() -> None:
     # Roots of (p_hat - p)^2 = z^2 p (1 - p) / n solved by hand; 0 of n has the closed form z^2 / (n + z^2).
-    assert wilson_upper(0, 60) == pytest.approx(0.0602, abs=1e-4)
-    assert wilson_upper(59, 60) == pytest.approx(0.9970, abs=1e-4)
-    assert wilson_upper(57, 60) == pytest.approx(0.9828, abs=1e-4)
+    assert wilson_upper(0, 60, z=1.96) == pytest.approx(0.0602, abs=1e-4)
+    assert wilson_upper(59, 60, z=1.96) == pytest.approx(0.9970, abs=1e-4)
+    assert wilson_upper(57, 60, z=1.96) == pytest.approx(0.9828, abs=1e-4)
+    assert wilson_upper(0, 60) == pytest.approx(2.576**2 / (60 + 2.576**2))  # the default: 99%
     assert wilson_upper(60, 60) == pytest.approx(1.0) and wilson_upper(0, 0) == 1.0
 
 

@@ -64,7 +64,10 @@ __all__ = [
 ]
 
 GUARDRAIL_MARGIN = 0.05
-CONFIDENCE_Z = 1.96  # two-sided 95%: a miss is conclusive when the 97.5% upper bound misses too
+# Two-sided 99%. A false "Failed" costs a healthy release; a bad version held
+# back by a high bar costs only time: it stays borderline (never promoted)
+# until more traffic convicts it or the deadline rolls it back.
+CONFIDENCE_Z = 2.576
 
 Outcome = Literal["Successful", "Failed", "Inconclusive"]
 
