@@ -154,13 +154,19 @@ def quantile(buckets: list[tuple[float, int]], q: float) -> float | None:
     return lower
 
 
-def _within(buckets: list[tuple[float, int]], threshold: float) -> int:
-    """Requests at or under ``threshold`` (exact when it is a bucket bound)."""
+def _timed(w: VersionWindow | None, threshold: float) -> tuple[int, int] | None:
+    """(requests at or under ``threshold``, requests timed) from ``w``'s histogram; None without one.
+
+    Exact when ``threshold`` is a bucket bound; judged on the histogram's own
+    count, so buckets and request counters never disagree.
+    """
+    if w is None or not w.buckets or w.buckets[-1][1] <= 0:
+        return None
     under = 0
-    for le, count in buckets:
+    for le, count in w.buckets:
         if le <= threshold:
             under = count
-    return under
+    return under, w.buckets[-1][1]
 
 
 def wilson_bounds(good: int, n: int, z: float = CONFIDENCE_Z) -> tuple[float, float]:
@@ -180,9 +186,13 @@ def wilson_upper(good: int, n: int, z: float = CONFIDENCE_Z) -> float:
     return wilson_bounds(good, n, z)[1]
 
 
+def _meets(good: int, n: int, target: float) -> bool:
+    return good >= target * n - 1e-9
+
+
 def _verdict_of(good: int, n: int, target: float) -> str:
     """``pass`` (the share reaches the target), ``fail`` (conclusively not) or ``borderline``."""
-    if good >= target * n - 1e-9:
+    if _meets(good, n, target):
         return "pass"
     return "fail" if wilson_upper(good, n) < target else "borderline"
 
@@ -194,7 +204,7 @@ def _shares_the_miss(good: int, n: int, base_good: int, base_n: int, target: flo
     every version alike): rolling back would not help, and the miss is the
     SLO's alerting's business, not the rollout's.
     """
-    if base_n < max(min_requests, 1) or base_good >= target * base_n - 1e-9:
+    if base_n < max(min_requests, 1) or _meets(base_good, base_n, target):
         return False
     return wilson_bounds(good, n)[1] >= wilson_bounds(base_good, base_n)[0]
 
@@ -254,17 +264,12 @@ def judge(
         elif kind == "latency":
             pct = float(objective.get("percentile", 99.0))
             limit = float(objective["thresholdMs"])
-            total = candidate.buckets[-1][1] if candidate.buckets else 0
-            within = _within(candidate.buckets, limit) if total > 0 else n
+            good, of = _timed(candidate, limit) or (n, n)
             value = quantile(candidate.buckets, pct / 100)
             measured = value if value is not None else math.nan
-            if within < pct / 100 * max(total, 1) and measured <= limit:
+            if not _meets(good, of, pct / 100) and measured <= limit:
                 measured = limit  # the bucket holding the percentile ends above the threshold
-            # Judged on the histogram's own count, so buckets and requests never disagree.
-            good, of = (within, total) if total > 0 else (n, n)
-            base_total = baseline.buckets[-1][1] if baseline is not None and baseline.buckets else 0
-            timed = (_within(baseline.buckets, limit), base_total) if baseline is not None and base_total > 0 else None
-            weigh(f"latency p{pct:g} <= {limit:g}ms", kind, good, of, pct / 100, measured, limit, timed)
+            weigh(f"latency p{pct:g} <= {limit:g}ms", kind, good, of, pct / 100, measured, limit, _timed(baseline, limit))
         else:
             checks.append({"objective": str(kind), "outcome": "skipped", "why": "judged over the SLO window, not a canary step"})
     blocks = candidate.guardrail_blocks / n

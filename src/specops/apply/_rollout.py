@@ -149,6 +149,7 @@ class Rollout:
             if pause > 0:
                 time.sleep(pause)
             after = client.stats(self.name).get("versions") or {}
+            # At 100% the baseline takes no traffic: it is compared with its window of the step before.
             reference = window(before.get(baseline), after.get(baseline))
             if reference.requests >= min_requests:
                 self._reference = reference
@@ -156,8 +157,7 @@ class Rollout:
                 window(before.get(self.version), after.get(self.version)),
                 self.objectives,
                 min_requests=min_requests,
-                # At 100% the baseline takes no traffic: compare with its window of the step before.
-                baseline=reference if reference.requests >= min_requests else self._reference,
+                baseline=self._reference,
             )
             elapsed = time.monotonic() - start
             if verdict.outcome != "Inconclusive" or elapsed >= deadline_s:
