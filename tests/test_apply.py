@@ -52,11 +52,15 @@ def test_apply_promote_and_roll_back(estate: Path, target: LocalTarget, tmp_path
     code, out, err = run_cli("apply", "--auto-approve", "--repo", str(estate), "--traffic", "250")
     assert code == 1
     assert "Model/fraud-scorer on local-cpu: analysis at 10% Failed: objective latency p95 <= 50ms measured" in err
-    assert "rolled back to 1.1.0" in err
+    assert "(failed measurement 3; analysis.failureLimit tolerates 2); rolled back to 1.1.0" in err
+    assert out.count("measurement Failed") == 2, out
     status = live_model(target)
     assert status["serving"] == {"1.1.0": 100} and status["version"] == "1.1.0" and not status.get("shadow")
     events = journal_events(journal)
-    assert [e["event"] for e in events[-5:]] == ["analysis", "rollback", "rollout.step", "change.failed", "apply.failed"]
+    assert [e["event"] for e in events[-7:]] == [
+        "analysis.measurement", "analysis.measurement", "analysis", "rollback", "rollout.step", "change.failed", "apply.failed",
+    ]  # fmt: skip
+    assert [e["detail"]["failures"] for e in events[-7:-5]] == [1, 2]
     assert all({"plan_id", "commit", "apply_id", "ts"} <= e.keys() for e in events)
     assert "test-admin-token" not in journal.read_text(), "secrets never reach the journal"
 

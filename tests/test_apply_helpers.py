@@ -24,8 +24,10 @@ from specops.apply._demo import commit_all, prepare, set_model_version, slow_mod
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOKEN_ENV = "SPECOPS_LOCAL_TOKEN"
-# Short canary timings keep the suite fast: steps need 50 requests, judged every 50 ms.
-TEST_ANALYSIS = "analysis: {slo: fraud-scorer, minRequests: 50, interval: 50ms, deadline: 30s}"
+# Short canary timings keep the suite fast: steps need 50 requests, judged every 50 ms. Windows
+# that short can be swamped by one stall of this shared machine (hundreds of ms of host steal
+# were measured), so a step tolerates two failed measurements; a slow version fails all three.
+TEST_ANALYSIS = "analysis: {slo: fraud-scorer, minRequests: 50, interval: 50ms, deadline: 30s, failureLimit: 2}"
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
     """``specops ARGV`` in this process: exit code, stdout, stderr."""

@@ -197,7 +197,7 @@ def test_a_tiny_model_runs_inline_even_when_its_first_timing_was_preempted() -> 
     assert _runs_inline(loaded.session, feeds, ["probabilities"], preempted)
     assert len(preempted) > 1 and min(preempted) < INLINE_BELOW_S
     # A model that is really slow goes to the worker threads.
-    slow = slow_model(layers=200)
+    slow = slow_model(layers=2, rows=64)
     slow_doc = model_doc("s", "1.0.0", slow, inputs=[{"name": "features", "dtype": "float32", "shape": [-1, 8]}])
     slow_loaded = load_version(KINDS["Model"].model_validate(slow_doc), "h", slow)
     assert not slow_loaded.inline

@@ -47,6 +47,10 @@ def add_apply_parsers(subparsers: Any) -> None:
     )
     apply.add_argument("--lease-ttl", type=float, default=60.0, metavar="SECONDS", help="lease time-to-live (renewed while applying)")
     apply.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per admin call")
+    apply.add_argument(
+        "--load-timeout", type=float, default=600.0, metavar="SECONDS",
+        help="per artifact upload or model load (the target answers once the version is loaded and warmed up)",
+    )  # fmt: skip
     apply.add_argument("--format", choices=("text", "json"), default="text")
     apply.set_defaults(func=cmd_apply)
 
@@ -94,6 +98,7 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
         lease_ttl_s=args.lease_ttl,
         traffic_rate=args.traffic,
         timeout=args.timeout,
+        load_timeout=args.load_timeout,
         say=say,
     )
     replan = None

@@ -79,6 +79,9 @@ class AdminClient:
     token_env: str | None = None
     timeout: float = 30.0
     lease: str | None = None
+    # A PUT of a model answers once the target has verified, loaded and warmed the version: a
+    # large model takes minutes, and the target sends nothing meanwhile.
+    load_timeout: float = 600.0
     retries: int = 3
 
     def _token(self) -> str | None:
@@ -102,6 +105,7 @@ class AdminClient:
         data: bytes | None = None,
         query: dict[str, str] | None = None,
         expect: tuple[int, ...] = (200,),
+        timeout: float | None = None,
     ) -> tuple[int, Any]:
         url = self.url.rstrip("/") + _PREFIX + path
         if query:
@@ -123,7 +127,7 @@ class AdminClient:
         for attempt in range(attempts):
             request = urllib.request.Request(url, data=data, method=method, headers=headers)
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
                     return response.status, _decode(response.read())
             except urllib.error.HTTPError as exc:
                 payload = _decode(exc.read())
@@ -137,7 +141,8 @@ class AdminClient:
                 reason = getattr(exc, "reason", exc)
                 raise TargetDownError(
                     self.name,
-                    f"{self.url} is unreachable ({reason}) during {method} {_PREFIX}{path}; "
+                    f"{self.url} is unreachable ({reason}) during {method} {_PREFIX}{path} "
+                    f"(waited up to {timeout or self.timeout:g}s); "
                     "start the target or fix spec.url, then apply again (an interrupted apply is "
                     "recovered by the next one)",
                 ) from exc
@@ -188,13 +193,13 @@ class AdminClient:
     # -- changes -------------------------------------------------------------
 
     def upload(self, sha256: str, data: bytes) -> None:
-        self._request("PUT", f"/artifacts/{sha256}", data=data, expect=(200, 201, 204))
+        self._request("PUT", f"/artifacts/{sha256}", data=data, expect=(200, 201, 204), timeout=self.load_timeout)
 
     def put_resource(
         self, kind: str, name: str, spec: dict[str, Any], hash_: str, revision: str | None, *, activate: bool
     ) -> dict[str, Any]:
         body = {"expected_revision": revision, "spec": spec, "hash": hash_, "activate": activate}
-        return _dict(self._request("PUT", f"/resources/{kind}/{name}", body)[1])
+        return _dict(self._request("PUT", f"/resources/{kind}/{name}", body, timeout=self.load_timeout)[1])
 
     def delete_resource(self, kind: str, name: str, revision: str | None) -> dict[str, Any]:
         query = {"expected_revision": revision or ""}

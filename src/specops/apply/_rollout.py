@@ -4,7 +4,12 @@
 ``canary`` loads it beside the serving version with weight 0, optionally
 mirrors traffic to it (``shadowFirst``), then walks the weight steps; after
 each, analysis judges the candidate's own traffic in that step against the
-model's SLO (see ``_analysis``). Failed, or Inconclusive past the deadline:
+model's SLO (see ``_analysis``). One failed measurement is not yet a
+verdict: a step tolerates ``analysis.failureLimit`` of them (default 1, as
+Argo Rollouts' ``failureLimit``), each followed by a fresh window, because a
+short window can be swamped by one stall of the whole machine (a GC pause, a
+preempted host) while a bad version fails every window it gets. Failed past
+that limit, or Inconclusive past the deadline:
 the previous spec is re-applied, which on the target is one atomic switch
 back to the still-loaded previous version at 100%. The previous spec is
 journaled before the first change, so a killed runner can be undone too.
@@ -141,6 +146,8 @@ class Rollout:
         interval = max(duration_seconds(str(analysis.get("interval", "30s"))), minimum_s)
         deadline_s = max(duration_seconds(str(analysis.get("deadline", "10m"))), interval)
         min_requests = int(analysis.get("minRequests", 100))
+        failure_limit = int(analysis.get("failureLimit", 1))
+        failures = 0
         start = time.monotonic()
         before = client.stats(self.name).get("versions") or {}
         wait_until = start + interval
@@ -160,6 +167,14 @@ class Rollout:
                 baseline=self._reference,
             )
             elapsed = time.monotonic() - start
+            if verdict.outcome == "Failed" and failures < failure_limit and elapsed < deadline_s:
+                # One failed measurement may be a stall that hit every version (a GC pause, a
+                # preempted host): measure again on fresh traffic. A bad version fails that too.
+                failures += 1
+                self._tolerate(step, verdict, failures, failure_limit)
+                before = after
+                wait_until = time.monotonic() + interval
+                continue
             if verdict.outcome != "Inconclusive" or elapsed >= deadline_s:
                 break
             wait_until = time.monotonic() + min(self.poll_s, interval)
@@ -185,11 +200,24 @@ class Rollout:
             message = (
                 f"{self.where()}: analysis at {step} Failed: objective {verdict.objective} "
                 f"measured {verdict.measured:.4g}{unit} (limit {verdict.limit:g}{unit}) over "
-                f"{verdict.window.requests if verdict.window else 0} requests; rolled back to {baseline}"
+                f"{verdict.window.requests if verdict.window else 0} requests "
+                f"(failed measurement {failures + 1}; analysis.failureLimit tolerates {failure_limit}); "
+                f"rolled back to {baseline}"
             )
         rollback_model(self.session, self.rid, self.previous or {}, baseline, self.journal)
         self.say(f"  {self.where()}: rolled back; {baseline} serves 100%")
         raise RolloutFailedError(message, verdict)
+
+    def _tolerate(self, step: str, verdict: Verdict, failures: int, limit: int) -> None:
+        self.journal(
+            "analysis.measurement",
+            outcome="Failed",
+            detail={"step": step, "failures": failures, "failure_limit": limit, **verdict.to_json()},
+        )
+        self.say(
+            f"  {self.where()}: analysis at {step}: measurement Failed ({verdict.reason}); "
+            f"{failures} of {limit} tolerated failure(s), measuring again on fresh traffic"
+        )
 
     def _traffic_seen(self) -> str:
         """What the runner's own traffic generator saw, when there is one: the first thing to check."""

@@ -42,6 +42,7 @@ class ApplyOptions:
     lease_ttl_s: float = 60.0
     traffic_rate: float | None = None
     timeout: float = 30.0
+    load_timeout: float = 600.0
     say: Callable[[str], None] = lambda _line: None
 
 
@@ -111,16 +112,16 @@ class _Bound:
         return _Bound(self.journal, **self.identity, **more)
 
 
-def _sessions(desired: Any, doc: dict[str, Any], timeout: float) -> dict[str, TargetSession]:
+def _sessions(desired: Any, doc: dict[str, Any], timeout: float, load_timeout: float) -> dict[str, TargetSession]:
     sessions: dict[str, TargetSession] = {}
     for spec in desired.estate.of_kind("Target"):
         target = spec.resource
         auth = target.spec.auth
-        client = AdminClient(target.name, target.spec.url, auth.token_env if auth else None, timeout)
+        client = AdminClient(target.name, target.spec.url, auth.token_env if auth else None, timeout, load_timeout=load_timeout)
         sessions[target.name] = TargetSession(target.name, client)
     for name, fingerprint in (doc.get("live") or {}).items():
         if name not in sessions and fingerprint.get("url"):
-            sessions[name] = TargetSession(name, AdminClient(name, fingerprint["url"], None, timeout))
+            sessions[name] = TargetSession(name, AdminClient(name, fingerprint["url"], None, timeout, load_timeout=load_timeout))
     return sessions
 
 
@@ -148,7 +149,7 @@ def apply_plan(
     )
     journal = Journal(options.journal)
     holder = holder_name()
-    sessions = _sessions(desired, doc, options.timeout)
+    sessions = _sessions(desired, doc, options.timeout, options.load_timeout)
     open_applies = [o for o in journal.open_applies() if o.holder != holder]
     involved = {t for t in (doc.get("live") or {}) if t in sessions}
     places = placement(desired.estate)

@@ -103,6 +103,13 @@ class Analysis(SpecModel):
         default="10m",
         description="Give up (and roll back) when a step stays inconclusive this long.",
     )
+    failure_limit: Annotated[int, Field(ge=0, le=10)] = Field(
+        default=1,
+        description=(
+            "Failed measurements a step tolerates before it rolls back; each failure starts a fresh "
+            "window. 0 rolls back on the first failed measurement."
+        ),
+    )
 
 
 class Rollout(SpecModel):
