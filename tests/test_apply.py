@@ -1,7 +1,7 @@
 """End to end: a real git repository, a real ``specops serve``, real ONNX models.
 
 Apply the estate; commit a new model version and watch the canary promote
-it; commit a version that breaks its SLO and watch it roll back by itself.
+it; commit a broken export of it and watch its canary roll back by itself.
 """
 
 from __future__ import annotations
@@ -47,11 +47,13 @@ def test_apply_promote_and_roll_back(estate: Path, target: LocalTarget, tmp_path
     assert [a["detail"]["step"] for a in analyses] == ["10%", "50%", "100%"]
     assert all(a["outcome"] == "Successful" and a["detail"]["requests"] >= 50 for a in analyses)
 
-    # A version that breaks its SLO (p95 latency <= 50 ms): rolled back, 1.1.0 serves everything.
-    commit_version(estate, "1.2.0", slow=True)
+    # A broken export (outputs 100x too large): the output guardrail blocks its answers, so its
+    # canary fails on the guardrail block rate and rolls back; 1.1.0 serves everything.
+    commit_version(estate, "1.2.0", broken=True)
     code, out, err = run_cli("apply", "--auto-approve", "--repo", str(estate), "--traffic", "250")
     assert code == 1
-    assert "Model/fraud-scorer on local-cpu: analysis at 10% Failed: objective latency p95 <= 50ms measured" in err
+    assert "Model/fraud-scorer on local-cpu: analysis at 10% Failed: objective guardrail block rate <= baseline" in err
+    assert "measured 1 (limit 0.05" in err
     assert "(failed measurement 3; analysis.failureLimit tolerates 2); rolled back to 1.1.0" in err
     assert out.count("measurement Failed") == 2, out
     status = live_model(target)

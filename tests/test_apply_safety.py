@@ -117,7 +117,7 @@ def test_killed_apply_is_recovered_by_the_next(estate: Path, target: LocalTarget
     assert recovery[0]["apply_id"] == next(e for e in events if e["event"] == "apply.start" and e["holder"].endswith(f":{victim.pid}"))["apply_id"]
 
     # With analysis that can conclude, the next apply rolls the version out for good.
-    edit(estate, MODEL, "minRequests: 100000, interval: 50ms, deadline: 5m", "minRequests: 50, interval: 50ms, deadline: 30s")
+    edit(estate, MODEL, "analysis: {slo: fraud-scorer, minRequests: 100000, interval: 50ms, deadline: 5m}", TEST_ANALYSIS)
     code, out, err = run_cli("apply", "--auto-approve", "--repo", str(estate), "--traffic", "250")
     assert code == 0, out + err
     assert live_model(target)["serving"] == {"1.1.0": 100}

@@ -13,6 +13,7 @@ from tests.test_serve_kit import (
     Admin,
     admin,
     deploy,
+    heavy_model,
     linear_model,
     model_doc,
     scorer,
@@ -183,7 +184,6 @@ def test_oversized_body_and_unknown_routes(tmp_path: Any) -> None:
 
 
 def test_a_tiny_model_runs_inline_even_when_its_first_timing_was_preempted() -> None:
-    from specops.apply._demo import slow_model
     from specops.serve._registry import INLINE_BELOW_S, _runs_inline, load_version
     from specops.spec import KINDS
 
@@ -197,7 +197,7 @@ def test_a_tiny_model_runs_inline_even_when_its_first_timing_was_preempted() -> 
     assert _runs_inline(loaded.session, feeds, ["probabilities"], preempted)
     assert len(preempted) > 1 and min(preempted) < INLINE_BELOW_S
     # A model that is really slow goes to the worker threads.
-    slow = slow_model(layers=2, rows=64)
+    slow = heavy_model()
     slow_doc = model_doc("s", "1.0.0", slow, inputs=[{"name": "features", "dtype": "float32", "shape": [-1, 8]}])
     slow_loaded = load_version(KINDS["Model"].model_validate(slow_doc), "h", slow)
     assert not slow_loaded.inline

@@ -696,6 +696,22 @@ def test_canary_that_goes_straight_to_100_is_fine() -> None:
     assert model.spec.rollout.steps == [100]
 
 
+def test_analysis_failure_limit_defaults_to_one_and_is_bounded() -> None:
+    steps = "steps: [10, 50, 100]"
+    model = valid(edit(MODEL, steps, steps + "\n    analysis: {slo: scorer}"))
+    assert isinstance(model, Model) and model.spec.rollout.analysis is not None
+    assert model.spec.rollout.analysis.failure_limit == 1
+    assert "failureLimit" not in model.canonical()["spec"]["rollout"]["analysis"], "a default keeps old hashes"
+    strict = valid(edit(MODEL, steps, steps + "\n    analysis: {slo: scorer, failureLimit: 0}"))
+    assert isinstance(strict, Model) and strict.spec.rollout.analysis is not None
+    assert strict.spec.rollout.analysis.failure_limit == 0
+    text = edit(MODEL, steps, steps + "\n    analysis: {slo: scorer, failureLimit: -1}")
+    diagnostic = error(text)
+    assert diagnostic.field == "spec.rollout.analysis.failureLimit"
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "failureLimit" in row)
+    assert (diagnostic.line, diagnostic.column) == (line, text.splitlines()[line - 1].index("-1") + 1)
+
+
 # -- artifact uris ------------------------------------------------------------------
 
 

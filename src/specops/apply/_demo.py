@@ -5,8 +5,9 @@
 2. plan and apply it; send sample inferences;
 3. commit model 1.1.0 and apply: a canary (10%, 50%, 100%) judged against
    the model's SLO on generated traffic promotes it;
-4. commit 1.2.0, a model that is much slower than its SLO allows: its canary
-   fails analysis and rolls back by itself, 1.1.0 serving all traffic;
+4. commit 1.2.0, a broken export whose probabilities come out 100 times too
+   large: the output guardrail blocks its answers, its canary fails analysis
+   and rolls back by itself, 1.1.0 serving all traffic;
 5. print ``specops status`` and stop the server.
 
 The demo shortens the analysis (fewer requests, a one-second interval) so
@@ -28,58 +29,35 @@ from typing import Any, TextIO
 from specops._errors import SpecOpsError
 from specops._git import GitRepo
 
-__all__ = ["run_demo", "slow_model"]
+__all__ = ["rescaled_model", "run_demo"]
 
 TARGET_FILE = "specs/targets/local-cpu.yaml"
 MODEL_FILE = "specs/models/fraud-scorer.yaml"
-FAST_ANALYSIS = "analysis: {slo: fraud-scorer, minRequests: 60, interval: 1s, deadline: 60s}"
+FAST_ANALYSIS = "analysis: {slo: fraud-scorer, minRequests: 60, interval: 1s, deadline: 2m, failureLimit: 2}"
 
 
-def slow_model(features: int = 8, layers: int = 12, rows: int = 256, width: int = 1024) -> bytes:
-    """A valid fraud-scorer stand-in that is deliberately slow: batched wide MatMuls.
+def rescaled_model(data: bytes, factor: float = 100.0) -> bytes:
+    """A broken export of the model in ``data``: its ``probabilities`` come out ``factor`` times too large.
 
-    Same signature as the real one (``features`` float32 [-1, 8] ->
-    ``probabilities`` [-1, 2]) so the target loads and serves it; its latency
-    (about 80 ms a request on one core of this 2-core machine before any
-    queueing, against the SLO's 50 ms) is what breaks the SLO. Each request's
-    row is widened to ``width`` and repeated ``rows`` times, then multiplied
-    through ``layers`` shared ``width`` x ``width`` matrices: about 3.2
-    GMAC of compute-bound work in a graph of a few nodes, so it loads in
-    tens of milliseconds (a chain of 1,200 small MatMuls took 5 to 30 s to
-    optimise and load on a busy machine) and stays a few MB on disk.
+    The kind of mistake a real pipeline makes (a percentage where a
+    probability belongs): same signature, loads, answers every request
+    quickly, and passes a warm-up on zeros. Only the output guardrail
+    (``probabilities`` within [0, 1]) sees that it is wrong, and blocks its
+    answers, so canary analysis fails it on the guardrail block rate. Cheap
+    on purpose: a latency-breaking stand-in needs 50+ ms of CPU per
+    request, which a shared 2-core machine cannot give a canary's worth of
+    requests in time.
     """
     import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, load_from_string, numpy_helper
 
-    rng = np.random.default_rng(7)
-    inits = [
-        numpy_helper.from_array((rng.standard_normal((features, width)) * 0.01).astype(np.float32), "w_in"),
-        numpy_helper.from_array((np.eye(width) * 0.5).astype(np.float32), "w"),
-        numpy_helper.from_array(np.zeros((width, 2), dtype=np.float32), "w_out"),
-        numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"),
-        numpy_helper.from_array(np.array([1, rows, 1], dtype=np.int64), "repeat"),
-    ]
-    nodes = [
-        helper.make_node("MatMul", ["features", "w_in"], ["wide"]),  # [n, width]
-        helper.make_node("Unsqueeze", ["wide", "axis1"], ["one"]),  # [n, 1, width]
-        helper.make_node("Expand", ["one", "repeat"], ["h0"]),  # [n, rows, width]
-    ]
-    nodes += [helper.make_node("MatMul", [f"h{i}", "w"], [f"h{i + 1}"]) for i in range(layers)]
-    nodes += [
-        helper.make_node("ReduceMean", [f"h{layers}", "axis1"], ["pooled"], keepdims=0),  # [n, width]
-        helper.make_node("MatMul", ["pooled", "w_out"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "fraud-scorer-slow",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, features])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 2])],
-        inits,
-    )
-    # ONNX Runtime refuses the newest IR versions onnx writes by default; opset 18 takes
-    # ReduceMean's axes as an input.
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+    model = load_from_string(data)
+    graph = model.graph
+    raw = "probabilities_unscaled"
+    for node in graph.node:
+        node.output[:] = [raw if name == "probabilities" else name for name in node.output]
+    graph.initializer.append(numpy_helper.from_array(np.array(factor, dtype=np.float32), "scale"))
+    graph.node.append(helper.make_node("Mul", [raw, "scale"], ["probabilities"]))
     return bytes(model.SerializeToString())
 
 
@@ -179,9 +157,9 @@ def run_demo(
         set_model_version(repo, "1.1.0", artifact, (repo / artifact).read_bytes())
         commit_all(repo, "fraud-scorer 1.1.0")
         _plan_and_apply(repo, say, traffic=traffic, workdir=workdir)
-        say("== 4. commit fraud-scorer 1.2.0, which is far slower than the SLO's p95 <= 50ms")
-        set_model_version(repo, "1.2.0", "specs/artifacts/fraud-scorer-1.2.0.onnx", slow_model())
-        commit_all(repo, "fraud-scorer 1.2.0 (slow)")
+        say("== 4. commit fraud-scorer 1.2.0, a broken export: its probabilities come out 100x too large")
+        set_model_version(repo, "1.2.0", "specs/artifacts/fraud-scorer-1.2.0.onnx", rescaled_model((repo / artifact).read_bytes()))
+        commit_all(repo, "fraud-scorer 1.2.0 (broken export)")
         failed = _plan_and_apply(repo, say, traffic=traffic, workdir=workdir, expect_failure=True)
         say(f"   the rollout failed and rolled back by itself: {failed}")
         say("== 5. status")
@@ -232,7 +210,7 @@ def _plan_and_apply(
             return str(exc)
         raise
     if expect_failure:
-        raise SpecOpsError("demo: the slow version was expected to fail its canary analysis")
+        raise SpecOpsError("demo: the broken version was expected to fail its canary analysis")
     say(f"   {result.message}")
     if result.traffic.sent:
         t = result.traffic

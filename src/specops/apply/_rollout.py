@@ -191,9 +191,10 @@ class Rollout:
                 )
             else:
                 hint = "the candidate sits at its objective's edge; raise analysis.deadline to let more traffic decide"
+            earlier = f"; {failures} failed measurement(s) before it" if failures else ""
             message = (
                 f"{self.where()}: analysis at {step} stayed Inconclusive for {deadline_s:g}s "
-                f"({verdict.reason}{self._traffic_seen()}); rolled back to {baseline} ({hint})"
+                f"({verdict.reason}{earlier}{self._traffic_seen()}); rolled back to {baseline} ({hint})"
             )
         else:
             unit = "ms" if str(verdict.objective).startswith("latency") else ""
