@@ -114,3 +114,17 @@ def test_commits_between_base_and_head_name_their_authors(tmp_path: Path) -> Non
     assert len(repo.commits(head, base, limit=1)) == 1
     assert repo.commits("0" * 40, base) == [], "a commit a shallow clone lacks is no error"
     assert GitRepo.discover(tmp_path / "r").head_commit() == head
+
+
+def test_export_writes_a_file_or_a_directory_as_it_was_at_a_commit(example_repo: Path, tmp_path: Path) -> None:
+    repo = GitRepo.discover(example_repo)
+    first = commit(example_repo, {"policies/a.rego": "package a\n", "policies/sub/b.rego": "package b\n"}, "p")
+    commit(example_repo, {"policies/a.rego": "package changed\n", "policies/sub/b.rego": None}, "edit")
+    dest = tmp_path / "out"
+    assert repo.export(first, "policies", dest) == 2
+    assert (dest / "policies/a.rego").read_text() == "package a\n"
+    assert (dest / "policies/sub/b.rego").read_text() == "package b\n"
+    assert repo.export("HEAD", "policies/a.rego", tmp_path / "head") == 1
+    assert (tmp_path / "head/policies/a.rego").read_text() == "package changed\n"
+    assert repo.export("HEAD", "policies/sub", tmp_path / "none") == 0
+    assert not (tmp_path / "none").exists()

@@ -11,6 +11,7 @@ from sarif_pydantic import Sarif
 
 from specops._cli import main
 from specops._errors import SpecError
+from specops._git import GitRepo
 from specops.plan import make_plan
 from specops.policy._bundle import PolicyLoadError, load_bundle
 from specops.policy._check import PolicyOptions, check_plan
@@ -244,6 +245,36 @@ def test_enforcement_override_turns_a_deny_into_a_warning(project: Path, capsys:
     [result] = json.loads(out)["policy"]["results"]
     assert code == 0
     assert (result["status"], result["enforcement"], result["outcome"]) == ("warned", "warn", "deny")
+
+
+def test_policy_ref_judges_a_change_by_the_policies_of_its_base(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = GitRepo.discover(project).head_commit()
+    assert base is not None
+    # One change that breaks SO-MODEL-002, switches that rule off and deletes its policy file.
+    make_direct(project)
+    commit(
+        project,
+        {"specops.yaml": "policy:\n  paths: [policies]\n  enforcement: {SO-MODEL-002: 'off'}\n",
+         "policies/model_canary.rego": None},
+        "relax the canary rule",
+    )  # fmt: skip
+    code, out, _ = plan_cli(project, "--format", "json", capsys=capsys)
+    assert code == 0, "judged by its own (weakened) policies, the change passes"
+    assert json.loads(out)["policy"]["blocked"] is False
+    code, out, _ = plan_cli(project, "--format", "json", "--policy-ref", base, capsys=capsys)
+    assert code == 1, "judged by the base's policies, it is blocked"
+    [result] = json.loads(out)["policy"]["results"]
+    assert (result["rule"], result["status"]) == ("SO-MODEL-002", "denied")
+    assert result["policy_path"] == "policies/model_canary.rego"
+    assert result["path"] == MODEL, "the spec is still located in the plan's tree"
+    assert (project / "specops.yaml").read_text().count("'off'") == 1, "the work tree is untouched"
+    # Paths given with --policy-ref are read from git, so they must be repository-relative.
+    code, _, err = plan_cli(project, "--policy-ref", base, "--policies", str(project / "policies"), capsys=capsys)
+    assert code == 1 and "must be relative to the repository root" in err
+    code, _, err = plan_cli(project, "--policy-ref", "no-such-branch", capsys=capsys)
+    assert code == 1 and "no-such-branch" in err
 
 
 def test_freeze_window_from_project_data_uses_the_context_time(

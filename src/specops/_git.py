@@ -182,6 +182,34 @@ class GitRepo:
             raise GitError(f"{path} at {commit[:12]} is not a file")
         return self.read_blob(str(entry.id))
 
+    def export(self, commit: str, path: str, dest: Path) -> int:
+        """Write the file or directory at ``path`` in ``commit``'s tree to ``dest / path``.
+
+        Returns how many files were written: 0 when ``path`` is not in the
+        tree. Git tree entries cannot name ``..`` or hold a ``/``, so nothing
+        lands outside ``dest``.
+        """
+        try:
+            tree = self._repo.revparse_single(commit).peel(pygit2.Tree)
+            relative = path.strip("/")
+            entry: pygit2.Object = tree[relative] if relative else tree
+        except KeyError:
+            return 0
+        except (ValueError, pygit2.GitError) as exc:
+            raise GitError(f"cannot read {path} at {commit[:12]}: {exc}") from exc
+        written = 0
+        stack: list[tuple[str, pygit2.Object]] = [(relative, entry)]
+        while stack:
+            at, obj = stack.pop()
+            if isinstance(obj, pygit2.Tree):
+                stack.extend((f"{at}/{child.name}" if at else str(child.name), child) for child in obj)
+            elif obj.type_str == _BLOB:
+                target = dest / at
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(self.read_blob(str(obj.id)))
+                written += 1
+        return written
+
     def read_blob(self, blob: str) -> bytes:
         try:
             obj = self._repo[blob]

@@ -66,6 +66,11 @@ def add_plan_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--opa-no-push", action="store_true",
         help="do not upload the policies: the OPA server already has them (by package name)",
     )
+    policy.add_argument(
+        "--policy-ref", metavar="REF",
+        help="read policies, specops.yaml and waivers from git at REF (e.g. the pull request's base), "
+        "so a change cannot weaken the policies that judge it",
+    )  # fmt: skip
     policy.add_argument("--policy-timeout", type=float, metavar="SECONDS", help="per-decision limit (fail closed)")
     policy.add_argument("--no-policy", action="store_true", help="skip policy evaluation")
     plan.set_defaults(func=cmd_plan)
@@ -100,6 +105,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
             opa_token_env=args.opa_token_env,
             opa_push=False if args.opa_no_push else None,
             timeout=args.policy_timeout,
+            policy_ref=args.policy_ref,
         )
         plan.policy = check_plan(
             plan, options, repo_path=args.repo, worktree=args.worktree, cache_dir=not args.no_cache

@@ -1,12 +1,17 @@
 """``check_plan``: the policy step of ``specops plan`` (config -> bundle -> engine -> evaluate).
 
 Policies, configuration and waivers are read from the work tree of the
-repository (where CI checked out the reviewed branch); the desired state
-they judge is the plan's, read from git at the plan's ref.
+repository (where CI checked out the reviewed branch), or with
+``policy_ref`` from git at that ref: a pull request is then judged by the
+policies of the branch it merges into, so it cannot weaken or waive its
+way past them in the same change. The desired state they judge is always
+the plan's, read from git at the plan's ref.
 """
 
 from __future__ import annotations
 
+import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +19,7 @@ from specops._errors import SpecOpsError
 from specops._git import GitRepo
 from specops.plan._model import Plan
 from specops.policy._bundle import load_bundle
-from specops.policy._config import PolicyConfig, load_config
+from specops.policy._config import CONFIG_FILE, PolicyConfig, ProjectConfig, load_config
 from specops.policy._context import build_context, load_context
 from specops.policy._engine import EmbeddedEngine, PolicyEngine
 from specops.policy._evaluate import DecisionCache, evaluate_plan
@@ -37,6 +42,7 @@ class PolicyOptions:
     opa_token_env: str | None = None
     opa_push: bool | None = None
     timeout: float | None = None
+    policy_ref: str | None = None  # read policies, configuration and waivers from git at this ref
 
 
 def open_engine(config: PolicyConfig, options: PolicyOptions, root: Path) -> PolicyEngine | None:
@@ -70,11 +76,53 @@ def check_plan(
     cache: DecisionCache | None = None,
 ) -> PolicyReport | None:
     """Evaluate the project's policies on ``plan``; ``None`` when there are none to evaluate."""
+    repo = GitRepo.discover(repo_path)
+    with ExitStack() as scratch:
+        root = repo.workdir
+        config_path = Path(options.config) if options.config else None
+        if options.policy_ref is not None:
+            root = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="specops-policy-")))
+            _export_policies(repo, options, root)
+            config_path = root / options.config if options.config else None
+        return _check(plan, options, repo, root, config_path, repo_path, worktree, cache_dir, cache)
+
+
+def _export_policies(repo: GitRepo, options: PolicyOptions, dest: Path) -> None:
+    """Copy what judges a plan (configuration, policy directories, data files, waivers) from git to ``dest``."""
+    from specops.policy._files import load_model
+
+    ref = str(options.policy_ref)
+    commit = repo.resolve(ref).commit
+    for given in (options.config, options.waivers, *(options.policies or [])):
+        if given and Path(given).is_absolute():
+            raise SpecOpsError(
+                f"--policy-ref {ref} reads policies from git, so {given} must be relative to the repository root"
+            )
+    config_file = options.config or CONFIG_FILE
+    repo.export(commit, config_file, dest)
+    paths, extra = list(options.policies or []), [options.waivers]
+    if (dest / config_file).is_file():
+        project, _ = load_model(dest / config_file, config_file, ProjectConfig, "project configuration")
+        paths = paths or list(project.policy.paths)
+        extra = [options.waivers or project.policy.waivers, *project.policy.data_files]
+    for relative in [*(paths or ["policies"]), *extra]:
+        if relative:
+            repo.export(commit, relative, dest)
+
+
+def _check(
+    plan: Plan,
+    options: PolicyOptions,
+    repo: GitRepo,
+    root: Path,
+    config_path: Path | None,
+    repo_path: Path | str,
+    worktree: bool,
+    cache_dir: bool,
+    cache: DecisionCache | None,
+) -> PolicyReport | None:
     from specops.plan._make import load_desired_state
 
-    repo = GitRepo.discover(repo_path)
-    root = repo.workdir
-    config_path = Path(options.config) if options.config else None
     config, _ = load_config(root, config_path)
     engine = open_engine(config, options, root)
     if engine is None:
@@ -97,7 +145,7 @@ def check_plan(
             path = path if path.is_absolute() else root / path
             waivers = load_waivers(path, _display(path, root))
         context_file = load_context(Path(options.context) if options.context else None)
-        context = build_context(plan, root, context_file)
+        context = build_context(plan, repo.workdir, context_file)
         return evaluate_plan(
             plan, desired.estate, engine, context,
             enforcement=dict(config.enforcement), waivers=waivers, cache=cache,
