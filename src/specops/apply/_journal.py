@@ -9,8 +9,9 @@ these fields::
      "target": "local-cpu", "resource": "Model/fraud-scorer", "action": "update",
      "outcome": "started", "detail": {...}}
 
-Events: ``apply.start``, ``change.start``, ``rollout.step``, ``analysis``,
-``change.done``, ``change.failed``, ``rollback``, ``apply.done``,
+Events: ``apply.start``, ``change.start``, ``rollout.step``,
+``analysis.measurement`` (a failed measurement the step tolerated),
+``analysis`` (a step's verdict), ``change.done``, ``change.failed``, ``rollback``, ``apply.done``,
 ``apply.failed``, ``apply.interrupted`` (a target went away mid-change),
 ``recovery``, ``apply.recovered``. An apply is *open* while it has an
 ``apply.start`` and no ``apply.done``/``apply.failed``/``apply.recovered``;
