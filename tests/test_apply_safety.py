@@ -72,7 +72,7 @@ def test_stale_and_tampered_plans_are_refused(estate: Path, target: LocalTarget,
 def test_second_apply_is_refused_naming_the_lease_holder(estate: Path, target: LocalTarget) -> None:  # noqa: F811
     assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0
     commit_version(estate, "1.1.0")
-    _slow_analysis(estate, "3s")
+    _slow_analysis(estate, "10s")  # long enough that the second apply comes while the first holds the lease
     first = _spawn_apply(estate, "--auto-approve")
     client = AdminClient("local-cpu", target.url, TOKEN_ENV)
     wait_for(lambda: client.lease_info().get("holder"), what="the first apply's lease")
@@ -82,7 +82,7 @@ def test_second_apply_is_refused_naming_the_lease_holder(estate: Path, target: L
     out, err = first.communicate(timeout=60)
     # Nobody sent traffic: the canary stayed Inconclusive past its deadline and rolled back.
     assert first.returncode == 1, out + err
-    assert "stayed Inconclusive for 3s" in err and "rolled back to 1.0.0" in err
+    assert "stayed Inconclusive for 10s" in err and "rolled back to 1.0.0" in err
     assert live_model(target)["serving"] == {"1.0.0": 100}
     assert client.lease_info().get("holder") is None
 
