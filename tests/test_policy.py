@@ -263,13 +263,17 @@ def test_policy_ref_judges_a_change_by_the_policies_of_its_base(
     code, out, _ = plan_cli(project, "--format", "json", capsys=capsys)
     assert code == 0, "judged by its own (weakened) policies, the change passes"
     assert json.loads(out)["policy"]["blocked"] is False
+    assert json.loads(out)["policy"]["source"] is None, "read from the work tree"
     code, out, _ = plan_cli(project, "--format", "json", "--policy-ref", base, capsys=capsys)
     assert code == 1, "judged by the base's policies, it is blocked"
+    assert json.loads(out)["policy"]["source"] == {"ref": base, "commit": base}
     [result] = json.loads(out)["policy"]["results"]
     assert (result["rule"], result["status"]) == ("SO-MODEL-002", "denied")
     assert result["policy_path"] == "policies/model_canary.rego"
     assert result["path"] == MODEL, "the spec is still located in the plan's tree"
     assert (project / "specops.yaml").read_text().count("'off'") == 1, "the work tree is untouched"
+    code, out, _ = plan_cli(project, "--policy-ref", "HEAD~2", capsys=capsys)  # before both commits
+    assert code == 1 and f"[policies from HEAD~2 at {base[:12]}]" in out
     # Paths given with --policy-ref are read from git, so they must be repository-relative.
     code, _, err = plan_cli(project, "--policy-ref", base, "--policies", str(project / "policies"), capsys=capsys)
     assert code == 1 and "must be relative to the repository root" in err

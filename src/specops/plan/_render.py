@@ -103,9 +103,10 @@ def policy_line(plan: Plan) -> str:
         return "Policies: not evaluated."
     counts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in report.counts.items() if n)
     verdict = "BLOCKED" if report.blocked else "passed"
+    source = f" [policies from {report.source['ref']} at {report.source['commit'][:12]}]" if report.source else ""
     return f"Policies: {verdict} ({len(report.rules)} rules, {len(report.decisions)} decisions" + (
         f"; {counts})" if counts else ")"
-    )
+    ) + source
 
 
 def _text_policy(plan: Plan, colour: bool) -> list[str]:

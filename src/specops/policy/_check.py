@@ -80,15 +80,22 @@ def check_plan(
     with ExitStack() as scratch:
         root = repo.workdir
         config_path = Path(options.config) if options.config else None
+        source = None
         if options.policy_ref is not None:
             root = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="specops-policy-")))
-            _export_policies(repo, options, root)
+            source = {"ref": options.policy_ref, "commit": _export_policies(repo, options, root)}
             config_path = root / options.config if options.config else None
-        return _check(plan, options, repo, root, config_path, repo_path, worktree, cache_dir, cache)
+        report = _check(plan, options, repo, root, config_path, repo_path, worktree, cache_dir, cache)
+        if report is not None:
+            report.source = source
+        return report
 
 
-def _export_policies(repo: GitRepo, options: PolicyOptions, dest: Path) -> None:
-    """Copy what judges a plan (configuration, policy directories, data files, waivers) from git to ``dest``."""
+def _export_policies(repo: GitRepo, options: PolicyOptions, dest: Path) -> str:
+    """Copy what judges a plan (configuration, policy directories, data files, waivers) from git to ``dest``.
+
+    Returns the commit they were read from.
+    """
     from specops.policy._files import load_model
 
     ref = str(options.policy_ref)
@@ -108,6 +115,7 @@ def _export_policies(repo: GitRepo, options: PolicyOptions, dest: Path) -> None:
     for relative in [*(paths or ["policies"]), *extra]:
         if relative:
             repo.export(commit, relative, dest)
+    return commit
 
 
 def _check(

@@ -175,6 +175,8 @@ class PolicyReport:
     results: list[PolicyResult] = _field(default_factory=list)
     decisions: list[Decision] = _field(default_factory=list)
     context: dict[str, Any] = _field(default_factory=dict)
+    source: dict[str, str] | None = None
+    """Where the policies were read from: ``{"ref", "commit"}`` with ``--policy-ref``; ``None``: the work tree."""
 
     def finish(self) -> PolicyReport:
         """Sort the results (blocking first, then by place) and derive the verdict and counts."""
@@ -199,4 +201,5 @@ class PolicyReport:
             "results": [r.to_json() for r in self.results],
             "decisions": [d.to_json() for d in self.decisions],
             "context": self.context,
+            "source": self.source,
         }
