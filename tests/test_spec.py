@@ -696,6 +696,16 @@ def test_canary_that_goes_straight_to_100_is_fine() -> None:
     assert model.spec.rollout.steps == [100]
 
 
+def test_auto_rollback_false_is_refused_not_ignored() -> None:
+    text = edit(MODEL, "steps: [10, 50, 100]", "steps: [10, 50, 100]\n    autoRollback: false")
+    diagnostic = error(text)
+    assert diagnostic.field == "spec.rollout.autoRollback"
+    assert "always rolls back" in diagnostic.message and "remove the field" in diagnostic.message
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "autoRollback" in row)
+    assert diagnostic.line == line
+    assert isinstance(valid(edit(MODEL, "steps: [10, 50, 100]", "steps: [10, 50, 100]\n    autoRollback: true")), Model)
+
+
 def test_analysis_failure_limit_defaults_to_one_and_is_bounded() -> None:
     steps = "steps: [10, 50, 100]"
     model = valid(edit(MODEL, steps, steps + "\n    analysis: {slo: scorer}"))

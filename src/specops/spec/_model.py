@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from specops.spec._common import (
     GPU_PROVIDERS,
@@ -121,7 +121,21 @@ class Rollout(SpecModel):
         default=None, description="Mirror traffic to the candidate this long before the first step."
     )
     analysis: Analysis | None = None
-    auto_rollback: bool = True
+    auto_rollback: bool = Field(
+        default=True,
+        description="A canary that fails analysis rolls back to the previous version; only true is supported.",
+    )
+
+    @field_validator("auto_rollback")
+    @classmethod
+    def _always_rolls_back(cls, value: bool) -> bool:
+        # Accepted and ignored would be worse than refused: a failed canary always rolls back.
+        if not value:
+            raise ValueError(
+                "autoRollback: false is not supported: a canary that fails analysis always rolls back "
+                "to the previous version; remove the field"
+            )
+        return value
 
     @model_validator(mode="after")
     def _steps(self) -> Rollout:
