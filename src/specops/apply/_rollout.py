@@ -27,6 +27,7 @@ from specops.apply._analysis import Verdict, VersionWindow, judge, window
 from specops.apply._client import AdminClient, AdminError
 from specops.apply._traffic import TrafficGenerator
 from specops.spec import duration_seconds
+from specops.spec._model import Analysis
 
 __all__ = ["Rollout", "RolloutFailedError", "TargetSession", "rollback_model", "serving_version"]
 
@@ -143,10 +144,12 @@ class Rollout:
         if not analysis:
             return
         client = self.session.client
-        interval = max(duration_seconds(str(analysis.get("interval", "30s"))), minimum_s)
-        deadline_s = max(duration_seconds(str(analysis.get("deadline", "10m"))), interval)
-        min_requests = int(analysis.get("minRequests", 100))
-        failure_limit = int(analysis.get("failureLimit", 1))
+        # The canonical document leaves defaults out: the spec model fills them in, in one place.
+        settings = Analysis.model_validate(analysis)
+        interval = max(duration_seconds(settings.interval), minimum_s)
+        deadline_s = max(duration_seconds(settings.deadline), interval)
+        min_requests = settings.min_requests
+        failure_limit = settings.failure_limit
         failures = 0
         start = time.monotonic()
         before = client.stats(self.name).get("versions") or {}

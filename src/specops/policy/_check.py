@@ -107,12 +107,11 @@ def _export_policies(repo: GitRepo, options: PolicyOptions, dest: Path) -> str:
             )
     config_file = options.config or CONFIG_FILE
     repo.export(commit, config_file, dest)
-    paths, extra = list(options.policies or []), [options.waivers]
+    # The raw configuration: load_config would read the data files, which are not exported yet.
+    policy = ProjectConfig().policy
     if (dest / config_file).is_file():
-        project, _ = load_model(dest / config_file, config_file, ProjectConfig, "project configuration")
-        paths = paths or list(project.policy.paths)
-        extra = [options.waivers or project.policy.waivers, *project.policy.data_files]
-    for relative in [*(paths or ["policies"]), *extra]:
+        policy = load_model(dest / config_file, config_file, ProjectConfig, "project configuration")[0].policy
+    for relative in [*(options.policies or policy.paths), options.waivers or policy.waivers, *policy.data_files]:
         if relative:
             repo.export(commit, relative, dest)
     return commit

@@ -83,7 +83,7 @@ def _commits(repo_path: Path, head: str | None, base: str | None) -> list[dict[s
         repo = GitRepo.discover(repo_path)
     except GitError:
         return []
-    return list(repo.commits(head, base, MAX_COMMITS))
+    return repo.commits(head, base, MAX_COMMITS)
 
 
 def build_context(
