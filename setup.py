@@ -3,14 +3,29 @@
 Cython directives live here, once. ``SPECOPS_CYTHON_DEBUG=1`` turns on bounds
 and wraparound checks (slower, for chasing memory bugs), the way
 scikit-learn's SKLEARN_ENABLE_DEBUG_CYTHON_DIRECTIVES does.
+
+The built-in policy library (``policies/``) and the plan/apply workflows
+(``.github/workflows/specops-*.yml``) stay where people and the repository's own
+CI read them; the build copies them into the package as ``specops/_data/``
+(``specops._bundled`` finds them there, or in the source tree of an editable
+install). MANIFEST.in carries them into the sdist.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
+
+# package data name -> (directory at the repository root, files to copy)
+BUNDLED = {
+    "policies": ("policies", "**/*.rego"),
+    "workflows": (".github/workflows", "specops-*.yml"),
+}
 
 DEBUG = os.environ.get("SPECOPS_CYTHON_DEBUG", "") == "1"
 
@@ -31,7 +46,29 @@ extensions = [
     Extension(f"specops.{name}", [f"csrc/{name}.pyx"], include_dirs=["csrc"]) for name in MODULES
 ]
 
+
+
+class BuildPyWithData(build_py):
+    """build_py that also copies the bundled repository files into ``specops/_data``."""
+
+    def run(self) -> None:
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return  # an editable install reads them from the source tree
+        for name, (source, pattern) in BUNDLED.items():
+            files = sorted(Path(source).glob(pattern))
+            if not files:
+                raise SystemExit(f"setup.py: no {pattern} under {source}/ to bundle as specops/_data/{name}")
+            dest = Path(self.build_lib) / "specops" / "_data" / name
+            shutil.rmtree(dest, ignore_errors=True)
+            for file in files:
+                target = dest / file.relative_to(source)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(file, target)
+
+
 setup(
+    cmdclass={"build_py": BuildPyWithData},
     ext_modules=cythonize(
         extensions,
         compiler_directives=DIRECTIVES,

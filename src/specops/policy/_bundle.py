@@ -25,6 +25,7 @@ import orjson
 
 from specops._errors import Diagnostic, SpecError
 from specops._yaml import load_documents
+from specops.policy._library import builtin_display
 from specops.policy._model import PolicyRule
 
 __all__ = [
@@ -96,7 +97,8 @@ def _display(path: Path, root: Path | None) -> str:
             return path.resolve().relative_to(root.resolve()).as_posix()
         except ValueError:
             pass
-    return path.as_posix()
+    # Outside the repository: the shipped library shows by name, not by where pip put it.
+    return builtin_display(path) or path.as_posix()
 
 
 def discover_rego(paths: list[Path]) -> tuple[list[Path], list[Diagnostic]]:
@@ -113,7 +115,8 @@ def discover_rego(paths: list[Path]) -> tuple[list[Path], list[Diagnostic]]:
             problems.append(
                 Diagnostic(
                     str(path), 0, 0, "policy directory does not exist", code="not_found",
-                    hint="create it, or fix `policy.paths` in specops.yaml / --policies",
+                    hint="create it, or fix `policy.paths` in specops.yaml / --policies "
+                    "(builtin:specops names the library SpecOps ships)",
                 )
             )
     return found, problems

@@ -23,6 +23,7 @@ from specops.policy._config import CONFIG_FILE, PolicyConfig, ProjectConfig, loa
 from specops.policy._context import build_context, load_context
 from specops.policy._engine import EmbeddedEngine, PolicyEngine
 from specops.policy._evaluate import DecisionCache, evaluate_plan
+from specops.policy._library import is_builtin, policy_dirs
 from specops.policy._model import PolicyReport
 from specops.policy._waivers import load_waivers
 
@@ -48,7 +49,7 @@ class PolicyOptions:
 def open_engine(config: PolicyConfig, options: PolicyOptions, root: Path) -> PolicyEngine | None:
     """The configured engine with the bundle loaded; ``None`` when the project has no policies."""
     explicit = options.policies is not None
-    dirs = [Path(p) if Path(p).is_absolute() else root / p for p in (options.policies or config.paths)]
+    dirs = policy_dirs(options.policies or config.paths, root)
     if not explicit and not any(d.exists() for d in dirs):
         return None
     bundle = load_bundle(dirs, data=config.data, root=root)
@@ -112,7 +113,8 @@ def _export_policies(repo: GitRepo, options: PolicyOptions, dest: Path) -> str:
     if (dest / config_file).is_file():
         policy = load_model(dest / config_file, config_file, ProjectConfig, "project configuration")[0].policy
     for relative in [*(options.policies or policy.paths), options.waivers or policy.waivers, *policy.data_files]:
-        if relative:
+        # The built-in library comes with the installed SpecOps, not from git.
+        if relative and not is_builtin(relative):
             repo.export(commit, relative, dest)
     return commit
 

@@ -14,18 +14,29 @@ def add_policy_parser(subparsers: Any) -> argparse.ArgumentParser:
     policy = subparsers.add_parser("policy", help="work with the Rego policies")
     sub = policy.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
     test = sub.add_parser("test", help="run the test_* rules of every *_test.rego file")
-    test.add_argument("paths", nargs="*", metavar="DIR", help="policy directories or files (default: policies)")
+    test.add_argument(
+        "paths", nargs="*", metavar="DIR",
+        help="policy directories or files, or builtin:specops for the library SpecOps ships "
+        "(default: policy.paths in specops.yaml, else policies)",
+    )  # fmt: skip
     test.add_argument("--format", choices=("text", "json", "junit"), default="text")
     test.set_defaults(func=cmd_policy_test)
     return policy  # type: ignore[no-any-return]
 
 
 def cmd_policy_test(args: argparse.Namespace, out: TextIO) -> int:
+    from specops.policy._config import load_config
+    from specops.policy._library import is_builtin, policy_dirs
     from specops.policy._testing import render_junit, render_text, run_tests
     from specops.spec import find_root
 
-    paths = [Path(p) for p in args.paths] or [Path("policies")]
-    run = run_tests(paths, root=find_root(paths[0]))
+    local = [p for p in args.paths if not is_builtin(p)]
+    root = find_root(Path(local[0]) if local else Path.cwd())
+    if args.paths:
+        paths = policy_dirs(args.paths, Path.cwd())
+    else:
+        paths = policy_dirs(load_config(root)[0].paths, root)
+    run = run_tests(paths, root=root)
     if args.format == "json":
         out.write(json.dumps(run.to_json(), indent=2) + "\n")
     elif args.format == "junit":
