@@ -29,6 +29,7 @@ from sarif_pydantic import (  # type: ignore[import-untyped]
 )
 
 from specops._version import __version__
+from specops.policy._library import is_builtin
 from specops.policy._model import PolicyReport, PolicyResult, PolicyRule
 
 __all__ = ["SARIF_SCHEMA", "github_annotations", "render_github", "render_sarif", "sarif_log"]
@@ -42,9 +43,28 @@ _SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": 
 def _where(result: PolicyResult, fallback: str) -> tuple[str, int, int]:
     if result.path:
         return result.path, result.line or 1, result.column or 1
-    if result.policy_path:
+    # The built-in library is not a file of the repository; code scanning needs one that is.
+    if result.policy_path and not is_builtin(result.policy_path):
         return result.policy_path, result.policy_line or 1, 1
     return fallback, 1, 1
+
+
+def _help(rule: PolicyRule) -> Message:
+    """What a reader of the alert needs: what the rule wants, how bad, where it is, how to waive it."""
+    source = f"{rule.path}:{rule.line}" if rule.path else "a policy of this repository"
+    waive = (
+        f"fix the spec, or add a reviewed, expiring waiver to waivers.yaml "
+        f"(rule: {rule.id}, resource: Kind/name, owner, justification, expires)"
+    )
+    text = f"{rule.title}. {rule.description} Severity {rule.severity}. Rule source: {source}. To resolve: {waive}."
+    markdown = (
+        f"**{rule.id}: {rule.title}**\n\n{rule.description}\n\n"
+        f"- severity: {rule.severity}\n- rule source: `{source}`\n"
+        f"- to resolve: fix the spec, or add a reviewed, expiring waiver to `waivers.yaml`:\n\n"
+        f"```yaml\n- rule: {rule.id}\n  resource: Kind/name\n  owner: your-team\n"
+        f"  justification: why, and the ticket that ends it\n  expires: YYYY-MM-DD\n```\n"
+    )
+    return Message(text=text, markdown=markdown)
 
 
 def _descriptor(rule: PolicyRule) -> ReportingDescriptor:
@@ -53,11 +73,13 @@ def _descriptor(rule: PolicyRule) -> ReportingDescriptor:
         name=rule.package.rsplit(".", 1)[-1] if rule.package else rule.id,
         short_description=Message(text=rule.title),
         full_description=Message(text=rule.description),
+        help=_help(rule),
         default_configuration=ReportingConfiguration(level="error"),
         properties={
             "security-severity": _SECURITY_SEVERITY.get(rule.severity, "5.5"),
             "severity": rule.severity,
-            "tags": ["specops", "policy"],
+            # GitHub reads security-severity only from rules tagged "security".
+            "tags": ["security", "specops", "policy", f"severity-{rule.severity}"],
             "package": rule.package,
             "source": f"{rule.path}:{rule.line}" if rule.path else "",
         },

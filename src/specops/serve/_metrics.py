@@ -218,15 +218,31 @@ class _Collector(Collector):
             "specops_model_info", "Loaded model versions, the providers they really got and their weight.",
             labels=["model", "version", "providers", "ready"],
         )
-        weight = GaugeMetricFamily(
-            "specops_traffic_weight", "Percentage of a model's traffic each version serves.",
+        # A ratio, 0 to 1, as Prometheus conventions want (the admin API keeps percentages).
+        share = GaugeMetricFamily(
+            "specops_traffic_ratio", "Share of a model's traffic each version serves (0 to 1).",
             labels=["model", "version"],
         )
         for row in m.info():
             info.add_metric([row["model"], row["version"], ",".join(row["providers"]), str(row["ready"]).lower()], 1)
-            weight.add_metric([row["model"], row["version"]], row["weight"])
-        yield from (requests, latency, features, hits, dropped, info, weight)
+            share.add_metric([row["model"], row["version"]], row["weight"] / 100)
+        yield from (requests, latency, features, hits, dropped, info, share, _build_info())
+
+
+def _build_info() -> GaugeMetricFamily:
+    import platform
+
+    from specops._core import COMPILED
+    from specops._version import __version__
+
+    build = GaugeMetricFamily(
+        "specops_build_info", "The SpecOps build serving: version, Python, whether the compiled core is active.",
+        labels=["version", "python", "core"],
+    )
+    build.add_metric([__version__, platform.python_version(), "compiled" if COMPILED else "pure"], 1)
+    return build
 
 
 def _le(value: float) -> str:
-    return repr(float(value))
+    # 12 significant digits: bounds computed in binary (6.800000000000001) print as written (6.8).
+    return repr(float(f"{float(value):.12g}"))
