@@ -233,3 +233,21 @@ def test_unset_token_variable_is_a_clear_error(project: Path, opa: tuple[str, Op
     err = capsys.readouterr().err
     assert code == 1
     assert "SPECOPS_TEST_UNSET_TOKEN is not set" in err
+
+
+def test_without_the_opa_extra_the_error_names_it(
+    project: Path, opa: tuple[str, OpaLike], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An installation without specops[opa]: the client's import fails (None in sys.modules makes it raise).
+    monkeypatch.setitem(__import__("sys").modules, "opa_client", None)
+    url, state = opa
+    code = main(["plan", "--repo", str(project), "--live", str(project.parent / "live.json"),
+                 "--opa-url", url, "--no-cache"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "pip install 'specops[opa]'" in err and "Traceback" not in err
+    assert state.requests == [], "nothing was sent"
+    # The embedded engine never needs it.
+    assert main(["plan", "--repo", str(project), "--live", str(project.parent / "live.json"), "--no-cache",
+                 "--format", "json"]) == 1, "blocked by SO-MODEL-002, judged without OPA"  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["policy"]["engine"].startswith("embedded")

@@ -1,4 +1,4 @@
-"""A remote OPA server as the policy engine, through ``opa-python-client``.
+"""A remote OPA server as the policy engine, through ``opa-python-client`` (``specops[opa]``).
 
 Organisations that run OPA centrally either let SpecOps push the bundle
 (``PUT /v1/policies/{id}``, data at ``/v1/data/project``) or load the
@@ -36,7 +36,13 @@ class OpaEngine:
         push: bool = True,
         timeout: float = 5.0,
     ) -> None:
-        from opa_client import OpaClient
+        try:
+            from opa_client import OpaClient
+        except ImportError:
+            raise SpecOpsError(
+                "the opa policy engine needs the OPA client, an optional part of SpecOps: "
+                "pip install 'specops[opa]' (or use engine: embedded)"
+            ) from None
 
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
