@@ -250,4 +250,4 @@ def test_without_the_opa_extra_the_error_names_it(
     # The embedded engine never needs it.
     assert main(["plan", "--repo", str(project), "--live", str(project.parent / "live.json"), "--no-cache",
                  "--format", "json"]) == 1, "blocked by SO-MODEL-002, judged without OPA"  # fmt: skip
-    assert json.loads(capsys.readouterr().out)["policy"]["engine"].startswith("embedded")
+    assert json.loads(capsys.readouterr().out)["policy"]["engine"].startswith("regorus")
