@@ -194,6 +194,7 @@ _REGISTRARS = [
     "specops.serve._cli:add_serve_parser",
     "specops.apply._cli:add_apply_parsers",
     "specops.init._cli:add_init_parser",
+    "specops._completion:add_completion_parser",
 ]
 
 

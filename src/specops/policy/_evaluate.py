@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from specops import _progress as progress
 from specops.plan._model import Plan, ResourceChange
 from specops.policy._context import parse_now
 from specops.policy._engine import PolicyEngine, PolicyEngineError
@@ -204,15 +205,21 @@ class Evaluator:
         report.context = {k: context[k] for k in ("head", "base", "pull_request") if k in context}
         pr = context.get("pull_request") or {}
         approvals = set(pr.get("approvals") or []) - {pr.get("author")}
-        for change in builder.changes():
-            document = builder.resource_input(change)
-            decision, items, shapes = self.decide(document, "resource", change.id, now)
+        changes = list(builder.changes())
+        with progress.task("Evaluating policies", total=len(changes) + 1) as shown:
+            for change in changes:
+                shown.update(detail=change.id)
+                document = builder.resource_input(change)
+                decision, items, shapes = self.decide(document, "resource", change.id, now)
+                report.decisions.append(decision)
+                labels = _labels(document.get("resource"))
+                self._results(report, decision, items, shapes, change, estate, labels, approvals, today)
+                shown.advance()
+            shown.update(detail="the plan as a whole")
+            decision, items, shapes = self.decide(builder.plan_input(), "plan", None, now)
             report.decisions.append(decision)
-            labels = _labels(document.get("resource"))
-            self._results(report, decision, items, shapes, change, estate, labels, approvals, today)
-        decision, items, shapes = self.decide(builder.plan_input(), "plan", None, now)
-        report.decisions.append(decision)
-        self._results(report, decision, items, shapes, None, estate, {}, approvals, today)
+            self._results(report, decision, items, shapes, None, estate, {}, approvals, today)
+            shown.advance()
         for waiver in self.waivers.expired(today):
             rule = WAIVER_RULE
             report.results.append(
