@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from specops import _progress as progress
 from specops._errors import SpecError, SpecOpsError
 from specops._version import __version__
 
@@ -249,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     out = sys.stdout
+    progress.enable(sys.stderr)  # only where stderr is a terminal
     try:
         return int(args.func(args, out))
     except SpecError as exc:

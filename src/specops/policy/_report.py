@@ -32,9 +32,14 @@ from specops._version import __version__
 from specops.policy._library import is_builtin
 from specops.policy._model import PolicyReport, PolicyResult, PolicyRule
 
-__all__ = ["SARIF_SCHEMA", "github_annotations", "render_github", "render_sarif", "sarif_log"]
+__all__ = ["NO_POLICIES", "SARIF_SCHEMA", "SKIPPED_POLICIES", "github_annotations", "render_github", "render_sarif", "sarif_log"]
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+NO_POLICIES = (
+    "no policies configured: nothing checked this plan (name builtin:specops, the library SpecOps "
+    "ships, and your own directories in policy.paths of specops.yaml; `specops init` writes one)"
+)
+SKIPPED_POLICIES = "policies skipped (--no-policy): nothing checked this plan"
 _LEVEL = {"denied": "error", "pending_approval": "error", "warned": "warning", "approved": "note", "waived": "note"}
 # GitHub sorts code-scanning alerts by this number (CVSS-like).
 _SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
@@ -163,8 +168,14 @@ def sarif_log(report: PolicyReport, *, fallback: str = "specops.yaml") -> Sarif:
     return Sarif(version="2.1.0", schema_uri=SARIF_SCHEMA, runs=[run])
 
 
-def render_sarif(report: PolicyReport, *, fallback: str = "specops.yaml") -> str:
-    data = sarif_log(report, fallback=fallback).model_dump(mode="json", by_alias=True, exclude_none=True)
+def render_sarif(report: PolicyReport | None, *, fallback: str = "specops.yaml", absent: str = NO_POLICIES) -> str:
+    """SARIF of ``report``; ``None`` (nothing judged the plan) is an empty run that says why in ``absent``."""
+    if report is None:
+        log = sarif_log(PolicyReport("none", "", ""), fallback=fallback)
+        log.runs[0].properties = {"engine": "none", "blocked": False, "policies": "none", "message": absent}
+    else:
+        log = sarif_log(report, fallback=fallback)
+    data = log.model_dump(mode="json", by_alias=True, exclude_none=True)
     return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
@@ -197,7 +208,9 @@ def github_annotations(report: PolicyReport, *, fallback: str = "specops.yaml") 
     return lines
 
 
-def render_github(report: PolicyReport, *, fallback: str = "specops.yaml") -> str:
+def render_github(report: PolicyReport | None, *, fallback: str = "specops.yaml", absent: str = NO_POLICIES) -> str:
+    if report is None:
+        return f"::warning title=SpecOps policy::{_escape_data(absent)}\n"
     lines = github_annotations(report, fallback=fallback)
     verdict = "blocked" if report.blocked else "passed"
     counts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in report.counts.items() if n)
