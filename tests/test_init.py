@@ -178,3 +178,31 @@ def test_init_json_lists_what_it_wrote(tmp_path: Path) -> None:
     assert {"specops.yaml", "waivers.yaml", "policies/owner.rego", "schemas/model.json",
             "specs/artifacts/churn-scorer-1.0.0.onnx"} <= set(report["written"])  # fmt: skip
     assert all((tmp_path / p).is_file() for p in report["written"])
+
+
+def test_the_example_estate_applies_to_a_real_target_and_answers(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only valid: the example model and its guardrail serve, as `specops init` promises."""
+    import httpx
+
+    from specops.apply import LocalTarget
+
+    monkeypatch.setenv("SPECOPS_LOCAL_TOKEN", "init-test-token-" + "0123456789ab")
+    with LocalTarget("local", tmp_path / "target-state", token_env="SPECOPS_LOCAL_TOKEN") as target:
+        target_spec = project / "specs/targets/local.yaml"
+        commit(project, {"specs/targets/local.yaml": target_spec.read_text().replace(
+            "http://127.0.0.1:8480", target.url)}, "point at the test target")  # fmt: skip
+        code = main(["apply", "--auto-approve", "--format", "json"])
+        assert code == 0
+        rows = [[3.0, 80.0, 4.0], [50.0, 20.0, 0.0]]
+        body = {"inputs": [{"name": "features", "datatype": "FP32", "shape": [2, 3], "data": rows}]}
+        answer = httpx.post(f"{target.url}/v2/models/churn-scorer/infer", json=body, timeout=30).json()
+        probabilities = answer["outputs"][0]["data"]
+        assert answer["model_version"] == "1.0.0"
+        assert probabilities[1] > 0.5 > probabilities[3], "many tickets churn, long tenure stays"
+        assert abs(probabilities[0] + probabilities[1] - 1) < 1e-6
+        # The guardrail holds the training data's contract: a tenure of 500 months is refused.
+        refused = httpx.post(f"{target.url}/v2/models/churn-scorer/infer", timeout=30, json={
+            "inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 3], "data": [[500.0, 20.0, 0.0]]}]})  # fmt: skip
+        assert refused.status_code >= 400 and "churn-inputs" in refused.text
