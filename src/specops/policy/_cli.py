@@ -11,15 +11,38 @@ __all__ = ["add_policy_parser", "cmd_policy_test"]
 
 
 def add_policy_parser(subparsers: Any) -> argparse.ArgumentParser:
-    policy = subparsers.add_parser("policy", help="work with the Rego policies")
+    policy = subparsers.add_parser(
+        "policy",
+        help="work with the Rego policies",
+        description="Work with the Rego policies that judge every plan.",
+        epilog="examples:\n  specops policy test\n  specops policy test builtin:specops --format junit > policy-tests.xml\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = policy.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
-    test = sub.add_parser("test", help="run the test_* rules of every *_test.rego file")
+    test = sub.add_parser(
+        "test",
+        help="run the test_* rules of every *_test.rego file",
+        description="Run every test_* rule of the *_test.rego files, with the same load checks as a plan "
+        "(syntax, METADATA, forbidden builtins). A test passes when its rule is true; false, undefined "
+        "and errors fail. Exit 1 on any failure, or when there are no tests.",
+        epilog="""\
+examples:
+  specops policy test                          the paths in specops.yaml (policy.paths)
+  specops policy test policies/                one directory
+  specops policy test builtin:specops          the library SpecOps ships
+  specops policy test --format junit > policy-tests.xml
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     test.add_argument(
         "paths", nargs="*", metavar="DIR",
         help="policy directories or files, or builtin:specops for the library SpecOps ships "
         "(default: policy.paths in specops.yaml, else policies)",
     )  # fmt: skip
-    test.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    test.add_argument(
+        "--format", choices=("text", "json", "junit"), default="text",
+        help="text (default), json, or junit XML for CI test reports",
+    )  # fmt: skip
     test.set_defaults(func=cmd_policy_test)
     return policy  # type: ignore[no-any-return]
 
