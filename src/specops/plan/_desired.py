@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from specops._errors import Diagnostic, SpecError, SpecOpsError
 from specops._git import FileChange, GitRepo, Snapshot
@@ -13,6 +12,7 @@ from specops._plan_core import field_diff
 from specops._project import Project
 from specops._yaml import format_path
 from specops.plan._cache import CacheStats, ParseCache
+from specops.plan._json import JsonDump
 from specops.spec import Estate
 from specops.spec._load import build_estate
 from specops.spec._validate import check_estate
@@ -30,7 +30,7 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class DesiredFingerprint:
+class DesiredFingerprint(JsonDump):
     """What the desired state was read from; a saved plan is stale once this moves.
 
     ``content`` hashes every (path, blob id) pair under the specs root, so it
@@ -44,15 +44,6 @@ class DesiredFingerprint:
     specs_root: str
     content: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ref": self.ref,
-            "commit": self.commit,
-            "tree": self.tree,
-            "worktree": self.worktree,
-            "specs_root": self.specs_root,
-            "content": self.content,
-        }
 
 
 @dataclass(slots=True)
@@ -185,7 +176,7 @@ def _check(repo: GitRepo, estate: Estate, snapshot: Snapshot | None) -> list[Dia
 
 
 @dataclass(frozen=True, slots=True)
-class ResourceReview:
+class ResourceReview(JsonDump):
     """How one resource's desired state changes between base and head."""
 
     id: str
@@ -193,33 +184,15 @@ class ResourceReview:
     fields: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "status": self.status, "fields": self.fields, "files": self.files}
 
 
 @dataclass(frozen=True, slots=True)
-class Review:
+class Review(JsonDump):
     base: DesiredFingerprint
     head: DesiredFingerprint
     files: list[FileChange]
     resources: list[ResourceReview]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "base": self.base.to_json(),
-            "head": self.head.to_json(),
-            "files": [
-                {
-                    "status": f.status,
-                    "old_path": f.old_path,
-                    "new_path": f.new_path,
-                    "old_blob": f.old_blob,
-                    "new_blob": f.new_blob,
-                }
-                for f in self.files
-            ],
-            "resources": [r.to_json() for r in self.resources],
-        }
 
 
 def review_change(repo: GitRepo, base: DesiredState, head: DesiredState) -> Review:

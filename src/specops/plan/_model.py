@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import orjson
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import ConfigDict, ValidationError
 
 from specops._errors import SpecOpsError
 from specops._mask import MASK, is_sensitive, mask
 from specops.plan._desired import DesiredFingerprint, Review
+from specops.plan._json import JsonDump, adapter
 from specops.policy._model import PolicyReport
 
 __all__ = [
@@ -58,27 +59,8 @@ Action = Literal["create", "update", "delete", "no-op", "unknown"]
 Reason = Literal["missing_live", "spec_changed", "drifted", "orphaned", "in_sync", "target_unreachable"]
 
 
-_ADAPTERS: dict[type, TypeAdapter[Any]] = {}
-
-
-def _adapter(cls: type) -> TypeAdapter[Any]:
-    adapter = _ADAPTERS.get(cls)
-    if adapter is None:
-        adapter = _ADAPTERS[cls] = TypeAdapter(cls)
-    return adapter
-
-
-class _Json:
-    """``to_json()`` through the class's pydantic adapter: the same dump the plan file uses."""
-
-    __slots__ = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return _adapter(type(self)).dump_python(self, mode="json")  # type: ignore[no-any-return]
-
-
 @dataclass(slots=True)
-class FieldChange(_Json):
+class FieldChange(JsonDump):
     path: str
     before: Any
     after: Any
@@ -87,7 +69,7 @@ class FieldChange(_Json):
 
 
 @dataclass(slots=True)
-class ResourceChange(_Json):
+class ResourceChange(JsonDump):
     """One resource's change; ``actions`` reads like Terraform's (``["delete", "create"]`` is a replace).
 
     ``targets`` is where the change lands, decided by the planner; apply writes there and nowhere else.
@@ -115,7 +97,7 @@ class ResourceChange(_Json):
 
 
 @dataclass(slots=True)
-class BlockedChange(_Json):
+class BlockedChange(JsonDump):
     """A deletion (or replacement) the plan refuses because the resource is protected."""
 
     id: str
@@ -125,7 +107,7 @@ class BlockedChange(_Json):
 
 
 @dataclass(frozen=True, slots=True)
-class TargetFingerprint(_Json):
+class TargetFingerprint(JsonDump):
     revision: str | None
     source: Literal["http", "file", "none"]
     reachable: bool
@@ -133,7 +115,7 @@ class TargetFingerprint(_Json):
 
 
 @dataclass(slots=True)
-class Summary(_Json):
+class Summary(JsonDump):
     create: int = 0
     update: int = 0
     replace: int = 0
@@ -148,7 +130,7 @@ class Summary(_Json):
 
 
 @dataclass(frozen=True, slots=True)
-class Refusal(_Json):
+class Refusal(JsonDump):
     """Why a plan may not be applied: ``policy`` (a denial or a missing approval), ``unknown``
     (a target was unreachable) or ``protected`` (it would delete or replace a protected resource)."""
 
@@ -161,7 +143,7 @@ class PlanFormatError(SpecOpsError):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Plan(_Json):
+class Plan(JsonDump):
     """A plan, as ``specops plan --out`` saves it and ``specops apply`` applies it (frozen)."""
 
     __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
@@ -209,7 +191,7 @@ class Plan(_Json):
 
     def dump_json(self) -> str:
         """The plan file: the model's JSON dump, indented, with a final newline."""
-        return _adapter(Plan).dump_json(self, indent=2).decode() + "\n"
+        return adapter(Plan).dump_json(self, indent=2).decode() + "\n"
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Plan:
@@ -231,7 +213,7 @@ class Plan(_Json):
                 f"(this SpecOps applies version {PLAN_FORMAT_VERSION}; re-plan with this version)"
             )
         try:
-            plan: Plan = _adapter(Plan).validate_python(data)
+            plan: Plan = adapter(Plan).validate_python(data)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "document"
@@ -269,7 +251,7 @@ def plan_id_of(document: dict[str, Any]) -> str:
 
 def plan_schema() -> dict[str, Any]:
     """JSON Schema of a plan document, generated from the same adapter that writes and reads it."""
-    schema = _adapter(Plan).json_schema(mode="serialization")
+    schema = adapter(Plan).json_schema(mode="serialization")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = f"SpecOps plan (format_version {PLAN_FORMAT_VERSION})"
     return schema
