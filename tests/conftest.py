@@ -1,6 +1,6 @@
 """Shared fixtures: real git repositories with a pinned author, spec writers, real serving targets.
 
-Helpers that are not fixtures live in ``tests/helpers`` (git, cli, serve, plans, memory).
+Helpers that are not fixtures live in ``tests/helpers`` (git, cli, serve, models, plans, memory).
 Every test that writes a plan file under its ``tmp_path`` also checks that the
 plan reads back and re-dumps byte for byte (``Plan.from_json`` / ``dump_json``).
 """
