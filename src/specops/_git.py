@@ -244,6 +244,8 @@ class GitRepo:
 
         Uses git's status (the index's stat cache), so an unchanged tree costs no reads.
         """
+        if self._repo.is_bare:
+            return []
         prefix = root.strip("/") + "/"
         out = []
         for path, flags in self._repo.status().items():
