@@ -20,7 +20,7 @@ from specops._version import __version__
 from specops.init import derive_workflow, init_project
 from specops.init._cli import add_init_parser
 from specops.policy._library import BUILTIN_LIBRARY
-from tests._gitutil import commit, live_document, save
+from tests.helpers.git import commit, live_document, save
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

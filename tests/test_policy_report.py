@@ -11,7 +11,7 @@ from sarif_pydantic import Sarif
 
 from specops.policy._model import PolicyReport, PolicyResult, PolicyRule
 from specops.policy._report import github_annotations, sarif_log
-from tests._gitutil import commit
+from tests.helpers.git import commit
 from tests.test_policy import make_direct, plan_cli
 
 

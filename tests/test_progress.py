@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from specops import _progress as progress
-from tests._gitutil import commit, save
+from tests.helpers.git import commit, save
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
