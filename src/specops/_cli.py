@@ -203,6 +203,7 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
 # function takes the sub-parsers and registers its command (one line each).
 _REGISTRARS = [
     "specops.plan._cli:add_plan_parser",
+    "specops.plan._cli:add_show_parser",
     "specops.policy._cli:add_policy_parser",
     "specops.serve._cli:add_serve_parser",
     "specops.apply._cli:add_apply_parsers",

@@ -18,16 +18,10 @@ from typing import Any, TextIO
 from specops._errors import SpecError, SpecOpsError
 from specops._project import Project
 from specops.plan._pipeline import PlanRequest, run_pipeline
-from specops.plan._render import (
-    render_invalid,
-    render_json,
-    render_markdown,
-    render_text,
-    use_colour,
-)
+from specops.plan._render import FORMATS, render_invalid, render_json, render_plan, use_colour
 from specops.policy._check import PolicyOptions
 
-__all__ = ["add_plan_parser", "cmd_plan"]
+__all__ = ["add_plan_parser", "add_show_parser", "cmd_plan", "cmd_show"]
 
 EXIT_OK = 0
 EXIT_BLOCKED = 1
@@ -54,7 +48,7 @@ def add_plan_parser(subparsers: Any) -> argparse.ArgumentParser:
     plan.add_argument("--target", metavar="KIND/NAME", help="plan one resource and what it depends on")
     plan.add_argument("--out", metavar="FILE", help="also save the plan (JSON) for apply")
     plan.add_argument(
-        "--format", choices=("text", "json", "markdown", "sarif", "github"), default="text",
+        "--format", choices=FORMATS, default="text",
         help="sarif: SARIF 2.1.0 of the policy results (GitHub code scanning); "
         "github: workflow annotations on the spec lines",
     )
@@ -138,19 +132,54 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
     plan = result.plan
     if args.out:
         Path(args.out).write_text(render_json(plan), encoding="utf-8")
-    if args.format == "json":
-        out.write(render_json(plan))
-    elif args.format == "markdown":
-        out.write(render_markdown(plan))
-    elif args.format in ("sarif", "github"):
-        from specops.policy._model import PolicyReport
-        from specops.policy._report import render_github, render_sarif
-
-        report = plan.policy or PolicyReport("none", "", "")
-        fallback = plan.desired.specs_root
-        out.write(render_sarif(report, fallback=fallback) if args.format == "sarif" else render_github(report, fallback=fallback))
-    else:
-        out.write(render_text(plan, colour=use_colour(out if out is not sys.stdout else sys.stdout)))
+    out.write(render_plan(plan, args.format, colour=use_colour(out)))
     if plan.policy_blocked:
         return EXIT_BLOCKED
     return EXIT_CHANGES if args.detailed_exitcode and plan.has_changes else EXIT_OK
+
+
+SHOW_EPILOG = """\
+examples:
+  specops plan --out plan.json --format markdown > plan.md
+  specops show plan.json                           the same plan as text
+  specops show plan.json --format sarif > plan.sarif
+  specops show plan.json --format github           workflow annotations
+"""
+
+
+def add_show_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``show``: render a saved plan without planning again (Terraform's ``show``)."""
+    show = subparsers.add_parser(
+        "show",
+        help="render a saved plan (from `specops plan --out`) without planning again",
+        description="Render a plan saved by `specops plan --out FILE` in any of the plan command's "
+        "formats, exactly as `specops plan` printed it, without reading git or the targets again. "
+        "The file is checked first: a plan edited after it was made is refused. Exit 0, or 1 when "
+        "the file is not a valid plan.",
+        epilog=SHOW_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    show.add_argument("plan_file", metavar="PLAN_FILE", help="a plan saved by `specops plan --out`")
+    show.add_argument(
+        "--format", choices=FORMATS, default="text",
+        help="text (default), json (the plan file itself), markdown (the pull-request comment), "
+        "sarif (SARIF 2.1.0 of the policy results) or github (workflow annotations)",
+    )  # fmt: skip
+    show.set_defaults(func=cmd_show)
+    return show  # type: ignore[no-any-return]
+
+
+def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    from specops.plan._model import Plan, PlanFormatError
+
+    path = Path(args.plan_file)
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise SpecOpsError(f"cannot read plan {path}: {exc.strerror}") from None
+    try:
+        plan = Plan.from_json(text)
+    except PlanFormatError as exc:
+        raise SpecOpsError(f"{path} {exc}") from None
+    out.write(render_plan(plan, args.format, colour=use_colour(out)))
+    return EXIT_OK

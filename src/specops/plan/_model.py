@@ -161,6 +161,8 @@ class Plan(JsonDump):
     review: Review | None = None
     policy: PolicyReport | None = None
     """What the policies said (``None`` when the project has none, or with ``--no-policy``)."""
+    policy_absent: Literal["none_configured", "skipped"] | None = None
+    """Why ``policy`` is ``None``: the project configures no policies, or ``--no-policy`` skipped them."""
     applyable: bool = True
     refusals: list[Refusal] = field(default_factory=list)
 
@@ -177,12 +179,15 @@ class Plan(JsonDump):
         """The changes apply makes (not no-ops, not unknowns), in wave order."""
         return [c for c in self.resource_changes if c.action not in ("no-op", "unknown")]
 
-    def finish(self, policy: PolicyReport | None = None) -> Plan:
-        """This plan with the policy verdict, whether it is applyable and why, and its id."""
+    def finish(
+        self, policy: PolicyReport | None = None, *, absent: Literal["none_configured", "skipped"] | None = None
+    ) -> Plan:
+        """This plan with the policy verdict (or why there is none), whether it is applyable and why, and its id."""
         refusals = _refusals(self, policy)
         done = dataclasses.replace(
-            self, policy=policy, refusals=refusals, applyable=not refusals, plan_id=""
-        )
+            self, policy=policy, policy_absent=None if policy is not None else absent,
+            refusals=refusals, applyable=not refusals, plan_id="",
+        )  # fmt: skip
         return dataclasses.replace(done, plan_id=done.compute_id())
 
     def compute_id(self) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from specops._project import Project
 from specops._version import __version__
@@ -132,7 +133,8 @@ def run_pipeline(project: Project, request: PlanRequest | None = None) -> PlanRe
 
         report = check_plan(draft, project.policy, estate=desired.estate, repo=project.repo)
     warnings = () if request.worktree else _uncommitted(project, desired)
-    return PlanResult(draft.finish(report), desired, warnings)
+    absent: Literal["none_configured", "skipped"] = "skipped" if project.policy is None else "none_configured"
+    return PlanResult(draft.finish(report, absent=absent), desired, warnings)
 
 
 def _refuse_empty(desired: DesiredState, state: LiveState, planned: Planned) -> None:

@@ -13,12 +13,15 @@ from specops.plan._model import Plan, ResourceChange
 from specops.policy._model import PolicyReport, PolicyResult, PolicyRule
 
 __all__ = [
+    "FORMATS",
     "MARKDOWN_LIMIT",
+    "absent_policy_text",
     "diagnostics_report",
     "policy_line",
     "render_invalid",
     "render_json",
     "render_markdown",
+    "render_plan",
     "render_text",
     "summary_line",
     "use_colour",
@@ -104,7 +107,7 @@ def policy_line(plan: Plan) -> str:
     """One line: whether the policies let this plan through."""
     report = plan.policy
     if report is None:
-        return "Policies: not evaluated."
+        return f"Policies: {absent_policy_text(plan)}."
     counts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in report.counts.items() if n)
     verdict = "BLOCKED" if report.blocked else "passed"
     source = f" [policies from {report.source['ref']} at {report.source['commit'][:12]}]" if report.source else ""
@@ -113,10 +116,21 @@ def policy_line(plan: Plan) -> str:
     ) + source
 
 
+def absent_policy_text(plan: Plan) -> str:
+    """Why no policy judged ``plan``, in words (also the SARIF and GitHub message)."""
+    from specops.policy._report import NO_POLICIES, SKIPPED_POLICIES
+
+    if plan.policy_absent == "none_configured":
+        return NO_POLICIES
+    if plan.policy_absent == "skipped":
+        return SKIPPED_POLICIES
+    return "not evaluated"
+
+
 def _text_policy(plan: Plan, colour: bool) -> list[str]:
     report = plan.policy
     if report is None:
-        return []
+        return ["", _paint(policy_line(plan), "33", colour)]
     lines = [""]
     for result in report.results:
         label, code = _STATUS_TEXT[result.status]
@@ -147,6 +161,23 @@ def _text_change(change: ResourceChange, colour: bool) -> list[str]:
 def render_json(plan: Plan) -> str:
     """The plan file's bytes: the model's own dump (``Plan.from_json`` reads them back)."""
     return plan.dump_json()
+
+
+FORMATS = ("text", "json", "markdown", "sarif", "github")
+
+
+def render_plan(plan: Plan, fmt: str, *, colour: bool = False) -> str:
+    """``plan`` in one of ``FORMATS``: what ``specops plan`` prints, and ``specops show`` from a file."""
+    if fmt == "json":
+        return render_json(plan)
+    if fmt == "markdown":
+        return render_markdown(plan)
+    if fmt in ("sarif", "github"):
+        from specops.policy._report import render_github, render_sarif
+
+        render = render_sarif if fmt == "sarif" else render_github
+        return render(plan.policy, fallback=plan.desired.specs_root, absent=absent_policy_text(plan))
+    return render_text(plan, colour=colour)
 
 
 # -- invalid specs, in every format ---------------------------------------------
@@ -240,7 +271,7 @@ def _cell(text: str) -> str:
 def _md_policy(plan: Plan) -> list[str]:
     report = plan.policy
     if report is None:
-        return []
+        return [f"> [!WARNING]\n> {policy_line(plan)}", ""]
     out = [f"**{policy_line(plan)}**", ""]
     if report.blocked:
         out.append("> [!CAUTION]\n> A policy denies this plan or waits for an approval; it cannot be applied.\n")

@@ -39,7 +39,7 @@ NO_POLICIES = (
     "no policies configured: nothing checked this plan (name builtin:specops, the library SpecOps "
     "ships, and your own directories in policy.paths of specops.yaml; `specops init` writes one)"
 )
-SKIPPED_POLICIES = "policies skipped (--no-policy): nothing checked this plan"
+SKIPPED_POLICIES = "skipped with --no-policy: nothing checked this plan"
 _LEVEL = {"denied": "error", "pending_approval": "error", "warned": "warning", "approved": "note", "waived": "note"}
 # GitHub sorts code-scanning alerts by this number (CVSS-like).
 _SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
