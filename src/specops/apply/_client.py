@@ -177,8 +177,15 @@ class AdminClient:
 
     # -- the lease -----------------------------------------------------------
 
-    def acquire(self, holder: str, ttl_s: float) -> dict[str, Any]:
-        answer = _dict(self._request("POST", "/lease", {"holder": holder, "ttl_s": ttl_s})[1])
+    def acquire(
+        self, holder: str, ttl_s: float, *, identity: dict[str, Any] | None = None, takeover: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"holder": holder, "ttl_s": ttl_s}
+        if identity is not None:
+            body["identity"] = identity
+        if takeover is not None:
+            body["takeover"] = takeover
+        answer = _dict(self._request("POST", "/lease", body)[1])
         self.lease = holder
         return answer
 

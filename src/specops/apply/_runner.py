@@ -26,7 +26,7 @@ from specops.apply._checks import (
     replan_hint,
 )
 from specops.apply._client import AdminClient, AdminError, TargetDownError
-from specops.apply._journal import Journal
+from specops.apply._journal import Journal, kill_point
 from specops.apply._leases import holder_name, leases
 from specops.apply._recover import recover
 from specops.apply._rollout import Rollout, RolloutFailedError, TargetSession
@@ -160,7 +160,8 @@ def apply_plan(
     held = [sessions[t] for t in sorted(involved) if t in sessions]
     apply_id = uuid.uuid4().hex[:16]
     result = ApplyResult(apply_id, str(doc["plan_id"]), "no-changes")
-    with leases(held, holder, options.lease_ttl_s, {o.holder for o in open_applies}):
+    with leases(held, holder, options.lease_ttl_s):
+        kill_point("lease.taken")
         for session in held:
             session.refresh()
         if open_applies:
@@ -190,6 +191,7 @@ def apply_plan(
                 "targets": {s.name: {"url": s.client.url, "token_env": s.client.token_env} for s in held},
             },
         )
+        kill_point("apply.started")
         runner = _Runner(options, desired, {s.name: s for s in held}, places, log, result, doc)
         try:
             by_id = {c["id"]: c for c in changes}
@@ -206,6 +208,7 @@ def apply_plan(
             result.outcome = "failed"
             raise
         log("apply.done", outcome="applied", detail={"changes": len(result.changes)})
+        kill_point("apply.done")
         result.outcome = "applied"
         result.message = f"Apply complete: {len(result.changes)} change(s) on {len(held)} target(s)."
         return result
@@ -251,8 +254,10 @@ class _Runner:
                 detail={"after_hash": change.get("after_hash"), "previous": previous},
             )
             self.options.say(f"{rid} on {target}: {action}")
+            kill_point("change.started")
             try:
                 outcome = self._apply_one(session, rid, action, spec, previous, log)
+                kill_point("change.made")
             except RolloutFailedError as exc:
                 log("change.failed", outcome="rolled_back", detail={"error": str(exc)})
                 raise

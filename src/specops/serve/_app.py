@@ -199,8 +199,10 @@ class _Api:
     async def lease_post(self, request: Request) -> Response:
         body = await self.json(request)
         if not isinstance(body, dict):
-            raise HTTPError(400, "the body must be {holder, ttl_s}")
-        return json_response(await self.t.take_lease(body.get("holder"), body.get("ttl_s", 60)))
+            raise HTTPError(400, "the body must be {holder, ttl_s, identity?, takeover?}")
+        return json_response(
+            await self.t.take_lease(body.get("holder"), body.get("ttl_s", 60), body.get("identity"), body.get("takeover"))
+        )
 
     async def lease_delete(self, request: Request) -> Response:
         body = await self.json(request)
@@ -226,7 +228,7 @@ class _Api:
         rid = f"{request.path_params['kind']}/{request.path_params['name']}"
         if rid not in self.t.resources:
             raise HTTPError(404, f"{rid} is not applied on this target")
-        return json_response({"revision": str(self.t.revision), "resource": self.t.entry(rid)})
+        return json_response({"revision": self.t.revision, "resource": self.t.entry(rid)})
 
     async def resource_put(self, request: Request) -> Response:
         body = await self.json(request)
@@ -244,7 +246,7 @@ class _Api:
 
     async def traffic_get(self, request: Request) -> Response:
         route = self.t.route(request.path_params["name"])
-        return json_response({"revision": str(self.t.revision), "weights": dict(route.weights), "shadow": route.shadow})
+        return json_response({"revision": self.t.revision, "weights": dict(route.weights), "shadow": route.shadow})
 
     async def traffic_put(self, request: Request) -> Response:
         body = await self.json(request)
@@ -254,7 +256,7 @@ class _Api:
         name = request.path_params["name"]
         route = self.t.route(name)
         return json_response({
-            "revision": str(self.t.revision),
+            "revision": self.t.revision,
             "latency_bounds_ms": self.t.latency_bounds(name),
             "versions": self.t.metrics.stats(name, sorted(route.versions)),
         })
