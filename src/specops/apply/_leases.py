@@ -23,7 +23,7 @@ import contextlib
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,7 +132,13 @@ def _in(expires_at: str) -> str:
     return f" (in {seconds} s)"
 
 
-def take(session: TargetSession, holder: str, ttl_s: float, identity: dict[str, Any]) -> dict[str, Any]:
+def take(
+    session: TargetSession,
+    holder: str,
+    ttl_s: float,
+    identity: dict[str, Any],
+    say: Callable[[str], None] = lambda _line: None,
+) -> dict[str, Any]:
     """Take one target's lease, taking it over from a holder proved dead; else ``LeaseBlockedError``."""
     try:
         return session.client.acquire(holder, ttl_s, identity=identity)
@@ -143,20 +149,24 @@ def take(session: TargetSession, holder: str, ttl_s: float, identity: dict[str, 
         # The target swaps only while the dead holder still holds it; a live one that got
         # there first answers 409 again, naming itself.
         try:
-            return session.client.acquire(holder, ttl_s, identity=identity, takeover=exc.holder)
+            answer = session.client.acquire(holder, ttl_s, identity=identity, takeover=exc.holder)
         except LeaseHeldError as again:
             dead, reason = holder_is_dead(again.body.get("identity"))
             raise LeaseBlockedError(again, reason) from None
+        say(f"took over the lease on {session.name} from {exc.holder}, a dead process ({reason})")
+        return answer
 
 
 @contextmanager
-def leases(sessions: list[TargetSession], holder: str, ttl_s: float) -> Iterator[None]:
+def leases(
+    sessions: list[TargetSession], holder: str, ttl_s: float, say: Callable[[str], None] = lambda _line: None
+) -> Iterator[None]:
     taken: list[TargetSession] = []
     stop = threading.Event()
     identity = holder_identity()
     try:
         for session in sorted(sessions, key=lambda s: s.name):
-            take(session, holder, ttl_s, identity)
+            take(session, holder, ttl_s, identity, say)
             taken.append(session)
         renewer = threading.Thread(target=_renew, args=(taken, holder, ttl_s, identity, stop), daemon=True)
         renewer.start()

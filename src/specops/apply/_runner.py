@@ -160,7 +160,7 @@ def apply_plan(
     held = [sessions[t] for t in sorted(involved) if t in sessions]
     apply_id = uuid.uuid4().hex[:16]
     result = ApplyResult(apply_id, str(doc["plan_id"]), "no-changes")
-    with leases(held, holder, options.lease_ttl_s):
+    with leases(held, holder, options.lease_ttl_s, options.say):
         kill_point("lease.taken")
         for session in held:
             session.refresh()

@@ -85,18 +85,20 @@ class _Api:
         return wrapped
 
     async def body(self, request: Request, limit: int | None = None) -> bytes:
+        return bytes(await self.buffer(request, limit))
+
+    async def buffer(self, request: Request, limit: int | None = None) -> bytearray:
+        """The body, refused past ``limit`` before it is read; one buffer, grown in place."""
         limit = self.config.max_body_bytes if limit is None else limit
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise HTTPError(413, f"the body is {length} bytes; the limit is {limit} (--max-body-mb)")
-        chunks: list[bytes] = []
-        size = 0
+        buffer = bytearray()
         async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
+            if len(buffer) + len(chunk) > limit:
                 raise HTTPError(413, f"the body is larger than the limit of {limit} bytes (--max-body-mb)")
-            chunks.append(chunk)
-        return b"".join(chunks)
+            buffer += chunk
+        return buffer
 
     async def json(self, request: Request) -> Any:
         raw = await self.body(request)
@@ -156,7 +158,7 @@ class _Api:
     async def infer(self, request: Request) -> Response:
         name, version = self._version_of(request)
         self.t.route(name)  # an unknown or unloaded model is answered before the body is read
-        raw = await self.body(request)
+        raw = await self.buffer(request)
         parsed = decode_request(raw, request.headers.get("inference-header-content-length"), self.config.max_elements)
         parsed.key = request.headers.get("x-request-id")
         body, header_length = await infer(self.t, name, version, parsed)

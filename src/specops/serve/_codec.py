@@ -235,6 +235,11 @@ _TOKENS = {
 }
 
 
+# Text is converted this many bytes at a time; floats are parsed at the width they are kept at.
+_SLICE = 1 << 20
+_PARSE_AS: dict[str, np.dtype[Any]] = {"FP16": np.dtype(np.float32), "FP32": np.dtype(np.float32), "FP64": np.dtype(np.float64)}
+
+
 @functools.lru_cache(maxsize=64)
 def _array_pattern(token: str, shape: tuple[int, ...]) -> re.Pattern[bytes]:
     """A JSON array of ``shape`` (nested exactly as the shape) of one kind of token, no backtracking."""
@@ -302,10 +307,10 @@ class _Arrays:
         arrays.spend(skeleton)
         return arrays
 
-    def spend(self, text: bytes | bytearray | memoryview) -> None:
-        """Count the JSON values ``text`` can hold against the budget, before anything parses it."""
-        raw = bytes(text) if isinstance(text, memoryview) else text
-        self.budget -= raw.count(b",") + raw.count(b"[") + raw.count(b"{") + 1
+    def spend(self, text: bytes | bytearray, start: int = 0, end: int | None = None) -> None:
+        """Count the JSON values ``text[start:end]`` can hold against the budget, before anything parses it."""
+        end = len(text) if end is None else end
+        self.budget -= sum(text.count(c, start, end) for c in (b",", b"[", b"{")) + 1
         if self.budget < 0:
             raise HTTPError(
                 413,
@@ -330,10 +335,10 @@ class _Arrays:
             items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
             for key, value in list(items):
                 if self.is_slot(value):
-                    text = self.span(value)
-                    self.spend(text)
+                    start, end = self.spans[int(value.rpartition(":")[2])]
+                    self.spend(self.source, start, end)
                     try:
-                        node[key] = orjson.loads(text)
+                        node[key] = orjson.loads(memoryview(self.source)[start:end])
                     except orjson.JSONDecodeError as exc:
                         raise _bad(f"the request body is not valid JSON: {exc}") from None
                 elif isinstance(value, dict | list):
@@ -354,20 +359,31 @@ class _Arrays:
                 f"({datatype})"
             )
         target = DATATYPES[datatype]
-        if expected == 0:
-            return np.empty(shape, dtype=target)
-        raw = bytes(text).translate(None, b"[]")
-        if kind == "b":
-            raw = raw.replace(b"true", b"1").replace(b"false", b"0")
-        parsed = np.fromstring(raw, dtype=np.float64 if kind == "f" else np.int64, sep=",")
-        del raw
-        if parsed.size != expected:  # pragma: no cover - the pattern counted them
-            raise _bad(f"{where}: shape {list(shape)} needs {expected} elements but data has {parsed.size}")
-        if kind == "i":
+        parsed: np.ndarray = np.empty(expected, dtype=_PARSE_AS.get(datatype, np.dtype(np.int64)))
+        # Converted a slice at a time (cut at commas): what it costs beyond the array is one slice.
+        begin, stop = self.spans[int(slot.rpartition(":")[2])]
+        filled = 0
+        while begin < stop:
+            cut = stop if stop - begin <= _SLICE else self.source.find(b",", begin + _SLICE, stop)
+            cut = stop if cut < 0 else cut
+            piece = bytes(self.source[begin:cut]).translate(None, b"[] \t\r\n")
+            begin = cut + 1
+            if kind == "b":
+                piece = piece.replace(b"true", b"1").replace(b"false", b"0")
+            if piece.strip(b","):
+                values = np.fromstring(piece, dtype=parsed.dtype, sep=",")
+                if filled + values.size > expected:  # pragma: no cover - the pattern counted them
+                    break
+                parsed[filled : filled + values.size] = values
+                filled += values.size
+        if filled != expected:  # pragma: no cover - the pattern counted them
+            raise _bad(f"{where}: shape {list(shape)} needs {expected} elements but data has another count")
+        if kind == "i" and expected:
             info = np.iinfo(target)
             if parsed.min() < info.min or parsed.max() > info.max:
                 raise _bad(f"{where}: a value is outside the range of {datatype} ({info.min}..{info.max})")
-        return parsed.astype(target, copy=False).reshape(shape)
+        converted: np.ndarray = parsed.astype(target, copy=False).reshape(shape)
+        return converted
 
 
 def decode_request(body: bytes | bytearray, header_length: str | None, max_elements: int) -> InferRequest:
