@@ -93,11 +93,20 @@ class _Api:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise HTTPError(413, f"the body is {length} bytes; the limit is {limit} (--max-body-mb)")
-        buffer = bytearray()
+        # With a Content-Length the buffer is allocated once (growing it would copy it).
+        buffer = bytearray(int(length)) if length is not None and length.isdigit() else bytearray()
+        size = 0
         async for chunk in request.stream():
-            if len(buffer) + len(chunk) > limit:
+            end = size + len(chunk)
+            if end > limit:
                 raise HTTPError(413, f"the body is larger than the limit of {limit} bytes (--max-body-mb)")
-            buffer += chunk
+            if end <= len(buffer):
+                buffer[size:end] = chunk
+            else:
+                del buffer[size:]
+                buffer += chunk
+            size = end
+        del buffer[size:]
         return buffer
 
     async def json(self, request: Request) -> Any:
