@@ -90,8 +90,10 @@ _request = st.fixed_dictionaries(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(model=st.sampled_from(["fraud", "echo"]), body=_request)
-def test_no_json_request_gets_a_5xx(fuzz_admin: Admin, model: str, body: dict[str, Any]) -> None:
+@given(model=st.sampled_from(["fraud", "echo"]), body=_request, large=st.booleans())
+def test_no_json_request_gets_a_5xx(fuzz_admin: Admin, model: str, body: dict[str, Any], large: bool) -> None:
+    if large:  # past FAST_JSON_BYTES: the body is split and its numeric data parsed into numpy
+        body = {"padding": "x" * FAST_JSON_BYTES, **body}
     _assert_4xx_or_ok(fuzz_admin.http.post(f"/v2/models/{model}/infer", content=json.dumps(body).encode()))
 
 
@@ -344,3 +346,57 @@ def test_lease_identity_and_takeover(tmp_path: Path) -> None:
     finally:
         admin.close()
         running.stop()
+
+
+_NUMERIC = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64"]
+
+
+@st.composite
+def _numeric_request(draw: st.DrawFn) -> tuple[str, list[int], Any]:
+    datatype = draw(st.sampled_from(_NUMERIC))
+    shape = draw(st.lists(st.integers(0, 3), max_size=3))
+    count = math.prod(shape)
+    if datatype == "BOOL":
+        element: st.SearchStrategy[Any] = st.booleans()
+    elif datatype.startswith("FP"):
+        element = st.floats(allow_nan=False, allow_infinity=False) | st.integers(-1000, 1000)
+    else:
+        element = st.integers(-(2**64), 2**64) | st.integers(-200, 200)
+    flat = draw(st.lists(element, min_size=count, max_size=count) | st.lists(element, max_size=6))
+    data: Any = flat
+    if len(flat) == count and len(shape) > 1 and draw(st.booleans()):
+        data = np.array(flat, dtype=object).reshape(shape).tolist()
+    if draw(st.integers(0, 9)) == 0:
+        data = draw(_json)
+    return datatype, shape, data
+
+
+@settings(max_examples=300, deadline=None)
+@given(request=_numeric_request())
+def test_the_large_body_path_decodes_as_the_json_parser_does(request: tuple[str, list[int], Any]) -> None:
+    """Property: a body split and converted straight to numpy means what the whole-JSON path says."""
+    import specops.serve._codec as codec
+
+    datatype, shape, data = request
+    body = json.dumps({"inputs": [{"name": "x", "datatype": datatype, "shape": shape, "data": data}]}).encode()
+
+    def decode(split_above: int) -> tuple[str, Any]:
+        saved = codec.FAST_JSON_BYTES
+        codec.FAST_JSON_BYTES = split_above
+        try:
+            array = codec.decode_request(body, None, 1 << 20).inputs[0].array
+            return "ok", array
+        except HTTPError as exc:
+            return "refused", exc.status
+        finally:
+            codec.FAST_JSON_BYTES = saved
+
+    whole, split = decode(1 << 30), decode(0)
+    if whole[0] == "ok" and split[0] == "ok":
+        assert whole[1].dtype == split[1].dtype and whole[1].shape == split[1].shape
+        np.testing.assert_array_equal(whole[1], split[1])
+    elif whole[0] == "ok":
+        # The one difference allowed: integers past 18 digits are refused in large bodies.
+        assert any(isinstance(v, int) and abs(v) >= 10**18 for v in np.asarray(data, dtype=object).reshape(-1))
+    else:
+        assert split[0] == "refused" and split[1] == whole[1] == 400, (whole, split)

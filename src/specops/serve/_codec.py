@@ -149,7 +149,9 @@ def _from_json(data: Any, datatype: str, shape: tuple[int, ...], where: str) -> 
         raise _bad(
             f"{where}: shape {list(shape)} needs {expected} elements but data has {array.size}"
         )
-    if len(nested) > 1 and nested != shape:
+    # numpy sees no deeper than the first empty level: [[]] is shape [1, 0, 0] nested exactly.
+    empty_prefix = 0 in nested and nested == shape[: len(nested)]
+    if len(nested) > 1 and nested != shape and not empty_prefix:
         raise _bad(
             f"{where}: data is nested as {list(nested)}, the shape is {list(shape)} "
             "(send data flat, or nested exactly as the shape)"
