@@ -288,7 +288,8 @@ def test_a_plan_against_a_wiped_target_is_refused_as_stale(estate: Path, target:
     assert f"live state moved since the plan was made: target local-cpu is at revision {rebuilt}, the plan saw {planned}" in err
 
 
-def test_a_holder_is_dead_only_when_this_machine_proves_it() -> None:
+def test_a_holder_is_dead_only_when_this_machine_proves_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from specops.apply import _leases
     from specops.apply._leases import holder_identity, holder_is_dead
 
     me = holder_identity()
@@ -315,6 +316,9 @@ def test_a_holder_is_dead_only_when_this_machine_proves_it() -> None:
     ]:
         dead, why = holder_is_dead(identity)
         assert dead is False and reason in why, (identity, why)
+    # A /proc that hides a live process (hidepid) proves nothing either.
+    monkeypatch.setattr(_leases, "process_start_time", lambda pid: None if pid == os.getpid() else 1)
+    assert holder_is_dead(me) == (False, f"pid {os.getpid()} runs and its start time cannot be read")
 
 
 def test_a_lease_held_by_a_live_process_says_when_it_expires(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -102,8 +102,20 @@ def holder_is_dead(identity: Any) -> tuple[bool, str]:
     if now == started:
         return False, f"its holder (pid {pid}) is still running"
     if now is None:
+        if _exists(pid):  # /proc hides it (hidepid), yet it runs: its start time is unknown
+            return False, f"pid {pid} runs and its start time cannot be read"
         return True, f"pid {pid} is gone"
     return True, f"pid {pid} is another process now (started at {now}, not {started})"
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class LeaseBlockedError(LeaseHeldError):
