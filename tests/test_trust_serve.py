@@ -135,6 +135,7 @@ def test_lying_binary_lengths_get_a_4xx(
         ({"datatype": "FP32", "shape": [1, 4], "parameters": {"binary_data_size": True}}, 400, "binary_data_size"),
         ({"datatype": "FP32", "shape": [1, 4], "parameters": {"binary_data_size": 2**64}}, 400, "binary_data_size"),
         ({"datatype": "FP32", "shape": [2, 2, 2], "data": [[1, 2, 3, 4], [5, 6, 7, 8]]}, 400, "nested as [2, 4]"),
+        ({"datatype": "FP32", "shape": [1, 4], "data": ROW, "parameters": {"binary_data_size": 0}}, 400, "both 'data'"),
     ],
 )
 def test_bad_shapes_and_datatypes_name_the_field(fuzz_admin: Admin, tensor: dict[str, Any], status: int, field: str) -> None:

@@ -459,6 +459,8 @@ def _decode(body: bytes | bytearray, header_length: str | None, max_elements: in
             raise _bad(f"{where}: 'parameters' must be an object")
         size = params.get("binary_data_size")
         slot = data_slots.get(id(raw))
+        if size is not None and (slot is not None or "data" in raw):
+            raise _bad(f"{where}: both 'data' and parameters.binary_data_size are given; send one")
         if size is not None:
             if isinstance(size, bool) or not isinstance(size, int) or size < 0 or offset + size > len(tail):
                 raise _bad(
