@@ -97,6 +97,30 @@ def test_no_json_request_gets_a_5xx(fuzz_admin: Admin, model: str, body: dict[st
     _assert_4xx_or_ok(fuzz_admin.http.post(f"/v2/models/{model}/infer", content=json.dumps(body).encode()))
 
 
+_ADMIN_ROUTES = [
+    ("PUT", "/admin/v1/models/fraud/traffic"),
+    ("PUT", "/admin/v1/resources/Model/fraud"),
+    ("PUT", "/admin/v1/resources/SLO/s"),
+    ("DELETE", "/admin/v1/resources/Model/fraud"),
+    ("POST", "/v1/prompts/p/render"),
+    ("POST", "/admin/v1/lease"),
+]
+_admin_body = _json | st.fixed_dictionaries(
+    {},
+    optional={k: _json for k in ("holder", "ttl_s", "identity", "takeover", "weights", "shadow",
+                                 "expected_revision", "spec", "hash", "activate", "variables", "version")},
+)  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(route=st.sampled_from(_ADMIN_ROUTES), body=_admin_body)
+def test_no_admin_body_gets_a_5xx(fuzz_admin: Admin, route: tuple[str, str], body: Any) -> None:
+    response = fuzz_admin.http.request(route[0], route[1], content=json.dumps(body).encode())
+    _assert_4xx_or_ok(response)
+    if route[1] == "/admin/v1/lease" and response.status_code == 200:  # leave the target free
+        fuzz_admin.http.request("DELETE", route[1], json={"holder": response.json()["holder"]})
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     header=st.integers(min_value=-5, max_value=400).map(str)
