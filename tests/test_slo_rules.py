@@ -20,9 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from specops._cli import main
 from specops._yaml import load_roundtrip
 from specops.serve._metrics import Metrics
-from specops.spec._slo import SLOSpec
+from specops.spec._common import duration_seconds
+from specops.spec._slo import DEFAULT_BURN_RATES, SLOSpec
 from specops.watch._rules import (
-    DEFAULT_BURN_RATES,
     GENERATED_HEADER,
     burn_pairs,
     prom_duration,
@@ -108,22 +108,33 @@ def test_declared_pairs_and_budgets_become_thresholds() -> None:
     group = rules_for_slo("s", spec(alerting={"burnRates": [
         {"longWindow": "1h", "shortWindow": "5m", "factor": 14.4, "severity": "page"},
     ]}))  # fmt: skip
-    alerts = [r for r in group["rules"] if r.get("alert") == "SpecOpsBudgetBurn"]
+    alerts = [r for r in group["rules"] if r.get("alert") == "SLOBurnRate"]
     by_objective = {a["labels"]["objective"]: a for a in alerts}
-    assert set(by_objective) == {"latency-p95-50ms", "errorRate"}
+    assert set(by_objective) == {"latency p95 <= 50ms", "errorRate <= 0.001"}
     # latency: budget 1 - 95/100; errors: budget = max
-    assert "> (14.4 * 0.05)" in by_objective["latency-p95-50ms"]["expr"]
-    assert "> (14.4 * 0.001)" in by_objective["errorRate"]["expr"]
+    assert "> (14.4 * 0.05)" in by_objective["latency p95 <= 50ms"]["expr"]
+    assert "> (14.4 * 0.001)" in by_objective["errorRate <= 0.001"]["expr"]
     for alert in alerts:
         assert 'specops:slo_bad_ratio:rate1h{slo="s"' in alert["expr"]
         assert 'specops:slo_bad_ratio:rate5m{slo="s"' in alert["expr"]
         assert alert["labels"]["severity"] == "page"
     latency = next(r for r in group["rules"] if r.get("record") == "specops:slo_bad_ratio:rate1h"
-                   and r["labels"]["objective"] == "latency-p95-50ms")  # fmt: skip
+                   and r["labels"]["objective"] == "latency p95 <= 50ms")  # fmt: skip
     # the threshold is a bucket bound, written as the exporter writes it
     assert f'{BUCKET}{{model="fraud-scorer",traffic="live",le="0.05"}}[1h]' in latency["expr"]
+    # fewer than the minimum requests in a window is no data: the ratio is not recorded
+    assert 'increase(specops_requests_total{model="fraud-scorer",traffic="live"}[1h])) >= 10' in latency["expr"]
     budget = [r for r in group["rules"] if r.get("record") == "specops:slo_budget_remaining"]
     assert {r["labels"]["window"] for r in budget} == {"30d"}
+
+
+def test_budget_consumed_resolves_to_its_factor() -> None:
+    # 2% of a 30-day budget in 1h is the workbook's 14.4x
+    group = rules_for_slo("s", spec(alerting={"burnRates": [
+        {"longWindow": "1h", "shortWindow": "5m", "budgetConsumed": "2%"},
+    ]}))  # fmt: skip
+    alert = next(r for r in group["rules"] if r.get("alert") == "SLOBurnRate")
+    assert "> (14.4 * 0.05)" in alert["expr"]
 
 
 def test_defaults_are_the_workbook_pairs_that_fit_the_window() -> None:
@@ -132,7 +143,10 @@ def test_defaults_are_the_workbook_pairs_that_fit_the_window() -> None:
         ("1h", "5m", 14.4, "page"), ("6h", "30m", 6.0, "page"),
         ("1d", "2h", 3.0, "ticket"), ("3d", "6h", 1.0, "ticket"),
     ]  # fmt: skip
-    assert burn_pairs(spec(window="2d")) == [p for p in DEFAULT_BURN_RATES if p.long_s <= 2 * 86400]
+    assert [(p.long_s, p.short_s) for p in burn_pairs(spec(window="2d"))] == [
+        (duration_seconds(r.long_window), duration_seconds(r.short_window))
+        for r in DEFAULT_BURN_RATES if duration_seconds(r.long_window) <= 2 * 86400
+    ]
 
 
 def test_rules_out_dir_removes_only_its_own_stale_files(example_repo: Path, tmp_path: Path) -> None:
@@ -153,7 +167,7 @@ def test_rules_print_to_stdout_without_out(example_repo: Path, capsys: pytest.Ca
     assert main(["slo", "rules", "--repo", str(example_repo)]) == 0
     text = capsys.readouterr().out
     assert text.startswith(GENERATED_HEADER)
-    assert "alert: \"SpecOpsNoTraffic\"" in text
+    assert 'alert: "SLONoTraffic"' in text
 
 
 def test_rules_select_series_the_target_really_exports() -> None:
@@ -207,16 +221,20 @@ def served(minutes: int) -> list[dict[str, str]]:
     ]
 
 
+ERRORS = "errorRate <= 0.001"
+LATENCY = "latency p95 <= 50ms"
+
+
 def burn_alert(objective: str, long_w: str, short_w: str, factor: str, severity: str, value: str, limit: str) -> dict[str, Any]:
     budget = "5" if objective.startswith("latency") else "0.1"
     return {
         "exp_labels": {
-            "severity": severity, "slo": MODEL, "objective": objective, "long_window": long_w,
-            "short_window": short_w, "factor": factor, "model": MODEL, "version": VERSION,
+            "severity": severity, "slo": MODEL, "objective": objective, "windows": f"{long_w}/{short_w}",
+            "model": MODEL, "version": VERSION,
         },
         "exp_annotations": {
             "summary": (
-                f"SLO {MODEL}: {objective} of {MODEL} {VERSION} burns its error budget faster than "
+                f"SLO {MODEL}: {objective}: {MODEL} {VERSION} burns its error budget faster than "
                 f"{factor}x over {long_w} and {short_w}"
             ),
             "description": (
@@ -231,39 +249,51 @@ def test_promtool_unit_tests_fast_burn_slow_burn_and_no_traffic(rules_dir: Path)
     minutes = 8 * 60
     cases: list[dict[str, Any]] = [
         {
-            # 5% errors: 50x the 0.1% budget, above 14.4x and 6x in every window.
+            # 5% errors: 50x the 0.1% budget, above every factor (14.4, 6, 3) in every window.
             # Heavy mirrored traffic without errors would dilute it if it were counted.
             "name": "a fast burn pages",
             "interval": "1m",
             "input_series": [*traffic(1000, 50, 0, minutes), *traffic(100_000, 0, 0, minutes, traffic="shadow"), *served(minutes)],
             "alert_rule_test": [
-                *({"eval_time": t, "alertname": "SpecOpsBudgetBurn", "exp_alerts": [
-                    burn_alert("errorRate", "1h", "5m", "14.4", "page", "5%", "1.44"),
-                    burn_alert("errorRate", "6h", "30m", "6", "ticket", "5%", "0.6"),
+                *({"eval_time": t, "alertname": "SLOBurnRate", "exp_alerts": [
+                    burn_alert(ERRORS, "1h", "5m", "14.4", "page", "5%", "1.44"),
+                    burn_alert(ERRORS, "6h", "30m", "6", "page", "5%", "0.6"),
+                    burn_alert(ERRORS, "1d", "2h", "3", "ticket", "5%", "0.3"),
                 ]} for t in ("10m", "7h")),
-                {"eval_time": "7h", "alertname": "SpecOpsNoTraffic", "exp_alerts": []},
+                {"eval_time": "7h", "alertname": "SLONoTraffic", "exp_alerts": []},
             ],
         },
         {
-            # 0.5% errors (5x the budget) and 3% slow requests (0.6x their 5% budget):
-            # budget is burning, but below both declared factors.
+            # 0.2% errors (2x the budget) and 3% slow requests (0.6x their 5% budget):
+            # budget is burning, but below every declared factor (14.4, 6, 3).
             "name": "a slow burn below the factors fires nothing",
             "interval": "1m",
-            "input_series": [*traffic(1000, 5, 30, minutes), *served(minutes)],
+            "input_series": [*traffic(1000, 2, 30, minutes), *served(minutes)],
             "alert_rule_test": [
                 {"eval_time": t, "alertname": name, "exp_alerts": []}
-                for t in ("10m", "70m", "7h") for name in ("SpecOpsBudgetBurn", "SpecOpsNoTraffic")
+                for t in ("10m", "70m", "7h") for name in ("SLOBurnRate", "SLONoTraffic")
             ],
-            # ... and the budget over the SLO window is an event sum: 1 - 0.005 / 0.001 = -4
+            # ... and the budget over the SLO window is an event sum: 1 - 0.002 / 0.001 = -1
             "promql_expr_test": [
-                {"expr": 'round(specops:slo_budget_remaining{objective="errorRate"}, 0.001)', "eval_time": "7h",
+                {"expr": f'round(specops:slo_budget_remaining{{objective="{objective}"}}, 0.001)', "eval_time": "7h",
                  "exp_samples": [{"labels": (
-                     f'{{model="{MODEL}",objective="errorRate",slo="{MODEL}",version="{VERSION}",window="30d"}}'
-                 ), "value": -4}]},
-                {"expr": 'round(specops:slo_budget_remaining{objective="latency-p95-50ms"}, 0.001)', "eval_time": "7h",
-                 "exp_samples": [{"labels": (
-                     f'{{model="{MODEL}",objective="latency-p95-50ms",slo="{MODEL}",version="{VERSION}",window="30d"}}'
-                 ), "value": 0.4}]},
+                     f'{{model="{MODEL}",objective="{objective}",slo="{MODEL}",version="{VERSION}",window="30d"}}'
+                 ), "value": value}]}
+                for objective, value in ((ERRORS, -1), (LATENCY, 0.4))
+            ],
+        },
+        {
+            # Every request fails, but one every 20 minutes leaves every short window under
+            # the 10-request minimum: no data, so no burn alert; and not "no traffic" either.
+            "name": "too few requests is no data, not a burn",
+            "interval": "1m",
+            "input_series": [
+                series(REQUESTS, "0 0 0 0 0 0 0 0 0 0 " * 47 + "0", model=MODEL, version=VERSION, traffic="live", outcome="ok"),
+                series(REQUESTS, "0+0.05x470", model=MODEL, version=VERSION, traffic="live", outcome="error"),
+                *served(minutes),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "7h", "alertname": name, "exp_alerts": []} for name in ("SLOBurnRate", "SLONoTraffic")
             ],
         },
         {
@@ -272,15 +302,18 @@ def test_promtool_unit_tests_fast_burn_slow_burn_and_no_traffic(rules_dir: Path)
             "interval": "1m",
             "input_series": [*traffic(0, 0, 0, minutes), *traffic(500, 0, 0, minutes, traffic="shadow"), *served(minutes)],
             "alert_rule_test": [
-                {"eval_time": "2m", "alertname": "SpecOpsNoTraffic", "exp_alerts": []},  # pending: for 5m
-                {"eval_time": "70m", "alertname": "SpecOpsBudgetBurn", "exp_alerts": []},
-                {"eval_time": "70m", "alertname": "SpecOpsNoTraffic", "exp_alerts": [{
-                    "exp_labels": {"severity": "page", "slo": MODEL, "window": "1h", "model": MODEL},
+                {"eval_time": "2m", "alertname": "SLONoTraffic", "exp_alerts": []},  # pending: for 5m
+                {"eval_time": "70m", "alertname": "SLOBurnRate", "exp_alerts": []},
+                {"eval_time": "70m", "alertname": "SLONoTraffic", "exp_alerts": [{
+                    "exp_labels": {
+                        "severity": "ticket", "slo": MODEL, "objective": "traffic", "windows": "1h",
+                        "model": MODEL, "version": VERSION,
+                    },
                     "exp_annotations": {
-                        "summary": f"SLO {MODEL}: {MODEL} is served but got no live request in 1h",
+                        "summary": f"SLO {MODEL}: {MODEL} {VERSION} is served but got no live request in 1h",
                         "description": (
-                            f"No data: the 1h/5m burn-rate alert cannot judge {MODEL} without traffic. "
-                            "Check the clients, the routing in front of the target and its traffic weights."
+                            f"No data, never a pass: the 1h/5m burn-rate alert cannot judge {MODEL} without "
+                            "traffic. Check the clients, the routing in front of the target and its traffic weights."
                         ),
                     },
                 }]},
@@ -304,8 +337,8 @@ def test_promtool_unit_tests_fail_when_an_alert_is_expected_wrongly(rules_dir: P
     test_file.write_text(json.dumps({
         "rule_files": ["fraud-scorer.rules.yml"], "evaluation_interval": "1m",
         "tests": [{"interval": "1m", "input_series": [*traffic(1000, 50, 0, minutes), *served(minutes)],
-                   "alert_rule_test": [{"eval_time": "70m", "alertname": "SpecOpsBudgetBurn", "exp_alerts": []}]}],
+                   "alert_rule_test": [{"eval_time": "70m", "alertname": "SLOBurnRate", "exp_alerts": []}]}],
     }), encoding="utf-8")  # fmt: skip
     result = run_promtool("test", "rules", "wrong.yml", cwd=rules_dir)
     assert result.returncode != 0
-    assert "SpecOpsBudgetBurn" in result.stdout + result.stderr
+    assert "SLOBurnRate" in result.stdout + result.stderr

@@ -19,21 +19,25 @@ Per SLO, one rule group ``specops-slo-<name>``:
 * recording rules ``specops:slo_bad_ratio:rate<W>{slo, objective, model,
   version}`` for every window ``W`` a burn-rate pair uses and the SLO
   window: bad events over all events inside the window (event sums, never an
-  average of ratios), and ``specops:slo_budget_remaining`` over the SLO
+  average of ratios), present only when the window holds at least
+  ``DEFAULT_MIN_REQUESTS`` requests (fewer is "no data", as ``specops
+  watch`` judges it), and ``specops:slo_budget_remaining`` over the SLO
   window: ``1 - ratio / budget``;
-* ``SpecOpsBudgetBurn`` per objective with an error budget and burn-rate pair
+* ``SLOBurnRate`` per objective with an error budget and burn-rate pair
   (the SRE workbook's multiwindow, multi-burn-rate alert): both the long and
-  the short window's ratio above ``factor x budget``. The budget is ``max``
-  for ``errorRate``, ``1 - target`` for ``availability`` and ``1 -
-  percentile/100`` for ``latency``. Pairs are the SLO's ``alerting.burnRates``
-  (a ``budgetConsumed`` fraction of the SLO window gives ``factor =
-  budgetConsumed x window / longWindow``), else the workbook's defaults
-  (``DEFAULT_BURN_RATES``) whose long window fits in the SLO window. A window
-  without requests has no ratio (0/0), so no traffic never fires a burn alert:
-  it is "no data", which the next alert reports;
-* ``SpecOpsNoTraffic``: a model some target serves (a traffic weight above
+  the short window's ratio above ``factor x budget``. Budgets (``budget_of``)
+  and pairs (``SLOSpec.burn_rates()``: the declared ones, a
+  ``budgetConsumed`` resolved to its factor, else the workbook's defaults
+  that fit in the SLO window) are the spec's own, so these alerts fire when
+  ``specops watch``'s do. No traffic never fires a burn alert: it is "no
+  data", which the next alert reports;
+* ``SLONoTraffic``: a version some target serves (a traffic weight above
   0) has had no live request over the shortest long window (the fast burn
   alert is blind), for the shortest short window.
+
+Alert names and labels (``slo``, ``model``, ``version``, ``objective``,
+``severity``, ``windows``) are the ones ``specops watch`` sends to
+Alertmanager, so one routing tree serves both.
 
 The file carries ``GENERATED_HEADER``; ``--out DIR`` rewrites its own files and
 removes the ones of SLOs that no longer exist, and leaves any other file alone.
@@ -56,12 +60,12 @@ from specops.spec._slo import (
     ErrorRateObjective,
     LatencyObjective,
     SLOSpec,
+    budget_of,
 )
+from specops.watch._burn import DEFAULT_MIN_REQUESTS, BurnPair, pairs
 
 __all__ = [
-    "DEFAULT_BURN_RATES",
     "GENERATED_HEADER",
-    "BurnPair",
     "RuleFile",
     "add_slo_rules_parser",
     "budgeted_objectives",
@@ -82,30 +86,6 @@ LATENCY_COUNT = "specops_request_duration_seconds_count"
 TRAFFIC_WEIGHT = "specops_traffic_weight"
 LIVE = {"traffic": "live"}
 BY = "model, version"
-
-
-@dataclass(frozen=True, slots=True)
-class BurnPair:
-    """A multiwindow burn-rate alert: both windows above ``factor`` x budget."""
-
-    long_s: float
-    short_s: float
-    factor: float
-    severity: str
-
-    @property
-    def windows(self) -> str:
-        return f"{prom_duration(self.long_s)}/{prom_duration(self.short_s)}"
-
-
-# The SRE workbook's recommendation for a 30-day SLO: 2% of the budget in an
-# hour and 5% in six hours page; 10% in a day and 10% in three days open a ticket.
-DEFAULT_BURN_RATES: tuple[BurnPair, ...] = (
-    BurnPair(3600, 300, 14.4, "page"),
-    BurnPair(6 * 3600, 1800, 6.0, "page"),
-    BurnPair(86400, 2 * 3600, 3.0, "ticket"),
-    BurnPair(3 * 86400, 6 * 3600, 1.0, "ticket"),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,35 +139,27 @@ def _selector(metric: str, labels: dict[str, str]) -> str:
 
 
 def burn_pairs(spec: SLOSpec) -> list[BurnPair]:
-    """The SLO's burn-rate pairs, or the workbook's defaults that fit in its window."""
-    window = duration_seconds(spec.window)
-    declared = spec.alerting.burn_rates
-    if not declared:
-        return [p for p in DEFAULT_BURN_RATES if p.long_s <= window]
-    pairs = []
-    for rate in declared:
-        long_s = duration_seconds(rate.long_window)
-        factor = getattr(rate, "factor", None)
-        consumed = getattr(rate, "budget_consumed", None)
-        if factor is None and consumed is not None:
-            factor = float(consumed) * window / long_s
-        if factor is None:
-            raise SpecOpsError(f"a burn rate of {long_s:g}s has neither factor nor budgetConsumed")
-        pairs.append(BurnPair(long_s, duration_seconds(rate.short_window), float(factor), rate.severity))
-    return pairs
+    """The SLO's burn-rate pairs (declared, else the defaults that fit its window), factors resolved."""
+    return pairs(spec.burn_rates(), duration_seconds(spec.window))
+
+
+def _objective_id(objective: LatencyObjective | ErrorRateObjective | AvailabilityObjective) -> str:
+    # The objective names `specops watch` reports and labels its alerts with.
+    if isinstance(objective, LatencyObjective):
+        return f"latency p{objective.percentile:g} <= {objective.threshold_ms:g}ms"
+    if isinstance(objective, ErrorRateObjective):
+        return f"errorRate <= {objective.max:g}"
+    return f"availability >= {objective.target:g}"
 
 
 def budgeted_objectives(spec: SLOSpec) -> list[Budgeted]:
     """Every objective with an error budget (drift has none), with a unique id."""
     out: list[Budgeted] = []
-    for objective in spec.objectives:
-        if isinstance(objective, ErrorRateObjective):
-            out.append(Budgeted("errorRate", objective.max, "errors"))
-        elif isinstance(objective, AvailabilityObjective):
-            out.append(Budgeted("availability", 1 - objective.target, "errors"))
-        elif isinstance(objective, LatencyObjective):
-            ident = f"latency-p{objective.percentile:g}-{objective.threshold_ms:g}ms"
-            out.append(Budgeted(ident, 1 - objective.percentile / 100, "latency", objective.threshold_ms / 1000))
+    for objective in spec.budgeted():
+        if isinstance(objective, LatencyObjective):
+            out.append(Budgeted(_objective_id(objective), budget_of(objective), "latency", objective.threshold_ms / 1000))
+        else:
+            out.append(Budgeted(_objective_id(objective), budget_of(objective), "errors"))
     seen: dict[str, int] = {}
     unique = []
     for b in out:
@@ -199,14 +171,19 @@ def budgeted_objectives(spec: SLOSpec) -> list[Budgeted]:
 def _ratio_expr(model: str, objective: Budgeted, window: str) -> str:
     """Bad events over all events in ``window``, per model and version."""
     base = {"model": model, **LIVE}
+    # Fewer than the minimum requests in the window: no ratio at all ("no data").
+    guard = (
+        f"and on ({BY})\n"
+        f"sum by ({BY}) (increase({_selector(REQUESTS, base)}[{window}])) >= {DEFAULT_MIN_REQUESTS}"
+    )
     if objective.kind == "errors":
         bad = f"sum by ({BY}) (rate({_selector(REQUESTS, {**base, 'outcome': 'error'})}[{window}]))"
         total = f"sum by ({BY}) (rate({_selector(REQUESTS, base)}[{window}]))"
-        return f"{bad}\n/\n{total}"
+        return f"(\n  {bad}\n  /\n  {total}\n)\n{guard}"
     assert objective.threshold_s is not None
     good = f"sum by ({BY}) (rate({_selector(LATENCY_BUCKET, {**base, 'le': _le(objective.threshold_s)})}[{window}]))"
     total = f"sum by ({BY}) (rate({_selector(LATENCY_COUNT, base)}[{window}]))"
-    return f"1 - (\n  {good}\n  /\n  {total}\n)"
+    return f"(\n  1 - {good}\n  /\n  {total}\n)\n{guard}"
 
 
 def _ratio_name(window: str) -> str:
@@ -217,9 +194,9 @@ def rules_for_slo(name: str, spec: SLOSpec) -> dict[str, Any]:
     """The rule group of one SLO (see the module docstring)."""
     model = spec.model
     objectives = budgeted_objectives(spec)
-    pairs = burn_pairs(spec)
+    burns = burn_pairs(spec)
     slo_window = prom_duration(duration_seconds(spec.window))
-    windows = sorted({w for p in pairs for w in (p.long_s, p.short_s)} | {duration_seconds(spec.window)})
+    windows = sorted({float(w) for p in burns for w in (p.long_s, p.short_s)} | {duration_seconds(spec.window)})
     rules: list[dict[str, Any]] = []
     for objective in objectives:
         ids = {"slo": name, "objective": objective.id}
@@ -234,22 +211,19 @@ def rules_for_slo(name: str, spec: SLOSpec) -> dict[str, Any]:
             })  # fmt: skip
     for objective in objectives:
         ids = {"slo": name, "objective": objective.id}
-        for pair in pairs:
+        for pair in burns:
             long_w, short_w = prom_duration(pair.long_s), prom_duration(pair.short_s)
             threshold = f"({_num(pair.factor)} * {_num(objective.budget)})"
             rules.append({
-                "alert": "SpecOpsBudgetBurn",
+                "alert": "SLOBurnRate",
                 "expr": (
                     f"{_ratio_name(long_w)}{_matcher(ids)} > {threshold}\n"
                     f"and\n{_ratio_name(short_w)}{_matcher(ids)} > {threshold}"
                 ),
-                "labels": {
-                    "severity": pair.severity, **ids, "long_window": long_w, "short_window": short_w,
-                    "factor": _num(pair.factor),
-                },
+                "labels": {"severity": pair.severity, **ids, "windows": f"{long_w}/{short_w}"},
                 "annotations": {
                     "summary": (
-                        f"SLO {name}: {objective.id} of {{{{ $labels.model }}}} {{{{ $labels.version }}}} "
+                        f"SLO {name}: {objective.id}: {{{{ $labels.model }}}} {{{{ $labels.version }}}} "
                         f"burns its error budget faster than {_num(pair.factor)}x over {long_w} and {short_w}"
                     ),
                     "description": (
@@ -259,21 +233,22 @@ def rules_for_slo(name: str, spec: SLOSpec) -> dict[str, Any]:
                     ),
                 },
             })  # fmt: skip
-    if pairs:
-        fastest = min(pairs, key=lambda p: p.long_s)
+    if burns:
+        fastest = min(burns, key=lambda p: p.long_s)
         quiet = prom_duration(fastest.long_s)
-        served = f"sum by (model) ({_selector(TRAFFIC_WEIGHT, {'model': model})}) > 0"
-        live = f"sum by (model) (rate({_selector(REQUESTS, {'model': model, **LIVE})}[{quiet}])) > 0"
+        served = f"sum by ({BY}) ({_selector(TRAFFIC_WEIGHT, {'model': model})}) > 0"
+        live = f"sum by ({BY}) (rate({_selector(REQUESTS, {'model': model, **LIVE})}[{quiet}])) > 0"
         rules.append({
-            "alert": "SpecOpsNoTraffic",
-            "expr": f"({served})\nunless on (model)\n({live})",
-            "for": prom_duration(min(p.short_s for p in pairs)),
-            "labels": {"severity": fastest.severity, "slo": name, "window": quiet},
+            "alert": "SLONoTraffic",
+            "expr": f"({served})\nunless on ({BY})\n({live})",
+            "for": prom_duration(min(p.short_s for p in burns)),
+            "labels": {"severity": "ticket", "slo": name, "objective": "traffic", "windows": quiet},
             "annotations": {
-                "summary": f"SLO {name}: {model} is served but got no live request in {quiet}",
+                "summary": f"SLO {name}: {model} {{{{ $labels.version }}}} is served but got no live request in {quiet}",
                 "description": (
-                    f"No data: the {fastest.windows} burn-rate alert cannot judge {model} without traffic. "
-                    "Check the clients, the routing in front of the target and its traffic weights."
+                    f"No data, never a pass: the {prom_duration(fastest.long_s)}/{prom_duration(fastest.short_s)} "
+                    f"burn-rate alert cannot judge {model} without traffic. Check the clients, the routing in "
+                    "front of the target and its traffic weights."
                 ),
             },
         })  # fmt: skip
