@@ -176,6 +176,17 @@ def test_rules_out_dir_removes_only_its_own_stale_files(example_repo: Path, tmp_
     assert "removed" in buffer.getvalue() and "gone.rules.yml" in buffer.getvalue()
 
 
+def test_rules_out_that_is_a_file_is_a_one_line_error(
+    example_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "taken"
+    target.write_text("not a directory", encoding="utf-8")
+    assert main(["slo", "rules", "--repo", str(example_repo), "--out", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write the rules to {target}" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_rules_print_to_stdout_without_out(example_repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["slo", "rules", "--repo", str(example_repo)]) == 0
     text = capsys.readouterr().out

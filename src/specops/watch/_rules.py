@@ -565,7 +565,12 @@ def cmd_slo_rules(args: argparse.Namespace, out: TextIO) -> int:
     if not args.out:
         out.write(render_rule_file(files))
         return 0
-    written, removed = write_rule_files(files, Path(args.out))
+    try:
+        written, removed = write_rule_files(files, Path(args.out))
+    except OSError as exc:
+        raise SpecOpsError(
+            f"cannot write the rules to {args.out}: {exc.strerror or exc} (give --out a directory you can write)"
+        ) from None
     for path in written:
         out.write(f"wrote {path}\n")
     for path in removed:
