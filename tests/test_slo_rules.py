@@ -500,7 +500,7 @@ def test_promtool_jensen_shannon_and_ks_match_watch(tmp_path: Path) -> None:
     variants = SLOSpec.model_validate({"model": MODEL, "objectives": objectives})
     group, notes = drift_rules_for_slo("variants", variants, _profile())
     assert group is not None
-    assert notes == ["drift wasserstein > 0.05: no rule (its tails need the value sum per window); specops watch judges it"]
+    assert notes == ["drift wasserstein > 0.05: no PromQL rule for wasserstein yet; specops watch judges it"]
     (tmp_path / "variants.rules.yml").write_text(render_rule_file(RuleFile("variants", "x", [group], notes)), encoding="utf-8")
     check = run_promtool("check", "rules", "variants.rules.yml", cwd=tmp_path)
     assert check.returncode == 0, check.stdout + check.stderr

@@ -49,9 +49,10 @@ defines each method, over the objective's ``window``:
   ``ks`` (D at the edges), present only with ``minSamples`` values;
 * ``SLODrift`` per feature above the threshold.
 
-``wasserstein`` has no rule: its tails need the stream's value sum per
-window, which PromQL cannot place; ``specops watch`` judges it. Features
-without a reference histogram have no rule either (the file says which).
+``wasserstein`` has no rule yet (its piecewise-uniform area, with the tails
+placed from the stream's value sum, is not written in PromQL here);
+``specops watch`` judges it. Features without a reference histogram have no
+rule either. The file's header says which.
 
 Alert names and labels (``slo``, ``model``, ``version``, ``objective``,
 ``severity``, ``windows``) are the ones ``specops watch`` sends to
@@ -348,7 +349,7 @@ def drift_rules_for_slo(
             continue
         ident = _drift_id(objective)
         if objective.method == "wasserstein":
-            notes.append(f"{ident}: no rule (its tails need the value sum per window); specops watch judges it")
+            notes.append(f"{ident}: no PromQL rule for wasserstein yet; specops watch judges it")
             continue
         wanted = objective.features or sorted(profile)
         features = [f for f in wanted if (fp := profile.get(f)) is not None and fp.histogram is not None]
