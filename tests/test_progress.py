@@ -62,7 +62,7 @@ def test_a_cold_plan_shows_progress_on_a_terminal_and_none_piped(project: tuple[
     repo, live = project
     code, stdout, terminal = run_in_pty(_plan_args(repo, live), _env())
     assert code == 0, terminal.decode(errors="replace")
-    assert b"Evaluating policies" in terminal
+    assert b"Parsing specs" in terminal and b"Evaluating policies" in terminal
     assert b"\x1b[" in terminal, "drawn with terminal control sequences"
 
     piped = subprocess.run(_plan_args(repo, live), capture_output=True, env=_env(), check=False, timeout=180)
@@ -89,3 +89,21 @@ def test_tasks_are_no_ops_unless_enabled_on_a_terminal(tmp_path: Path) -> None:
         task.advance()
         task.update(completed=2, detail="x")
     assert (tmp_path / "log").read_text() == ""
+
+
+def test_a_canary_shows_requests_against_those_needed_and_the_time_left(
+    estate: Path, target: object, token: str
+) -> None:
+    from tests.helpers.cli import run_cli
+    from tests.helpers.serve import commit_version
+
+    assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0
+    commit_version(estate, "1.1.0")
+    argv = [sys.executable, "-m", "specops", "apply", "--auto-approve", "--repo", str(estate), "--traffic", "250"]
+    code, stdout, terminal = run_in_pty(argv, _env())
+    assert code == 0, stdout.decode() + terminal.decode(errors="replace")
+    for step in (b"canary at 10%", b"canary at 50%", b"canary at 100%"):
+        assert step in terminal, step
+    assert b"/50" in terminal, "requests received against the 50 needed"
+    assert b"s to the deadline" in terminal
+    assert b"\x1b[" not in stdout, "stdout stays plain"

@@ -13,6 +13,9 @@ __all__ = ["add_apply_parsers", "cmd_apply", "cmd_demo", "cmd_status"]
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
+EVENT_FORMAT_VERSION = 1
+"""``apply --format json``: each line is an event ``{format_version, event, ts, ...}`` (a journal
+entry) as it happens; the last is ``{"event": "result", "result": {...}}``, the apply's outcome."""
 
 
 def add_apply_parsers(subparsers: Any) -> None:
@@ -88,6 +91,11 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
             out.write(line + "\n")
             out.flush()
 
+    def event(entry: dict[str, Any]) -> None:
+        # --format json: one JSON document per line, as each step is journaled.
+        out.write(json.dumps({"format_version": EVENT_FORMAT_VERSION, **entry}, default=str) + "\n")
+        out.flush()
+
     policy = None if args.no_policy else PolicyOptions(context=args.context)
     project = Project.discover(args.repo, specs_root=args.specs_root, journal=args.journal, policy=policy)
     options = ApplyOptions(
@@ -97,6 +105,7 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
         timeout=args.timeout,
         load_timeout=args.load_timeout,
         say=say,
+        on_event=None if text else event,
     )
     replan = None
     desired = None
@@ -115,7 +124,7 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
         result = apply_plan(plan, options, desired=desired, replan=replan)
     except SpecOpsError as exc:
         if not text:
-            out.write(json.dumps({"outcome": "failed", "error": str(exc)}, indent=2) + "\n")
+            event({"event": "result", "result": {"outcome": "failed", "error": str(exc)}})
         raise
     if text:
         say(result.message)
@@ -123,7 +132,7 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
             t = result.traffic
             say(f"Generated traffic: {t.sent} requests, {t.ok} ok, {t.blocked} blocked, {t.failed} failed.")
     else:
-        out.write(json.dumps(result.to_json(), indent=2) + "\n")
+        event({"event": "result", "result": result.to_json()})
     return EXIT_OK
 
 

@@ -28,7 +28,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,9 +83,11 @@ class OpenApply:
 class Journal:
     """An append-only JSON-lines file; safe to share between threads of one process."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, observer: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.path = path
         self._lock = threading.Lock()
+        # Told every entry once it is on disk (``apply --format json`` streams them).
+        self.observer = observer
 
     def append(self, event: str, **fields: Any) -> dict[str, Any]:
         entry = {"ts": utc_now(), "event": event, **fields}
@@ -100,6 +102,8 @@ class Journal:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            if self.observer is not None:
+                self.observer(entry)
         return entry
 
     def entries(self) -> Iterator[dict[str, Any]]:

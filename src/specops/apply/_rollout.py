@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from specops import _progress as progress
 from specops._errors import SpecOpsError
 from specops.apply._analysis import Verdict, VersionWindow, judge, window
 from specops.apply._traffic import TrafficGenerator
@@ -158,33 +159,34 @@ class Rollout:
         start = time.monotonic()
         before = client.stats(self.name).get("versions") or {}
         wait_until = start + interval
-        while True:
-            pause = wait_until - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            after = client.stats(self.name).get("versions") or {}
-            # At 100% the baseline takes no traffic: it is compared with its window of the step before.
-            reference = window(before.get(baseline), after.get(baseline))
-            if reference.requests >= min_requests:
-                self._reference = reference
-            verdict = judge(
-                window(before.get(self.version), after.get(self.version)),
-                self.objectives,
-                min_requests=min_requests,
-                baseline=self._reference,
-            )
-            elapsed = time.monotonic() - start
-            if verdict.outcome == "Failed" and failures < failure_limit and elapsed < deadline_s:
-                # One failed measurement may be a stall that hit every version (a GC pause, a
-                # preempted host): measure again on fresh traffic. A bad version fails that too.
-                failures += 1
-                self._tolerate(step, verdict, failures, failure_limit)
-                before = after
-                wait_until = time.monotonic() + interval
-                continue
-            if verdict.outcome != "Inconclusive" or elapsed >= deadline_s:
-                break
-            wait_until = time.monotonic() + min(self.poll_s, interval)
+        with progress.task(f"{self.where()}: canary at {step}", total=min_requests) as shown:
+            while True:
+                pause = wait_until - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                after = client.stats(self.name).get("versions") or {}
+                # At 100% the baseline takes no traffic: it is compared with its window of the step before.
+                reference = window(before.get(baseline), after.get(baseline))
+                if reference.requests >= min_requests:
+                    self._reference = reference
+                candidate = window(before.get(self.version), after.get(self.version))
+                verdict = judge(candidate, self.objectives, min_requests=min_requests, baseline=self._reference)
+                elapsed = time.monotonic() - start
+                shown.update(
+                    completed=min(candidate.requests, min_requests),
+                    detail=f"requests received/needed, {max(deadline_s - elapsed, 0):.0f}s to the deadline",
+                )
+                if verdict.outcome == "Failed" and failures < failure_limit and elapsed < deadline_s:
+                    # One failed measurement may be a stall that hit every version (a GC pause, a
+                    # preempted host): measure again on fresh traffic. A bad version fails that too.
+                    failures += 1
+                    self._tolerate(step, verdict, failures, failure_limit)
+                    before = after
+                    wait_until = time.monotonic() + interval
+                    continue
+                if verdict.outcome != "Inconclusive" or elapsed >= deadline_s:
+                    break
+                wait_until = time.monotonic() + min(self.poll_s, interval)
         self.analysis_wait_s += time.monotonic() - start
         self.journal("analysis", outcome=verdict.outcome, detail={"step": step, **verdict.to_json()})
         self.say(f"  {self.where()}: analysis at {step}: {verdict.outcome} ({verdict.reason})")

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from specops import _progress as progress
 from specops._errors import SpecOpsError
 from specops._project import Project
 from specops.apply._artifacts import read_artifact
@@ -47,6 +48,8 @@ class ApplyOptions:
     timeout: float = 30.0
     load_timeout: float = 600.0
     say: Callable[[str], None] = lambda _line: None
+    on_event: Callable[[dict[str, Any]], None] | None = None
+    """Told every journal entry as it is written (the ``--format json`` event stream)."""
 
 
 @dataclass(slots=True)
@@ -145,7 +148,10 @@ def _apply(
     sessions: dict[str, TargetSession],
     replan: Callable[[], PlanResult] | None,
 ) -> ApplyResult:
-    journal = Journal(options.project.journal or options.project.repo.git_dir / "specops" / "journal.jsonl")
+    journal = Journal(
+        options.project.journal or options.project.repo.git_dir / "specops" / "journal.jsonl",
+        observer=options.on_event,
+    )
     holder = holder_name()
     open_applies = [o for o in journal.open_applies() if o.holder != holder]
     open_targets: set[str] = set()
@@ -286,7 +292,10 @@ class _Runner:
         artifact = doc["spec"]["artifact"]
         if not client.has_artifact(artifact["sha256"]):
             data = read_artifact(self.options.project.repo, self.plan.desired, artifact, f"{rid} on {session.name}")
-            client.upload(artifact["sha256"], data)
+            with progress.task(f"Uploading {rid} to {session.name}", total=len(data)) as shown:
+                shown.update(detail=f"{len(data) / 1e6:.1f} MB")
+                client.upload(artifact["sha256"], data)
+                shown.advance(len(data))
             log("rollout.step", outcome="uploaded", detail={"sha256": artifact["sha256"], "bytes": len(data)})
         rollout = Rollout(session, rid, doc, spec.hash, previous, self._objectives(doc), log, self.options.say)
         generator = self._traffic(doc, session) if previous is not None else None

@@ -22,9 +22,11 @@ import hashlib
 import pickle
 import sqlite3
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from specops import _progress as progress
 from specops._core import canonical_hash
 from specops._errors import Diagnostic
 from specops._version import __version__
@@ -123,22 +125,27 @@ class ParseCache:
         cached = self._fetch(sorted({blob for _, blob, _ in files}))
         fresh: dict[str, bytes] = {}
         out: list[tuple[str, Parsed]] = []
-        for path, blob, data in files:
-            raw = cached.get(blob) or fresh.get(blob)
-            if raw is not None:
-                self.stats.hits += 1
-                resources, diagnostics = pickle.loads(raw)
-            else:
-                self.stats.parsed += 1
-                parsed, diagnostics = parse_bytes(data if data is not None else read(blob), path)
-                # The hash and the packed document are what every later plan reads.
-                resources = [
-                    (resource, PackedDocument(doc), canonical_hash(resource.canonical()))
-                    for resource, doc in parsed
-                ]
-                fresh[blob] = pickle.dumps((resources, diagnostics), protocol=pickle.HIGHEST_PROTOCOL)
-            # The same bytes may live at another path (a copy, a rename): re-home diagnostics.
-            diagnostics = [d if d.path == path else dataclasses.replace(d, path=path) for d in diagnostics]
-            out.append((path, (resources, diagnostics)))
+        cold = len({blob for _, blob, _ in files} - cached.keys())
+        # Only a cold parse takes long enough to show (a warm plan reads pickles).
+        with progress.task("Parsing specs", total=cold) if cold else nullcontext(None) as shown:
+            for path, blob, data in files:
+                raw = cached.get(blob) or fresh.get(blob)
+                if raw is not None:
+                    self.stats.hits += 1
+                    resources, diagnostics = pickle.loads(raw)
+                else:
+                    self.stats.parsed += 1
+                    parsed, diagnostics = parse_bytes(data if data is not None else read(blob), path)
+                    # The hash and the packed document are what every later plan reads.
+                    resources = [
+                        (resource, PackedDocument(doc), canonical_hash(resource.canonical()))
+                        for resource, doc in parsed
+                    ]
+                    fresh[blob] = pickle.dumps((resources, diagnostics), protocol=pickle.HIGHEST_PROTOCOL)
+                    if shown is not None:
+                        shown.advance()
+                # The same bytes may live at another path (a copy, a rename): re-home diagnostics.
+                diagnostics = [d if d.path == path else dataclasses.replace(d, path=path) for d in diagnostics]
+                out.append((path, (resources, diagnostics)))
         self._store(fresh)
         return out

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from specops import _progress as progress
 from specops._project import Project
 from specops._version import __version__
 from specops.plan._cache import ParseCache
@@ -105,9 +106,10 @@ def run_pipeline(project: Project, request: PlanRequest | None = None) -> PlanRe
                 base_hashes = {rid: s.hash for rid, s in before.estate.specs.items()}
         finally:
             cache.close()
-        state = read_live(
-            desired.estate, request.live, allow_unreachable=request.allow_unreachable, timeout=request.timeout
-        )
+        with progress.task("Reading live state" if request.live is None else "Reading the live-state snapshot"):
+            state = read_live(
+                desired.estate, request.live, allow_unreachable=request.allow_unreachable, timeout=request.timeout
+            )
         planned = plan_changes(
             nodes_from_estate(desired.estate), state, base_hashes=base_hashes, target=request.target
         )
