@@ -10,10 +10,11 @@ references. A refused change leaves file and memory as they were.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +33,10 @@ from specops.serve._state import StateStore
 from specops.spec import KINDS, SLO, Dataset, Guardrail, Model, Prompt, Resource, duration_seconds
 from specops.spec._guardrail import ClassifierCheck
 from specops.spec._slo import LatencyObjective
+
+# Model loads, traffic changes and rollbacks, at info level: what an operator reads in the
+# target's log without --access-log (which adds one line per request).
+log = logging.getLogger("specops.serve")
 
 __all__ = ["Lease", "ServeTarget"]
 
@@ -323,6 +328,7 @@ class ServeTarget:
             if not record.unloaded:
                 self.routes[name] = self._load_record(name, record, path)
         self._index_shadows()
+        log.info("restored %d resource(s) and %d serving model(s) from %s", len(self.resources), len(self.routes), path)
         self.metrics.observations.retain({(n, v) for n, r in self.records.items() for v in r.versions})
         if incarnation is None:
             # Written before revisions had incarnations: it gets a new one now (a plan made
@@ -518,8 +524,13 @@ class ServeTarget:
         else:
             artifact = self.store.read_artifact(model.spec.artifact.sha256)
             loop = asyncio.get_running_loop()
+            started = time.monotonic()
             # Loaded and warmed up off the event loop: the serving version keeps answering.
             new = await loop.run_in_executor(None, load_version, model, spec_hash, artifact)
+            log.info(
+                "Model/%s %s loaded and warmed up in %.2f s on %s", name, version, time.monotonic() - started,
+                ", ".join(new.providers),
+            )  # fmt: skip
         serving = {v for v, w in (route.weights.items() if route else ()) if w > 0}
         if activate or not serving:
             weights = {version: 100}
@@ -552,6 +563,12 @@ class ServeTarget:
         for mv in versions.values():
             self._attach_features(mv)
         self._index_shadows()
+        replaced = sorted(serving - {version})
+        if activate and current is not None and replaced:
+            # An older version made to serve again over the ones serving: a rollback.
+            log.info("Model/%s rolled back: %s serves 100%% (%s no longer serves)", name, version, ", ".join(replaced))
+        else:
+            log.info("Model/%s %s applied; traffic %s", name, version, _split(new_record.traffic, shadow))
 
     async def delete(self, kind: str, name: str, expected: Any, lease_holder: str | None) -> dict[str, Any]:
         rid = f"{kind}/{name}"
@@ -576,6 +593,7 @@ class ServeTarget:
                 self.guardrails = {k: v for k, v in self.guardrails.items() if k != name}
             self.counter += 1
             self._index_shadows()
+            log.info("%s deleted", rid)
             return {"revision": self.revision}
 
     async def set_traffic(self, name: str, body: Any, lease_holder: str | None) -> dict[str, Any]:
@@ -610,6 +628,11 @@ class ServeTarget:
             self.records = records
             self.routes = {**self.routes, name: new_route}
             self.counter += 1
+            was = {v: w for v, w in route.weights.items() if w > 0}
+            if body.get("rollback") is not None:
+                log.info("Model/%s rolled back: traffic %s (was %s)", name, _split(new_route.weights, shadow), _split(was, None))
+            else:
+                log.info("Model/%s traffic %s (was %s)", name, _split(new_route.weights, shadow), _split(was, None))
             return {"revision": self.revision, "traffic": dict(new_route.weights), "shadow": shadow}
 
     async def set_loaded(self, name: str, loaded: bool, lease_holder: str | None) -> None:
@@ -665,3 +688,9 @@ def _edges(dataset: Dataset | None, feature: str) -> list[float]:
             step = (column.max - column.min) / 10
             return [column.min + i * step for i in range(11)]
     return [-1000.0, -100.0, -10.0, -1.0, 0.0, 1.0, 10.0, 100.0, 1000.0]
+
+
+def _split(weights: Mapping[str, int], shadow: str | None) -> str:
+    """``1.0.0=90% 1.1.0=10%`` (serving versions only), and the shadow if there is one."""
+    text = " ".join(f"{v}={w}%" for v, w in sorted(weights.items()) if w > 0) or "none"
+    return f"{text}, shadow {shadow}" if shadow else text
