@@ -218,11 +218,26 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"specops {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    validate = sub.add_parser("validate", help="validate spec files and print the inventory")
+    validate = sub.add_parser(
+        "validate",
+        help="validate spec files and print the inventory",
+        description="Load every .yaml/.yml spec under the paths, check each one and the references "
+        "between them, and print the inventory. Errors read path:line:col: error: field: message (hint). "
+        "Exit 0 when valid, 1 when not.",
+        epilog="""\
+examples:
+  specops validate                           everything under specs/
+  specops validate specs/models/ --verify-artifacts
+  specops validate --format json | jq '.errors'
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     validate.add_argument(
         "paths", nargs="*", metavar="PATH", help="files or directories (default: specs)"
     )
-    validate.add_argument("--format", choices=("text", "json"), default="text")
+    validate.add_argument(
+        "--format", choices=("text", "json"), default="text", help="text (default) or json (errors, warnings, resources)"
+    )
     validate.add_argument(
         "--root", help="repository root for relative artifact paths (default: nearest .git)"
     )
@@ -233,13 +248,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.set_defaults(func=cmd_validate)
 
-    schema = sub.add_parser("schema", help="print the JSON Schema of a kind (or of every kind)")
+    schema = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of a kind (or of every kind)",
+        description="Print the JSON Schema of a spec kind, or of every kind, as editors and "
+        "yaml-language-server modelines use them.",
+        epilog="""\
+examples:
+  specops schema Model
+  specops schema --out schemas               one <kind>.json per kind, and all.json
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     schema.add_argument("kind", nargs="?", help="Target, Model, Dataset, Prompt, Guardrail or SLO")
-    schema.add_argument("--out", help="write <kind>.json files to this directory instead")
+    schema.add_argument("--out", metavar="DIR", help="write <kind>.json files to this directory instead")
     schema.set_defaults(func=cmd_schema)
 
-    doctor = sub.add_parser("doctor", help="report what this installation really has")
-    doctor.add_argument("--format", choices=("text", "json"), default="text")
+    doctor = sub.add_parser(
+        "doctor",
+        help="report what this installation really has",
+        description="Report what this installation really has: the version, whether the compiled core "
+        "is active, ONNX Runtime and the execution providers that really load here, the Rego engine, "
+        "git. Exit 1 when something is missing.",
+        epilog="examples:\n  specops doctor\n  specops doctor --format json\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    doctor.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
     doctor.set_defaults(func=cmd_doctor)
 
     for registrar in _REGISTRARS:

@@ -21,7 +21,22 @@ entry) as it happens; the last is ``{"event": "result", "result": {...}}``, the 
 def add_apply_parsers(subparsers: Any) -> None:
     """Register ``apply``, ``status`` and ``demo`` on the ``specops`` sub-parsers."""
     apply = subparsers.add_parser(
-        "apply", help="apply a saved plan (or plan and apply with --auto-approve): leases, canaries, rollback"
+        "apply",
+        help="apply a saved plan (or plan and apply with --auto-approve): leases, canaries, rollback",
+        description="Apply a plan saved by `specops plan --out` (refused when it is blocked, or when "
+        "the desired or live state moved since), or plan and apply in one step with --auto-approve. "
+        "Wave by wave under each target's lease; models roll out directly or as canaries judged "
+        "against their SLO and roll back by themselves. Every step goes to the journal first; an "
+        "interrupted apply is recovered by the next. With --format json, one JSON event per line as "
+        "it happens (format_version 1), the last one the result.",
+        epilog="""\
+examples:
+  specops plan --out plan.json && specops apply plan.json
+  specops apply --auto-approve                     plan HEAD and apply it
+  specops apply plan.json --traffic 200            generate canary traffic from the training data
+  specops apply plan.json --format json | jq -c 'select(.event == "analysis")'
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     apply.add_argument("plan_file", nargs="?", metavar="PLAN_FILE", help="a plan saved by `specops plan --out`")
     apply.add_argument("--auto-approve", action="store_true", help="plan now and apply that plan without a file")
@@ -47,25 +62,52 @@ def add_apply_parsers(subparsers: Any) -> None:
         "--load-timeout", type=float, default=600.0, metavar="SECONDS",
         help="per artifact upload or model load (the target answers once the version is loaded and warmed up)",
     )  # fmt: skip
-    apply.add_argument("--format", choices=("text", "json"), default="text")
+    apply.add_argument(
+        "--format", choices=("text", "json"), default="text",
+        help="text (default), or json: one event per line as it happens, then the result",
+    )  # fmt: skip
     apply.set_defaults(func=cmd_apply)
 
-    status = subparsers.add_parser("status", help="sync and health of every resource on every target")
+    status = subparsers.add_parser(
+        "status",
+        help="sync and health of every resource on every target",
+        description="Per resource and target: Synced or OutOfSync against git, Healthy, Progressing, "
+        "Degraded, Missing or Unknown, the version and traffic split really served and the "
+        "providers really got.",
+        epilog="""\
+examples:
+  specops status
+  specops status --worktree                        against uncommitted specs
+  specops status --detailed-exitcode || echo 'not everything is in sync'
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     status.add_argument("--repo", default=".", help="a path inside the git repository (default: .)")
     status.add_argument("--ref", default="HEAD", help="git ref of the desired state (default: HEAD)")
     status.add_argument("--worktree", action="store_true", help="compare with the uncommitted work tree")
-    status.add_argument("--specs-root", default="specs")
-    status.add_argument("--format", choices=("text", "json"), default="text")
+    status.add_argument("--specs-root", default="specs", help="directory of specs in the repository (default: specs)")
+    status.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
     status.add_argument(
         "--detailed-exitcode", action="store_true", help="exit 2 unless everything is Synced and Healthy"
     )
     status.set_defaults(func=cmd_status)
 
     demo = subparsers.add_parser(
-        "demo", help="serve locally, apply the example estate, roll out a canary, show status, stop"
+        "demo",
+        help="serve locally, apply the example estate, roll out a canary, show status, stop",
+        description="The end-to-end demo, in a temporary git repository: start a local specops serve, "
+        "plan and apply the example estate with the built-in policies, commit a new model version and "
+        "watch its canary promote, commit a broken export and watch its canary roll back, print the "
+        "status, stop. About 30 s; specs/ is left untouched.",
+        epilog="""\
+examples:
+  specops demo
+  specops demo --workdir /tmp/specops-demo         keep the repository and server state
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument("--specs", default="specs", help="the example estate to copy (default: ./specs)")
-    demo.add_argument("--workdir", help="keep the demo repository and server state here (default: a temp dir)")
+    demo.add_argument("--workdir", metavar="DIR", help="keep the demo repository and server state here (default: a temp dir)")
     demo.add_argument("--port", type=int, default=0, help="port for the local target (default: a free one)")
     demo.add_argument("--traffic", type=float, default=300.0, metavar="RATE", help="requests/s during the canary")
     demo.set_defaults(func=cmd_demo)

@@ -31,7 +31,23 @@ EXIT_CHANGES = 2
 def add_plan_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``plan`` on the ``specops`` sub-parsers; returns the new parser."""
     plan = subparsers.add_parser(
-        "plan", help="show what would change, in what order and why (git desired state vs live)"
+        "plan",
+        help="show what would change, in what order and why (git desired state vs live)",
+        description="Read the specs from git at --ref (or the work tree), read live state from every "
+        "target's admin API at once (or a snapshot), and print what would change, in dependency waves, "
+        "on which targets, with reasons and field diffs; the policies judge it. A plan a policy denies, "
+        "or one waiting for an approval, is blocked: printed, saved with --out, exit 1. Exit 0 otherwise "
+        "(2 with --detailed-exitcode when there are changes).",
+        epilog="""\
+examples:
+  specops plan                                     HEAD against the live targets
+  specops plan --worktree                          uncommitted specs
+  specops plan --out plan.json --format markdown > plan.md    save it; the PR comment
+  specops plan --base origin/main --policy-ref origin/main    a pull request, judged by main's policies
+  specops plan --live snapshot.json --format sarif > plan.sarif
+  specops show plan.json --format github           render the saved plan again
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     plan.add_argument("--repo", default=".", help="a path inside the git repository (default: .)")
     plan.add_argument("--ref", default="HEAD", help="git ref to read specs from (default: HEAD)")
@@ -49,8 +65,9 @@ def add_plan_parser(subparsers: Any) -> argparse.ArgumentParser:
     plan.add_argument("--out", metavar="FILE", help="also save the plan (JSON) for apply")
     plan.add_argument(
         "--format", choices=FORMATS, default="text",
-        help="sarif: SARIF 2.1.0 of the policy results (GitHub code scanning); "
-        "github: workflow annotations on the spec lines",
+        help="text (default), json (the plan document), markdown (a pull-request comment), "
+        "sarif (SARIF 2.1.0 of the policy results, for code scanning) or github (workflow annotations "
+        "on the spec lines)",
     )
     plan.add_argument(
         "--detailed-exitcode", action="store_true", help="exit 2 when there are changes (0: none, 1: error)"

@@ -13,11 +13,25 @@ __all__ = ["add_serve_parser", "cmd_serve"]
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``serve`` on the ``specops`` sub-parsers; returns the new parser."""
     serve = subparsers.add_parser(
-        "serve", help="run the ONNX serving target (Open Inference Protocol v2 + admin API)"
+        "serve",
+        help="run the ONNX serving target (Open Inference Protocol v2 + admin API)",
+        description="Run a serving target on ONNX Runtime: Open Inference Protocol v2 (REST, with the "
+        "repository extension), the admin API SpecOps plans and applies through (docs/admin-api.md: "
+        "live state, revisions, leases), guardrails, prompts and /metrics (Prometheus or OpenMetrics). "
+        "State survives restarts. Model loads, traffic changes and rollbacks are logged at info level; "
+        "--access-log adds a line per request.",
+        epilog="""\
+examples:
+  export SPECOPS_LOCAL_TOKEN=$(openssl rand -hex 24)
+  specops serve --state-dir .serve --token-env SPECOPS_LOCAL_TOKEN
+  specops serve --state-dir /var/lib/specops --host 0.0.0.0 --port 8480 --name gpu-east \\
+      --token-env SPECOPS_ADMIN_TOKEN --inference-token-env SPECOPS_INFER_TOKEN
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8480, help="port (default: 8480)")
-    serve.add_argument("--state-dir", required=True, help="where applied specs, artifacts and traffic are kept")
+    serve.add_argument("--state-dir", required=True, metavar="DIR", help="where applied specs, artifacts and traffic are kept")
     serve.add_argument("--name", help="the Target's metadata.name (default: the one in --state-dir, else 'local')")
     serve.add_argument(
         "--token-env", default="SPECOPS_TOKEN", help="environment variable holding the admin bearer token"

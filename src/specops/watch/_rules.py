@@ -546,7 +546,16 @@ def slo_commands(subparsers: Any) -> Any:
 def add_slo_rules_parser(subparsers: Any) -> None:
     """Register ``slo rules`` on the ``specops`` sub-parsers."""
     rules = slo_commands(subparsers).add_parser(
-        "rules", help="write Prometheus recording and alerting rules for every SLO"
+        "rules",
+        help="write Prometheus recording and alerting rules for every SLO",
+        description="Write Prometheus recording and alerting rules for every SLO in git: the same "
+        "burn-rate windows, budgets and alert names as `specops watch` (promtool checks them).",
+        epilog="""\
+examples:
+  specops slo rules                                print them
+  specops slo rules --out prometheus/rules/        one <slo>.rules.yml per SLO
+""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     rules.add_argument("--out", metavar="DIR", help="write one <slo>.rules.yml per SLO here (default: print)")
     rules.add_argument("--repo", default=".", help="a path inside the git repository (default: .)")
