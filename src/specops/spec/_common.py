@@ -25,6 +25,8 @@ __all__ = [
     "SpecModel",
     "VersionLabel",
     "duration_seconds",
+    "has_userinfo",
+    "redact_userinfo",
 ]
 
 API_VERSION = "specops.dev/v1"
@@ -109,6 +111,44 @@ GPU_PROVIDERS = frozenset(
     }
 )
 
+class HintedValueError(ValueError):
+    """A validation failure that knows how to fix it: the hint travels to the diagnostic."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+# scheme://userinfo@ : anything before an '@' in the authority part of a url.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@]*@")
+
+
+def has_userinfo(url: str) -> bool:
+    """Whether ``url`` carries ``user[:password]@`` before its host."""
+    return bool(_USERINFO.search(url))
+
+
+def redact_userinfo(text: str) -> str:
+    """``http://user:pass@host/x`` -> ``http://***@host/x``, wherever a url appears in ``text``."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
+def _no_userinfo(hint: str) -> Any:
+    def check(url: str) -> str:
+        if has_userinfo(url):
+            # The value is never echoed: it holds the secret.
+            raise HintedValueError("the url holds credentials (user:password@)", hint)
+        return url
+
+    return AfterValidator(check)
+
+
+NoUserinfo = _no_userinfo(
+    "secrets are never written in specs: drop the user:password@ part and name the environment "
+    "variable that holds a token in auth.tokenEnv"
+)
+"""A url field that must not hold credentials (``Target.spec.url``)."""
+
 _REMOTE_SCHEMES = frozenset({"s3", "gs", "az", "abfss", "https", "http", "hf", "oci"})
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
@@ -128,6 +168,12 @@ def _check_uri(uri: str) -> str:
         if scheme not in _REMOTE_SCHEMES:
             known = ", ".join(sorted({"file", *_REMOTE_SCHEMES}))
             raise ValueError(f"unsupported uri scheme {scheme!r} (supported: {known})")
+        if has_userinfo(uri):
+            raise HintedValueError(
+                "the uri holds credentials (user:password@)",
+                "secrets are never written in specs: drop the user:password@ part and name the "
+                "environment variable that holds them in credentialsEnv",
+            )
         if not parts.netloc or parts.path in ("", "/"):
             raise ValueError(f"a {scheme}:// uri needs a host or bucket and a path")
         return uri
