@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from specops._core import canonical_hash
 from specops._errors import Diagnostic, SpecError
+from specops._git import walk_spec_files
 from specops._yaml import (
     MAX_FILE_BYTES,
     PackedDocument,
@@ -122,20 +123,25 @@ def find_root(start: Path) -> Path:
     return base
 
 
-def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Diagnostic]]:
-    """Spec files under ``paths``: ``.yaml``/``.yml``, sorted, hidden directories skipped."""
+def discover(
+    paths: Sequence[Path], root: Path | None = None
+) -> tuple[list[Path], list[Diagnostic]]:
+    """Spec files under ``paths``: ``.yaml``/``.yml``, sorted, hidden directories skipped.
+
+    Specs come only from inside the repository at ``root`` (found from the
+    first path when not given): a symlink or a nested repository is reported,
+    never followed or skipped.
+    """
     found: list[Path] = []
     seen: set[Path] = set()
     problems: list[Diagnostic] = []
+    if root is None and paths:
+        root = find_root(paths[0])
     for path in paths:
-        if path.is_dir():
-            for dirpath, dirnames, filenames in os.walk(path):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                found.extend(
-                    Path(dirpath, f) for f in sorted(filenames) if f.endswith(SPEC_SUFFIXES)
-                )
-        elif path.is_file():
-            found.append(path)
+        if path.is_dir() or path.is_symlink() or path.is_file():
+            files, refused = walk_spec_files(path, root or Path.cwd())
+            found.extend(files)
+            problems.extend(refused)
         else:
             problems.append(
                 Diagnostic(str(path), 0, 0, "no such file or directory", code="not_found")
@@ -311,13 +317,15 @@ def load_estate(
 
     given = [Path(p) for p in paths] or [Path("specs")]
     root = (root or find_root(given[0])).resolve()
-    files, problems = discover(given)
+    files, problems = discover(given, root)
     parsed: list[tuple[str, list[tuple[Resource, YamlDocument]]]] = []
     for file in files:
         display = _display(file, root)
         try:
-            size = file.stat().st_size
-            with file.open("rb") as handle:  # a huge file is never read whole
+            # O_NOFOLLOW: a link that appeared since the listing is refused, not followed.
+            fd = os.open(file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as handle:  # a huge file is never read whole
+                size = os.fstat(handle.fileno()).st_size
                 raw = handle.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             problems.append(
