@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -315,6 +315,13 @@ class GitRepo:
         if entry.type_str != _BLOB:
             raise GitError(f"{path} at {commit[:12]} is not a file")
         return self.read_blob(str(entry.id))
+
+    def file_reader(self, snapshot: Snapshot | None) -> Callable[[str], bytes] | None:
+        """What reads a repository path at ``snapshot``; None stands for the work tree."""
+        if snapshot is None:
+            return None
+        commit = snapshot.commit
+        return lambda path: self.read_path(commit, path)
 
     def export(self, commit: str, path: str, dest: Path) -> int:
         """Write the file or directory at ``path`` in ``commit``'s tree to ``dest / path``.

@@ -15,7 +15,7 @@ from specops._yaml import format_path
 from specops.plan._cache import CacheStats, ParseCache
 from specops.spec import Estate
 from specops.spec._load import build_estate
-from specops.spec._validate import check_estate
+from specops.spec._validate import check_estate, check_signatures
 
 __all__ = [
     "DesiredFingerprint",
@@ -112,6 +112,7 @@ def load_desired(
     problems.extend(duplicates)
     if validate:
         problems.extend(_check(repo, estate, snapshot))
+        problems.extend(check_signatures(estate, repo.file_reader(snapshot)))
         errors = [d for d in problems if d.severity == "error"]
         if errors:
             raise SpecError.of(problems)

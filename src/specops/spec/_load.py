@@ -313,7 +313,7 @@ def load_estate(
     Raises ``SpecError`` listing every problem of every file; warnings that do
     not block are kept on ``Estate.warnings``.
     """
-    from specops.spec._validate import check_estate
+    from specops.spec._validate import check_estate, check_signatures
 
     given = [Path(p) for p in paths] or [Path("specs")]
     root = (root or find_root(given[0])).resolve()
@@ -339,6 +339,8 @@ def load_estate(
     problems.extend(duplicates)
     invalid = frozenset(d.resource for d in problems if d.resource and d.severity == "error")
     problems.extend(check_estate(estate, verify_artifacts=verify_artifacts, invalid=invalid))
+    if verify_artifacts:
+        problems.extend(check_signatures(estate))
     errors = [d for d in problems if d.severity == "error"]
     estate.warnings = sorted(
         (d for d in problems if d.severity == "warning"), key=Diagnostic.sort_key
