@@ -7,7 +7,14 @@ import re
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -134,13 +141,15 @@ def redact_userinfo(text: str) -> str:
 
 
 def _no_userinfo(hint: str) -> Any:
-    def check(url: str) -> str:
-        if has_userinfo(url):
+    # Before any other check of the field, so a url that is also malformed still
+    # says the one thing that matters (its other errors would echo it, redacted).
+    def check(url: Any) -> Any:
+        if isinstance(url, str) and has_userinfo(url):
             # The value is never echoed: it holds the secret.
             raise HintedValueError("the url holds credentials (user:password@)", hint)
         return url
 
-    return AfterValidator(check)
+    return BeforeValidator(check)
 
 
 NoUserinfo = _no_userinfo(
