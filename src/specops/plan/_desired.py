@@ -108,7 +108,7 @@ def load_desired(
     problems: list[Diagnostic] = []
     for _, (_, diagnostics) in parsed:
         problems.extend(diagnostics)
-    estate, duplicates = build_estate(repo.workdir, ((p, r) for p, (r, _) in parsed))
+    estate, duplicates = build_estate(repo.workdir, ((p, r) for p, (r, _) in parsed), problems)
     problems.extend(duplicates)
     if validate:
         problems.extend(_check(repo, estate, snapshot))

@@ -34,6 +34,8 @@ __all__ = [
     "duration_seconds",
     "has_userinfo",
     "redact_userinfo",
+    "repeats",
+    "unique",
 ]
 
 API_VERSION = "specops.dev/v1"
@@ -117,6 +119,31 @@ GPU_PROVIDERS = frozenset(
         "DmlExecutionProvider",
     }
 )
+
+def repeats(items: list[str]) -> str:
+    """What appears more than once, named: ``"'a' appears twice"``; empty when all are unique."""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    said = [
+        f"{item!r} appears {'twice' if n == 2 else f'{n} times'}" for item, n in counts.items() if n > 1
+    ]
+    return ", ".join(said)
+
+
+def unique(what: str, key: Any = None) -> Any:
+    """A list field whose items (or ``key(item)``) must not repeat; the error names the repeats.
+
+    On the field, not the model, so it is told with the model's other errors.
+    """
+
+    def check(items: list[Any]) -> list[Any]:
+        if twice := repeats([key(i) if key else i for i in items]):
+            raise ValueError(f"{what} must be unique: {twice}")
+        return items
+
+    return AfterValidator(check)
+
 
 class HintedValueError(ValueError):
     """A validation failure that knows how to fix it: the hint travels to the diagnostic."""

@@ -14,7 +14,13 @@ from specops._errors import Diagnostic
 from specops._yaml import Path, YamlDocument, format_path
 from specops.spec._common import HintedValueError, redact_userinfo
 
-__all__ = ["SECRET_WORDS", "diagnostics_from_validation", "known_fields", "suggest"]
+__all__ = [
+    "SECRET_WORDS",
+    "diagnostics_from_validation",
+    "error_paths",
+    "known_fields",
+    "suggest",
+]
 
 SECRET_WORDS = (
     "token",
@@ -138,6 +144,14 @@ def _resolve(loc: tuple[Any, ...], data: Any, names_field: bool) -> tuple[Path, 
             shown.append(step)
         # else: a union tag or validator name; skip it
     return tuple(real), tuple(shown)
+
+
+def error_paths(exc: ValidationError, data: Any) -> list[tuple[Path, str]]:
+    """``(path into data, error type)`` of each error: where in the document it lies."""
+    return [
+        (_resolve(tuple(e["loc"]), data, False)[0], e["type"])
+        for e in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
 
 
 def _input_repr(value: Any) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,14 +20,17 @@ from specops._yaml import (
     PackedDocument,
     YamlDocument,
     decode_spec_bytes,
+    format_path,
     load_documents,
 )
 from specops.spec._common import API_VERSION, Ref, Resource
 from specops.spec._document_checks import check_document
-from specops.spec._errors_map import diagnostics_from_validation, suggest
+from specops.spec._errors_map import diagnostics_from_validation, error_paths, suggest
 from specops.spec._kinds import KIND_ORDER, KINDS
+from specops.spec._salvage import salvage
 
 __all__ = [
+    "BrokenDocument",
     "Estate",
     "LoadedSpec",
     "discover",
@@ -83,6 +88,74 @@ class LoadedSpec:
 
 _ORDER = operator.attrgetter("order")
 
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Problems of a file that defines nothing: it cannot be the document a reference means.
+_DEFINES_NOTHING = frozenset({"empty", "not_found"})
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenDocument:
+    """A document (or a whole file) that failed to load, and what it may have defined.
+
+    ``kind`` and ``name`` are None where the document does not say them
+    validly (an unknown kind, an invalid name, a file that is not YAML): a
+    reference to an undefined resource may then mean it. ``refs`` are the
+    references its valid parts make, checked like those of a valid spec.
+    """
+
+    path: str
+    line: int
+    kind: str | None
+    name: str | None
+    refs: tuple[Ref, ...] = ()
+    document: YamlDocument | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind or '?'}/{self.name or '?'}"
+
+    def may_define(self, kind: str, name: str) -> bool:
+        return self.kind in (None, kind) and self.name in (None, name)
+
+    def position(self, field_path: tuple[str | int, ...]) -> tuple[int, int]:
+        return self.document.position(field_path) if self.document else (self.line, 1)
+
+
+def _identity(resource: str) -> tuple[str | None, str | None]:
+    """The kind and name a diagnostic's ``Kind/name`` says, each None where unknown or invalid."""
+    kind, _, name = resource.partition("/")
+    return (kind if kind in KINDS else None, name if _NAME.match(name) else None)
+
+
+def broken_documents(
+    problems: Iterable[Diagnostic], estate: Estate, known: Iterable[BrokenDocument] = ()
+) -> list[BrokenDocument]:
+    """Every document that failed, from the parsed ones (``known``) and from the diagnostics.
+
+    A file that failed as a whole (not YAML, unreadable, a refused link) may
+    define anything; a document's identity is what its ``resource`` says.
+    """
+    out = list(known)
+    seen = {(b.path, b.id) for b in out}
+    seen_paths = {b.path for b in out}
+    for problem in sorted(problems, key=Diagnostic.sort_key):
+        if problem.severity != "error" or problem.code in _DEFINES_NOTHING:
+            continue
+        if problem.resource in estate.specs:
+            continue  # a valid resource's own problem (a duplicate, a secret)
+        if problem.resource:
+            kind, name = _identity(problem.resource)
+        elif problem.path in seen_paths:
+            continue  # a document-level problem of a file already listed
+        else:
+            kind = name = None
+        broken = BrokenDocument(problem.path, problem.line, kind, name)
+        if (broken.path, broken.id) not in seen:
+            seen.add((broken.path, broken.id))
+            seen_paths.add(broken.path)
+            out.append(broken)
+    return out
+
 
 @dataclass
 class Estate:
@@ -92,6 +165,8 @@ class Estate:
     specs: dict[str, LoadedSpec] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
+    broken: list[BrokenDocument] = field(default_factory=list)
+    """Documents that failed to load: what a reference to an undefined resource may mean."""
 
     def __iter__(self) -> Iterator[LoadedSpec]:
         return iter(sorted(self.specs.values(), key=_ORDER))
@@ -165,6 +240,14 @@ def _display(path: Path, root: Path) -> str:
 
 def parse_document(doc: YamlDocument, path: str) -> tuple[Resource | None, list[Diagnostic]]:
     """Validate one YAML document as a spec of its kind."""
+    resource, problems, _ = _parse_document(doc, path)
+    return resource, problems
+
+
+def _parse_document(
+    doc: YamlDocument, path: str
+) -> tuple[Resource | None, list[Diagnostic], BrokenDocument | None]:
+    """``parse_document``, with what a failed document may define and the references it makes."""
     data = doc.data
     if not isinstance(data, dict):
         what = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
@@ -177,12 +260,21 @@ def parse_document(doc: YamlDocument, path: str) -> tuple[Resource | None, list[
                 hint="start with apiVersion, kind, metadata and spec",
                 code="not_a_mapping",
             )
-        ]
+        ], BrokenDocument(path, doc.line, None, None, document=doc)
     api = data.get("apiVersion")
     kind = data.get("kind")
     resource = ""
-    if isinstance(kind, str) and isinstance(data.get("metadata"), dict):
-        resource = f"{kind}/{data['metadata'].get('name', '')}"
+    metadata = data.get("metadata")
+    if isinstance(kind, str) and isinstance(metadata, dict):
+        resource = f"{kind}/{metadata.get('name', '')}"
+    raw_name = metadata.get("name") if isinstance(metadata, dict) else None
+    broken = BrokenDocument(
+        path,
+        doc.line,
+        kind if isinstance(kind, str) and kind in KINDS else None,
+        raw_name if isinstance(raw_name, str) and _NAME.match(raw_name) else None,
+        document=doc,
+    )
     if api != API_VERSION:
         if api is None:
             message, hint = "required field is missing", f"add `apiVersion: {API_VERSION}`"
@@ -201,7 +293,7 @@ def parse_document(doc: YamlDocument, path: str) -> tuple[Resource | None, list[
                 code="api_version",
                 resource=resource,
             )
-        ]
+        ], broken
     cls = KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         known = ", ".join(KINDS)
@@ -215,21 +307,43 @@ def parse_document(doc: YamlDocument, path: str) -> tuple[Resource | None, list[
             Diagnostic(
                 path, line, column, message, field="kind", hint=hint, code="kind", resource=resource
             )
-        ]
+        ], broken
     try:
-        return cls.model_validate(data), []
+        return cls.model_validate(data), [], None
     except ValidationError as exc:
-        return None, diagnostics_from_validation(exc, cls, doc, path, resource)
+        problems = diagnostics_from_validation(exc, cls, doc, path, resource)
+        # The rest of the story at once: validators of the valid parts, and references.
+        findings, refs = salvage(cls, data, error_paths(exc, data))
+        said = {(d.field, d.message) for d in problems}
+        for finding in findings:
+            shown = format_path(finding.path)
+            if (shown, finding.message) in said:
+                continue
+            line, column = doc.position(finding.path)
+            problems.append(
+                Diagnostic(
+                    path, line, column, finding.message, field=shown, hint=finding.hint,
+                    code="value_error", resource=resource,
+                )
+            )
+        return None, problems, dataclasses.replace(broken, refs=tuple(refs))
 
 
 def parse_text(
     text: str, path: str
 ) -> tuple[list[tuple[Resource, YamlDocument]], list[Diagnostic]]:
     """Parse and validate every document of one file's text."""
+    resources, problems, _ = _parse_text(text, path)
+    return resources, problems
+
+
+def _parse_text(
+    text: str, path: str
+) -> tuple[list[tuple[Resource, YamlDocument]], list[Diagnostic], list[BrokenDocument]]:
     try:
         documents = load_documents(text, path)
     except SpecError as exc:
-        return [], exc.diagnostics
+        return [], exc.diagnostics, []
     if not documents:
         return [], [
             Diagnostic(
@@ -240,16 +354,19 @@ def parse_text(
                 hint="add a spec or delete the file",
                 code="empty",
             )
-        ]
+        ], []
     resources: list[tuple[Resource, YamlDocument]] = []
     problems: list[Diagnostic] = []
+    broken: list[BrokenDocument] = []
     for doc in documents:
-        resource, diagnostics = parse_document(doc, path)
+        resource, diagnostics, failed = _parse_document(doc, path)
         problems.extend(diagnostics)
+        if failed is not None:
+            broken.append(failed)
         if resource is not None:
             problems.extend(check_document(resource, doc, path))
             resources.append((resource, doc))
-    return resources, problems
+    return resources, problems, broken
 
 
 def parse_bytes(
@@ -270,9 +387,15 @@ ParsedEntry = (
 
 
 def build_estate(
-    root: Path, parsed: Iterable[tuple[str, Sequence[ParsedEntry]]]
+    root: Path,
+    parsed: Iterable[tuple[str, Sequence[ParsedEntry]]],
+    problems_so_far: Iterable[Diagnostic] = (),
 ) -> tuple[Estate, list[Diagnostic]]:
-    """Index parsed resources by identity; a second definition of an identity is an error."""
+    """Index parsed resources by identity; a second definition of an identity is an error.
+
+    ``problems_so_far`` (the parse diagnostics) tell which documents failed,
+    so a reference to one of them is reported as such (``Estate.broken``).
+    """
     estate = Estate(root=root)
     problems: list[Diagnostic] = []
     for path, resources in parsed:
@@ -299,6 +422,7 @@ def build_estate(
             estate.specs[resource.id] = LoadedSpec(
                 resource, path, doc, known or canonical_hash(resource.canonical())
             )
+    estate.broken = broken_documents(problems_so_far, estate)
     return estate, problems
 
 
@@ -319,6 +443,7 @@ def load_estate(
     root = (root or find_root(given[0])).resolve()
     files, problems = discover(given, root)
     parsed: list[tuple[str, list[tuple[Resource, YamlDocument]]]] = []
+    failed: list[BrokenDocument] = []
     for file in files:
         display = _display(file, root)
         try:
@@ -332,13 +457,20 @@ def load_estate(
                 Diagnostic(display, 0, 0, f"cannot read file: {exc.strerror}", code="io")
             )
             continue
-        resources, diagnostics = parse_bytes(raw, display, size)
+        try:
+            text = decode_spec_bytes(raw, display, size)
+        except SpecError as exc:
+            problems.extend(exc.diagnostics)
+            parsed.append((display, []))
+            continue
+        resources, diagnostics, broken = _parse_text(text, display)
         problems.extend(diagnostics)
+        failed.extend(broken)
         parsed.append((display, resources))
     estate, duplicates = build_estate(root, parsed)
     problems.extend(duplicates)
-    invalid = frozenset(d.resource for d in problems if d.resource and d.severity == "error")
-    problems.extend(check_estate(estate, verify_artifacts=verify_artifacts, invalid=invalid))
+    estate.broken = broken_documents(problems, estate, failed)
+    problems.extend(check_estate(estate, verify_artifacts=verify_artifacts))
     if verify_artifacts:
         problems.extend(check_signatures(estate))
     errors = [d for d in problems if d.severity == "error"]

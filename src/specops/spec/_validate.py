@@ -19,7 +19,7 @@ from specops.spec._common import ArtifactRef, Ref, is_repo_path
 from specops.spec._dataset import Dataset
 from specops.spec._errors_map import suggest
 from specops.spec._guardrail import ClassifierCheck, Guardrail
-from specops.spec._load import Estate, LoadedSpec
+from specops.spec._load import BrokenDocument, Estate, LoadedSpec
 from specops.spec._model import Model
 from specops.spec._slo import SLO, DriftObjective
 from specops.spec._target import Target
@@ -48,52 +48,90 @@ def _diag(
     )
 
 
-def check_estate(
-    estate: Estate, *, verify_artifacts: bool = False, invalid: frozenset[str] = frozenset()
-) -> list[Diagnostic]:
-    """``invalid``: identities whose documents failed to validate (already reported), so
-    references to them are not reported a second time as dangling."""
+def check_estate(estate: Estate, *, verify_artifacts: bool = False) -> list[Diagnostic]:
+    """Checks across the resources of an estate (and the references of its broken documents)."""
     problems: list[Diagnostic] = []
     for spec in estate:
-        problems.extend(_check_references(estate, spec, invalid))
+        problems.extend(_check_references(estate, spec))
         problems.extend(_check_artifacts(estate.root, spec, verify_artifacts))
         resource = spec.resource
         if isinstance(resource, Model):
             problems.extend(_check_model(estate, spec, resource))
         elif isinstance(resource, SLO):
             problems.extend(_check_slo(estate, spec, resource))
+    for broken in estate.broken:  # what a broken document's valid parts refer to, told now
+        problems.extend(_check_references(estate, broken))
     problems.extend(_check_cycles(estate))
     return problems
 
 
-def _check_references(
-    estate: Estate, spec: LoadedSpec, invalid: frozenset[str]
-) -> Iterator[Diagnostic]:
+def _ref_diag(
+    spec: LoadedSpec | BrokenDocument, path: tuple[str | int, ...], message: str, hint: str, code: str
+) -> Diagnostic:
+    line, column = spec.position(path)
+    resource = spec.id if isinstance(spec, LoadedSpec) else ""
+    # A reference to a broken document is that document's error, told where it is
+    # felt: a warning, so one mistake stays one error.
+    severity: Severity = "warning" if code == "ref_invalid" else "error"
+    return Diagnostic(
+        spec.path, line, column, message, field=format_path(path), hint=hint, code=code,
+        severity=severity, resource=resource,
+    )
+
+
+def _check_references(estate: Estate, spec: LoadedSpec | BrokenDocument) -> Iterator[Diagnostic]:
     for ref in spec.refs:
-        if f"{ref.kind}/{ref.name}" in estate or f"{ref.kind}/{ref.name}" in invalid:
+        target = f"{ref.kind}/{ref.name}"
+        if target in estate:
+            continue
+        # A broken document may be the one meant: say so, never "it is something else".
+        exact = [b for b in estate.broken if b.kind == ref.kind and b.name == ref.name]
+        maybe = [b for b in estate.broken if b.may_define(ref.kind, ref.name) and b is not spec]
+        if exact:
+            where = exact[0]
+            yield _ref_diag(
+                spec,
+                ref.path,
+                f"refers to {target}, but the referenced document is invalid "
+                f"({where.path}:{where.line})",
+                f"fix the errors reported in {where.path}",
+                "ref_invalid",
+            )
+            continue
+        if maybe:
+            places = ", ".join(f"{b.path}:{b.line}" for b in maybe[:3])
+            more = f" and {len(maybe) - 3} more" if len(maybe) > 3 else ""
+            yield _ref_diag(
+                spec,
+                ref.path,
+                f"refers to {target}, which no valid spec defines; the referenced document may "
+                f"be an invalid one ({places}{more})",
+                f"fix the errors reported in {maybe[0].path}",
+                "ref_invalid",
+            )
             continue
         other = [s.id for s in estate if s.resource.name == ref.name]
         if other:
-            yield _diag(
+            yield _ref_diag(
                 spec,
                 ref.path,
-                f"refers to {ref.kind}/{ref.name}, but {ref.name!r} is a {other[0].split('/')[0]}",
-                hint=f"this field names a {ref.kind}",
-                code="wrong_kind",
+                f"refers to {target}, but {ref.name!r} is a {other[0].split('/')[0]}",
+                f"this field names a {ref.kind}",
+                "wrong_kind",
             )
             continue
         names = [s.resource.name for s in estate.of_kind(ref.kind)]
-        yield _diag(
+        yield _ref_diag(
             spec,
             ref.path,
-            f"{ref.kind}/{ref.name} does not exist",
-            hint=suggest(ref.name, names)
+            f"{target} does not exist",
+            suggest(ref.name, names)
             or (
                 f"known {ref.kind} names: {', '.join(names)}"
                 if names
                 else f"define a {ref.kind} named {ref.name!r}"
             ),
-            code="dangling",
+            "dangling",
         )
 
 
