@@ -425,3 +425,173 @@ def test_any_message_that_echoes_a_value_redacts_its_userinfo() -> None:
     assert [d.field for d in problems] == ["spec.type"]
     assert "http://***@elsewhere" in problems[0].message
     assert "PA55word" not in problems[0].format()
+
+
+# -- 7. errors that tell the truth, all at once --------------------------------------
+
+KINDS_ = {"Target", "Model", "Dataset", "Guardrail", "Prompt", "SLO"}
+
+
+@st.composite
+def breakages(draw: st.DrawFn) -> tuple[str, Callable[[str], str]]:
+    """One way to break the Model document that the SLO and the Prompt name (the SLO has its name too)."""
+    how = draw(st.sampled_from(["syntax", "kind", "name", "field"]))
+    if how == "syntax":
+        line = draw(st.integers(0, 30))
+        junk = draw(st.sampled_from(["  broken: [unclosed", "\tspec: tab", "  - : :", "{", "key: 'open"]))
+
+        def syntax(text: str) -> str:
+            lines = text.split("\n")
+            lines.insert(min(line, len(lines) - 1), junk)
+            return "\n".join(lines)
+
+        return how, syntax
+    if how == "kind":
+        kind = draw(st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,10}", fullmatch=True).filter(lambda k: k not in KINDS_))
+        return how, lambda text: text.replace("kind: Model", f"kind: {kind}", 1)
+    if how == "name":
+        name = draw(
+            st.one_of(
+                st.from_regex(r"[A-Z_][A-Za-z0-9_]{0,20}", fullmatch=True),
+                st.just("x" * 64),
+                st.just("-lead"),
+                st.just("trail-"),
+            )
+        )
+        return how, lambda text: text.replace("  name: fraud-scorer\n", f"  name: '{name}'\n", 1)
+    key = draw(st.from_regex(r"[a-z][a-zA-Z]{2,12}", fullmatch=True).filter(lambda k: k not in {"version", "artifact", "format", "signature", "runtime", "targets", "trainedOn", "rollout", "guardrails", "shadowOf"}))
+    where = draw(st.sampled_from(["metadata:\n", "spec:\n", "  signature:\n"]))
+    indent = " " * (len(where) - len(where.lstrip()) + 2)
+    return how, lambda text: text.replace(where, f"{where}{indent}{key}: 1\n", 1)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(breakage=breakages(), loader=st.sampled_from(sorted(LOADERS)))
+def test_a_reference_to_a_broken_document_says_it_is_invalid(
+    breakage: tuple[str, Callable[[str], str]], loader: str
+) -> None:
+    _, breaks = breakage
+    with example_repository() as repo:
+        (repo / MODEL).write_text(breaks((repo / MODEL).read_text()))
+        commit(repo, {}, "break the model")
+        with pytest.raises(SpecError) as caught:
+            LOADERS[loader](repo)
+        told = caught.value.diagnostics
+        # The broken document's own error is the error...
+        assert {d.path for d in told if d.severity == "error"} == {MODEL}
+        # ...and the SLO and the Prompt that name it are told it is invalid, not that 'fraud-scorer' is an SLO.
+        for referrer in ("specs/slos/fraud-scorer.yaml", "specs/prompts/fraud-case-summary.yaml"):
+            said = [d for d in told if d.path == referrer]
+            assert [(d.code, d.field) for d in said] == [("ref_invalid", "spec.model")]
+            assert "the referenced document" in said[0].message and "invalid" in said[0].message
+            assert MODEL in said[0].message
+        assert not [d for d in told if d.code in ("wrong_kind", "dangling") or " is a SLO" in d.message]
+
+
+MODEL_FAULTS: dict[str, tuple[str, str, str]] = {
+    # name: (old, new, the field of the error it must cause)
+    "unknown field": ("  owner: risk-ml\n", "  owner: risk-ml\n  colour: red\n", "metadata.colour"),
+    "number version": ("version: 1.0.0", "version: 1.0", "spec.version"),
+    "duplicate target": ("targets: [local-cpu]", "targets: [local-cpu, local-cpu]", "spec.targets"),
+    "canary steps": ("steps: [10, 50, 100]", "steps: [50, 10, 100]", "spec.rollout"),
+    "dtype": ("dtype: float32\n        shape: [-1, 8]", "dtype: float33\n        shape: [-1, 8]",
+              "spec.signature.inputs[0].dtype"),
+    "features vs shape": ("shape: [-1, 8]", "shape: [-1, 7]", "spec.signature.inputs[0]"),
+    "dangling guardrail": ("guardrails: [feature-ranges]", "guardrails: [feature-ranges, nope]", "spec.guardrails[1]"),
+    "dangling analysis slo": ("analysis: {slo: fraud-scorer,", "analysis: {slo: nope,", "spec.rollout.analysis.slo"),
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(faults=st.sets(st.sampled_from(sorted(MODEL_FAULTS)), min_size=1))
+def test_every_error_of_a_file_is_reported_in_one_run(faults: set[str]) -> None:
+    """Field errors, the validators of the valid parts and the references: never revealed in rounds."""
+    text = (EXAMPLE_SPECS / "models" / "fraud-scorer.yaml").read_text()
+    for fault in sorted(faults):
+        old, new, _ = MODEL_FAULTS[fault]
+        assert old in text
+        text = text.replace(old, new, 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        shutil.copytree(EXAMPLE_SPECS, root / "specs")
+        (root / "specops.yaml").write_text("")
+        (root / MODEL).write_text(text)
+        with pytest.raises(SpecError) as caught:
+            load_estate([root / "specs"], root=root)
+    errors = caught.value.errors
+    assert sorted(d.field for d in errors) == sorted(MODEL_FAULTS[f][2] for f in faults)
+    assert {d.path for d in errors} == {MODEL}
+
+
+def test_a_failed_documents_validators_and_references_are_told_with_its_field_errors() -> None:
+    text = """\
+apiVersion: specops.dev/v1
+kind: Target
+metadata: {name: gpu-east, colour: blue}
+spec:
+  url: http://127.0.0.1:8480
+  environment: production
+  region: 5
+  providers: [CUDAExecutionProvider]
+"""
+    _, problems = parse_bytes(text.encode(), "t.yaml")
+    assert [(d.field, d.code) for d in problems] == [
+        ("metadata.colour", "extra_forbidden"),
+        ("spec.region", "string_type"),
+        ("spec", "value_error"),  # TargetSpec's own validator, on its valid fields
+    ]
+    assert "accelerators.gpus is 0" in problems[2].message
+
+
+@pytest.mark.parametrize(
+    ("targets", "said"),
+    [
+        ("[a, b, a]", "targets must be unique: 'a' appears twice"),
+        ("[a, a, a, b, b]", "targets must be unique: 'a' appears 3 times, 'b' appears twice"),
+    ],
+)
+def test_duplicates_name_the_duplicate(targets: str, said: str) -> None:
+    text = (EXAMPLE_SPECS / "models" / "fraud-scorer.yaml").read_text()
+    _, problems = parse_bytes(text.replace("targets: [local-cpu]", f"targets: {targets}").encode(), "m.yaml")
+    assert [(d.field, d.message) for d in problems] == [("spec.targets", said)]
+
+
+def test_duplicate_tensor_columns_and_variables_are_named() -> None:
+    model = (EXAMPLE_SPECS / "models" / "fraud-scorer.yaml").read_text()
+    model = model.replace("- {name: probabilities, dtype: float32, shape: [-1, 2]}",
+                          "- {name: p, dtype: float32, shape: [-1, 2]}\n      - {name: p, dtype: float32, shape: [-1, 2]}")
+    _, problems = parse_bytes(model.encode(), "m.yaml")
+    assert [d.message for d in problems] == ["output tensor names must be unique: 'p' appears twice"]
+
+
+TARGET_GPUS = """\
+apiVersion: specops.dev/v1
+kind: Target
+metadata: {{name: edge}}
+spec:
+  url: http://127.0.0.1:8480
+  environment: production
+  accelerators: {{gpus: {written}}}
+"""
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    value=st.one_of(
+        st.integers(-5, 10**6).map(str),
+        st.from_regex(r"[a-z][a-z ]{0,10}[a-z]", fullmatch=True),
+        st.sampled_from(["1.5", "true", "0x10", "ten", "2 GPUs"]),
+    ),
+    quoted=st.booleans(),
+)
+def test_remove_the_quotes_only_where_quotes_were_written(value: str, quoted: bool) -> None:
+    written = f'"{value}"' if quoted else value
+    _, problems = parse_bytes(TARGET_GPUS.format(written=written).encode(), "t.yaml")
+    hints = [d.hint for d in problems if d.field == "spec.accelerators.gpus"]
+    if "remove the quotes" in hints:
+        assert quoted, f"{written} has no quotes to remove"
+        # and without them the value reads as a number (it may still be out of range)
+        _, again = parse_bytes(TARGET_GPUS.format(written=value).encode(), "t.yaml")
+        assert not [d for d in again if "got the string" in d.message]
+    if not quoted:
+        assert "remove the quotes" not in hints

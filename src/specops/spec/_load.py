@@ -88,7 +88,7 @@ class LoadedSpec:
 
 _ORDER = operator.attrgetter("order")
 
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_NAME = re.compile(r"^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Problems of a file that defines nothing: it cannot be the document a reference means.
 _DEFINES_NOTHING = frozenset({"empty", "not_found"})
 

@@ -58,11 +58,13 @@ def salvage(
     mapping (its own validator failed) means that model has had its say.
     """
     errors = list(errors)
-    state = _State(
-        frozenset(tuple(p) for p, _ in errors),
-        frozenset(tuple(p) for p, kind in errors if kind != "missing"),
-    )
-    resource = state.model(cls, data, ())
+    bad = frozenset(tuple(p) for p, _ in errors)
+    final = frozenset(tuple(p) for p, kind in errors if kind != "missing")
+    state = _State(bad, final, neutral=False)
+    state.model(cls, data, ())
+    # References come from a second build in which a broken list is empty and a
+    # broken optional value is None: each valid field still gives its references.
+    resource = _State(bad, final, neutral=True).model(cls, data, ())
     refs: list[Ref] = []
     if isinstance(resource, Resource):
         try:
@@ -75,9 +77,10 @@ def salvage(
 
 
 class _State:
-    def __init__(self, bad: frozenset[Path], final: frozenset[Path]) -> None:
+    def __init__(self, bad: frozenset[Path], final: frozenset[Path], *, neutral: bool) -> None:
         self.bad = bad
         self.final = final
+        self.neutral = neutral
         self.findings: list[Finding] = []
 
     def under_error(self, path: Path) -> bool:
@@ -93,8 +96,8 @@ class _State:
                 return cls.model_validate(data)
             except ValidationError:  # pragma: no cover - it validated inside its parent
                 return _BROKEN
-        if path in self.final:  # the mapping itself failed (its type, its own validator)
-            return _BROKEN
+        if path in self.final and not self.neutral:
+            return _BROKEN  # the mapping itself failed (its type, its own validator)
         values: dict[str, Any] = {}
         broken: list[str] = []
         for name, field in cls.model_fields.items():
@@ -106,6 +109,12 @@ class _State:
                 broken.append(name)
             else:
                 values[name] = value
+        if self.neutral:
+            for name in broken:
+                empty = _empty(cls.model_fields[name].annotation)
+                if not isinstance(empty, _Broken):
+                    values[name] = empty
+            return cls.model_construct(**values)
         instance = cls.model_construct(**values)
         for name in broken:  # unset, so a validator reading it raises AttributeError
             instance.__dict__.pop(name, None)
@@ -127,10 +136,25 @@ class _State:
                 return _adapter(owner, name).validate_python(raw)
             except ValidationError:  # pragma: no cover - it validated inside its model
                 return _BROKEN
-        model = _model_of(owner.model_fields[name].annotation)
+        annotation = owner.model_fields[name].annotation
+        item = _item_model_of(annotation)
+        if item is not None and isinstance(raw, list):
+            return self.items(item, raw, path)
+        model = _model_of(annotation)
         if model is None or raw is None:
-            return _BROKEN  # a broken list, mapping or scalar is left out whole
+            return _BROKEN  # a broken mapping, scalar or union is left out whole
         return self.model(model, raw, path)
+
+    def items(self, model: type[BaseModel], raw: list[Any], path: Path) -> list[Any] | _Broken:
+        """A list of models: each item salvaged on its own, so its validators have their say."""
+        out = [self.model(model, item, (*path, i)) for i, item in enumerate(raw)]
+        if any(isinstance(b, _Broken) for b in out):
+            return _BROKEN
+        if not self.neutral and (
+            path in self.final or any(self.under_error((*path, i)) for i in range(len(raw)))
+        ):
+            return _BROKEN  # partial items, or the list itself failed: not a value to judge by
+        return out
 
 
 @functools.cache
@@ -143,6 +167,30 @@ def _adapter(owner: type[BaseModel], name: str) -> TypeAdapter[Any]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return TypeAdapter(annotation)
     return TypeAdapter(annotation, config=_STRICT)
+
+
+def _empty(annotation: Any) -> Any:
+    """The value of a broken field that adds nothing: [], {} or None where the type allows."""
+    if typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    origin = typing.get_origin(annotation)
+    if origin is list:
+        return []
+    if origin is dict:
+        return {}
+    if origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation):
+        return None
+    return _BROKEN
+
+
+def _item_model_of(annotation: Any) -> type[BaseModel] | None:
+    """The item model class of a field typed ``list[Model]``."""
+    if typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) is list:
+        (item,) = typing.get_args(annotation)
+        return _model_of(item)
+    return None
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
