@@ -155,6 +155,7 @@ def test_tree_listing_reports_links_by_where_they_point(example_repo: Path) -> N
             "specs/models/in.yaml": (b"../targets/local-cpu.yaml", link),
             "specs/dir": (b"../docs", link),
             "specs/.hidden/x.yaml": (b"/etc/passwd", link),
+            "specs/.editorconfig": (b"/etc/passwd", link),
             "specs/mod": (pygit2.Oid(hex="2" * 40), pygit2.enums.FileMode.COMMIT),
         },
     )
@@ -175,11 +176,14 @@ def test_tree_listing_reports_links_by_where_they_point(example_repo: Path) -> N
 
 def test_worktree_walk_reports_links_and_nested_repositories(example_repo: Path, tmp_path: Path) -> None:
     (example_repo / "specs" / "out.yaml").symlink_to(tmp_path)
-    (example_repo / "specs" / "notes.txt").symlink_to("/etc/passwd")  # not a spec file: not read, not reported
+    # Any name: in a tree a link to a directory and one to a file look the same.
+    (example_repo / "specs" / "notes.txt").symlink_to("/etc/passwd")
+    (example_repo / "specs" / ".editorconfig").symlink_to("/etc/passwd")  # hidden, not a spec name
     pygit2.init_repository(str(example_repo / "specs" / "nested"))
     files, problems = walk_spec_files(example_repo / "specs", example_repo)
     assert [(d.path, d.code) for d in problems] == [
         ("specs/nested", "submodule"),
+        ("specs/notes.txt", "symlink_outside"),
         ("specs/out.yaml", "symlink_outside"),
     ]
     assert all(not f.is_symlink() for f in files) and len(files) == 6

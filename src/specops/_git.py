@@ -96,6 +96,11 @@ def _is_spec(name: str) -> bool:
     return name.endswith(SPEC_SUFFIXES)
 
 
+def _reported_link(name: str) -> bool:
+    """A link or submodule is reported unless hidden (and not named like a spec file)."""
+    return not name.startswith(".") or _is_spec(name)
+
+
 def _symlink_problem(path: str, target: str, leaves: bool) -> Diagnostic:
     if leaves:
         return Diagnostic(
@@ -144,8 +149,8 @@ def _disk_link_problem(path: Path, root: Path) -> Diagnostic:
 def walk_spec_files(base: Path, root: Path) -> tuple[list[Path], list[Diagnostic]]:
     """Spec files under ``base`` on disk, and what refuses to be read as one.
 
-    ``root`` is the repository's root (resolved). Hidden directories are
-    skipped, as in a tree; a symlink (to a spec file or to a directory) and a
+    ``root`` is the repository's root. Hidden directories are skipped, as in
+    a tree; a symlink (to a file or a directory, whatever its name) and a
     nested repository (a submodule's work tree) are reported, never followed.
     """
     if base.is_symlink():
@@ -168,14 +173,14 @@ def walk_spec_files(base: Path, root: Path) -> tuple[list[Path], list[Diagnostic
                 keep.append(name)
         dirnames[:] = keep
         for name in sorted(filenames):
-            if not _is_spec(name):
-                continue
             full = Path(dirpath, name)
             if full.is_symlink():
-                problems.append(_disk_link_problem(full, root))
-            else:
+                # Whatever its name: a tree cannot tell a link to a directory from one to a file.
+                if _reported_link(name):
+                    problems.append(_disk_link_problem(full, root))
+            elif _is_spec(name):
                 found.append(full)
-    return found, problems
+    return found, sorted(problems, key=Diagnostic.sort_key)
 
 
 def _read_regular(path: Path) -> bytes:
@@ -277,12 +282,8 @@ class GitRepo:
                 if isinstance(entry, pygit2.Tree):
                     if not name.startswith("."):
                         stack.append((path, entry))
-                elif entry.filemode == _GITLINK_MODE:
-                    if not name.startswith("."):
-                        problems.append(self._entry_problem(path, entry))
-                elif entry.filemode == _LINK_MODE:
-                    # A link to a directory has no suffix; report every link that is not hidden.
-                    if not name.startswith("."):
+                elif entry.filemode in (_GITLINK_MODE, _LINK_MODE):
+                    if _reported_link(name):
                         problems.append(self._entry_problem(path, entry))
                 elif entry.type_str == _BLOB and _is_spec(name):
                     out.append((path, str(entry.id)))
