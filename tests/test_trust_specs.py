@@ -595,3 +595,13 @@ def test_remove_the_quotes_only_where_quotes_were_written(value: str, quoted: bo
         assert not [d for d in again if "got the string" in d.message]
     if not quoted:
         assert "remove the quotes" not in hints
+
+
+@pytest.mark.parametrize("loader", sorted(LOADERS))
+def test_a_target_url_with_credentials_never_reaches_a_plan(example_repo: Path, loader: str) -> None:
+    target = example_repo / "specs" / "targets" / "local-cpu.yaml"
+    target.write_text(target.read_text().replace("url: http://127.0.0.1:8480", "url: http://ops:PA55w0rd@127.0.0.1:8480"))
+    commit(example_repo, {}, "credentials in a url")
+    errors = refusal(LOADERS[loader], example_repo)
+    assert [(d.path, d.field) for d in errors] == [("specs/targets/local-cpu.yaml", "spec.url")]
+    assert all("PA55w0rd" not in d.format() for d in errors)
