@@ -503,24 +503,36 @@ MODEL_FAULTS: dict[str, tuple[str, str, str]] = {
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(faults=st.sets(st.sampled_from(sorted(MODEL_FAULTS)), min_size=1))
-def test_every_error_of_a_file_is_reported_in_one_run(faults: set[str]) -> None:
+@given(faults=st.sets(st.sampled_from(sorted(MODEL_FAULTS)), min_size=1), loader=st.sampled_from(sorted(LOADERS)))
+def test_every_error_of_a_file_is_reported_in_one_run(faults: set[str], loader: str) -> None:
     """Field errors, the validators of the valid parts and the references: never revealed in rounds."""
-    text = (EXAMPLE_SPECS / "models" / "fraud-scorer.yaml").read_text()
-    for fault in sorted(faults):
-        old, new, _ = MODEL_FAULTS[fault]
-        assert old in text
-        text = text.replace(old, new, 1)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        shutil.copytree(EXAMPLE_SPECS, root / "specs")
-        (root / "specops.yaml").write_text("")
-        (root / MODEL).write_text(text)
-        with pytest.raises(SpecError) as caught:
-            load_estate([root / "specs"], root=root)
-    errors = caught.value.errors
+    with example_repository() as repo:
+        text = (repo / MODEL).read_text()
+        for fault in sorted(faults):
+            old, new, _ = MODEL_FAULTS[fault]
+            assert old in text
+            text = text.replace(old, new, 1)
+        (repo / MODEL).write_text(text)
+        commit(repo, {}, "many faults")
+        errors = refusal(LOADERS[loader], repo)
     assert sorted(d.field for d in errors) == sorted(MODEL_FAULTS[f][2] for f in faults)
     assert {d.path for d in errors} == {MODEL}
+
+
+def test_a_plan_knows_a_broken_document_from_the_parse_cache(example_repo: Path) -> None:
+    """The broken document's identity and references travel with its diagnostics through the cache."""
+    edit = MODEL_FAULTS["unknown field"], MODEL_FAULTS["dangling guardrail"]
+    text = (example_repo / MODEL).read_text()
+    for old, new, _ in edit:
+        text = text.replace(old, new, 1)
+    (example_repo / MODEL).write_text(text)
+    commit(example_repo, {}, "broken model")
+    for _ in range(2):  # cold, then every file from the on-disk cache
+        with pytest.raises(SpecError) as caught:
+            load_desired_state(example_repo, ref="HEAD", cache_dir=True)
+        told = caught.value.diagnostics
+        assert sorted(d.field for d in told if d.severity == "error") == ["metadata.colour", "spec.guardrails[1]"]
+        assert [d.code for d in told if d.path == "specs/slos/fraud-scorer.yaml"] == ["ref_invalid"]
 
 
 def test_a_failed_documents_validators_and_references_are_told_with_its_field_errors() -> None:

@@ -31,6 +31,7 @@ from specops.spec._salvage import salvage
 
 __all__ = [
     "BrokenDocument",
+    "DocumentDiagnostic",
     "Estate",
     "LoadedSpec",
     "discover",
@@ -100,7 +101,8 @@ class BrokenDocument:
     ``kind`` and ``name`` are None where the document does not say them
     validly (an unknown kind, an invalid name, a file that is not YAML): a
     reference to an undefined resource may then mean it. ``refs`` are the
-    references its valid parts make, checked like those of a valid spec.
+    references its valid parts make (with where each is written), checked
+    like those of a valid spec.
     """
 
     path: str
@@ -108,7 +110,7 @@ class BrokenDocument:
     kind: str | None
     name: str | None
     refs: tuple[Ref, ...] = ()
-    document: YamlDocument | None = None
+    ref_positions: tuple[tuple[int, int], ...] = ()
 
     @property
     def id(self) -> str:
@@ -118,7 +120,29 @@ class BrokenDocument:
         return self.kind in (None, kind) and self.name in (None, name)
 
     def position(self, field_path: tuple[str | int, ...]) -> tuple[int, int]:
-        return self.document.position(field_path) if self.document else (self.line, 1)
+        for ref, position in zip(self.refs, self.ref_positions, strict=True):
+            if ref.path == field_path:
+                return position
+        return (self.line, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentDiagnostic(Diagnostic):
+    """The first error of a document that failed, carrying what the document is.
+
+    It travels wherever diagnostics go (the planner's parse cache too), so a
+    plan knows the broken documents as validate does.
+    """
+
+    document: BrokenDocument | None = None
+
+
+def _carrying(problems: list[Diagnostic], broken: BrokenDocument) -> list[Diagnostic]:
+    if not problems:  # pragma: no cover - a failed document always has an error
+        return problems
+    first = problems[0]
+    fields = {f.name: getattr(first, f.name) for f in dataclasses.fields(Diagnostic)}
+    return [DocumentDiagnostic(**fields, document=broken), *problems[1:]]
 
 
 def _identity(resource: str) -> tuple[str | None, str | None]:
@@ -127,32 +151,39 @@ def _identity(resource: str) -> tuple[str | None, str | None]:
     return (kind if kind in KINDS else None, name if _NAME.match(name) else None)
 
 
-def broken_documents(
-    problems: Iterable[Diagnostic], estate: Estate, known: Iterable[BrokenDocument] = ()
-) -> list[BrokenDocument]:
-    """Every document that failed, from the parsed ones (``known``) and from the diagnostics.
+def broken_documents(problems: Iterable[Diagnostic], estate: Estate) -> list[BrokenDocument]:
+    """Every document that failed, as its diagnostics tell it.
 
-    A file that failed as a whole (not YAML, unreadable, a refused link) may
-    define anything; a document's identity is what its ``resource`` says.
+    A document's first error carries what it is (``DocumentDiagnostic``); a
+    file that failed as a whole (not YAML, unreadable, a refused link) may
+    define anything; an older diagnostic's ``resource`` says its identity.
     """
-    out = list(known)
-    seen = {(b.path, b.id) for b in out}
-    seen_paths = {b.path for b in out}
-    for problem in sorted(problems, key=Diagnostic.sort_key):
+    out: list[BrokenDocument] = []
+    seen: set[tuple[str, str]] = set()
+    carried: set[tuple[str, str]] = set()
+    problems = sorted(problems, key=Diagnostic.sort_key)
+    for problem in problems:
+        if isinstance(problem, DocumentDiagnostic) and problem.document is not None:
+            document = dataclasses.replace(problem.document, path=problem.path)  # re-homed copies
+            out.append(document)
+            seen.add((document.path, document.id))
+            carried.add((problem.path, problem.resource))
+    paths = {b.path for b in out}
+    for problem in problems:
         if problem.severity != "error" or problem.code in _DEFINES_NOTHING:
             continue
-        if problem.resource in estate.specs:
-            continue  # a valid resource's own problem (a duplicate, a secret)
+        if problem.resource in estate.specs or (problem.path, problem.resource) in carried:
+            continue  # a valid resource's own problem (a duplicate, a secret), or told above
         if problem.resource:
             kind, name = _identity(problem.resource)
-        elif problem.path in seen_paths:
+        elif problem.path in paths:
             continue  # a document-level problem of a file already listed
         else:
             kind = name = None
         broken = BrokenDocument(problem.path, problem.line, kind, name)
         if (broken.path, broken.id) not in seen:
             seen.add((broken.path, broken.id))
-            seen_paths.add(broken.path)
+            paths.add(broken.path)
             out.append(broken)
     return out
 
@@ -260,7 +291,7 @@ def _parse_document(
                 hint="start with apiVersion, kind, metadata and spec",
                 code="not_a_mapping",
             )
-        ], BrokenDocument(path, doc.line, None, None, document=doc)
+        ], BrokenDocument(path, doc.line, None, None)
     api = data.get("apiVersion")
     kind = data.get("kind")
     resource = ""
@@ -273,7 +304,6 @@ def _parse_document(
         doc.line,
         kind if isinstance(kind, str) and kind in KINDS else None,
         raw_name if isinstance(raw_name, str) and _NAME.match(raw_name) else None,
-        document=doc,
     )
     if api != API_VERSION:
         if api is None:
@@ -326,7 +356,8 @@ def _parse_document(
                     code="value_error", resource=resource,
                 )
             )
-        return None, problems, dataclasses.replace(broken, refs=tuple(refs))
+        positions = tuple(doc.position(r.path) for r in refs)
+        return None, problems, dataclasses.replace(broken, refs=tuple(refs), ref_positions=positions)
 
 
 def parse_text(
@@ -360,9 +391,10 @@ def _parse_text(
     broken: list[BrokenDocument] = []
     for doc in documents:
         resource, diagnostics, failed = _parse_document(doc, path)
-        problems.extend(diagnostics)
         if failed is not None:
             broken.append(failed)
+            diagnostics = _carrying(diagnostics, failed)
+        problems.extend(diagnostics)
         if resource is not None:
             problems.extend(check_document(resource, doc, path))
             resources.append((resource, doc))
@@ -443,7 +475,6 @@ def load_estate(
     root = (root or find_root(given[0])).resolve()
     files, problems = discover(given, root)
     parsed: list[tuple[str, list[tuple[Resource, YamlDocument]]]] = []
-    failed: list[BrokenDocument] = []
     for file in files:
         display = _display(file, root)
         try:
@@ -457,19 +488,11 @@ def load_estate(
                 Diagnostic(display, 0, 0, f"cannot read file: {exc.strerror}", code="io")
             )
             continue
-        try:
-            text = decode_spec_bytes(raw, display, size)
-        except SpecError as exc:
-            problems.extend(exc.diagnostics)
-            parsed.append((display, []))
-            continue
-        resources, diagnostics, broken = _parse_text(text, display)
+        resources, diagnostics = parse_bytes(raw, display, size)
         problems.extend(diagnostics)
-        failed.extend(broken)
         parsed.append((display, resources))
-    estate, duplicates = build_estate(root, parsed)
+    estate, duplicates = build_estate(root, parsed, problems)
     problems.extend(duplicates)
-    estate.broken = broken_documents(problems, estate, failed)
     problems.extend(check_estate(estate, verify_artifacts=verify_artifacts))
     if verify_artifacts:
         problems.extend(check_signatures(estate))
