@@ -69,7 +69,8 @@ def _ref_diag(
     spec: LoadedSpec | BrokenDocument, path: tuple[str | int, ...], message: str, hint: str, code: str
 ) -> Diagnostic:
     line, column = spec.position(path)
-    resource = spec.id if isinstance(spec, LoadedSpec) else ""
+    known = isinstance(spec, LoadedSpec) or (spec.kind is not None and spec.name is not None)
+    resource = spec.id if known else ""
     # A reference to a broken document is that document's error, told where it is
     # felt: a warning, so one mistake stays one error.
     severity: Severity = "warning" if code == "ref_invalid" else "error"
