@@ -9,18 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from specops.apply import AdminClient, LocalTarget
-from tests._gitutil import edit
-from tests.test_apply_helpers import (  # noqa: F401 (fixtures)
+from specops.apply import LocalTarget
+from tests.helpers.cli import run_cli
+from tests.helpers.git import edit
+from tests.helpers.serve import (
     TEST_ANALYSIS,
-    TOKEN_ENV,
     commit_version,
-    estate,
     journal_events,
     live_model,
-    run_cli,
-    target,
-    token,
+    live_state,
     wait_for,
 )
 
@@ -41,7 +38,7 @@ def _spawn_apply(repo: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def test_stale_and_tampered_plans_are_refused(estate: Path, target: LocalTarget, tmp_path: Path) -> None:  # noqa: F811
+def test_stale_and_tampered_plans_are_refused(estate: Path, target: LocalTarget, tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
     assert run_cli("plan", "--repo", str(estate), "--out", str(plan))[0] == 0
     # Live state moves (another apply of the same plan got there first).
@@ -64,17 +61,17 @@ def test_stale_and_tampered_plans_are_refused(estate: Path, target: LocalTarget,
     plan.write_text(json.dumps(doc))
     code, _, err = run_cli("apply", str(plan), "--repo", str(estate))
     assert code == 1 and "was modified after it was made" in err
-    revision = AdminClient("local-cpu", target.url, TOKEN_ENV).state()["revision"]
+    revision = live_state(target)["revision"]
     assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0
-    assert AdminClient("local-cpu", target.url, TOKEN_ENV).state()["revision"] != revision
+    assert live_state(target)["revision"] != revision
 
 
-def test_second_apply_is_refused_naming_the_lease_holder(estate: Path, target: LocalTarget) -> None:  # noqa: F811
+def test_second_apply_is_refused_naming_the_lease_holder(estate: Path, target: LocalTarget) -> None:
     assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0
     commit_version(estate, "1.1.0")
     _slow_analysis(estate, "10s")  # long enough that the second apply comes while the first holds the lease
     first = _spawn_apply(estate, "--auto-approve")
-    client = AdminClient("local-cpu", target.url, TOKEN_ENV)
+    client = target.driver()
     wait_for(lambda: client.lease_info().get("holder"), what="the first apply's lease")
     code, _, err = run_cli("apply", "--auto-approve", "--repo", str(estate))
     assert code == 1
@@ -85,9 +82,10 @@ def test_second_apply_is_refused_naming_the_lease_holder(estate: Path, target: L
     assert "stayed Inconclusive for 10s" in err and "rolled back to 1.0.0" in err
     assert live_model(target)["serving"] == {"1.0.0": 100}
     assert client.lease_info().get("holder") is None
+    client.close()
 
 
-def test_killed_apply_is_recovered_by_the_next(estate: Path, target: LocalTarget, tmp_path: Path) -> None:  # noqa: F811
+def test_killed_apply_is_recovered_by_the_next(estate: Path, target: LocalTarget, tmp_path: Path) -> None:
     assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0
     commit_version(estate, "1.1.0")
     _slow_analysis(estate, "5m")
@@ -123,8 +121,8 @@ def test_killed_apply_is_recovered_by_the_next(estate: Path, target: LocalTarget
     assert live_model(target)["serving"] == {"1.1.0": 100}
 
 
-def test_plan_blocked_by_policy_is_refused(estate: Path, target: LocalTarget, tmp_path: Path) -> None:  # noqa: F811
-    from tests._gitutil import commit
+def test_plan_blocked_by_policy_is_refused(estate: Path, target: LocalTarget, tmp_path: Path) -> None:
+    from tests.helpers.git import commit
 
     assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0
     # The estate carries the project's own policy library (as the demo's does);

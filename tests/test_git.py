@@ -9,7 +9,7 @@ import pytest
 
 from specops._errors import SpecError, SpecOpsError
 from specops._git import GitRepo, NotARepositoryError, UnknownRefError, blob_id, walk_spec_files
-from tests._gitutil import AUTHOR, commit
+from tests.helpers.git import AUTHOR, commit
 
 
 def test_discovers_the_repository_from_a_subdirectory(example_repo: Path) -> None:

@@ -24,13 +24,13 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
 from specops._cli import main
-from specops._errors import Diagnostic, SpecError
+from specops._errors import Diagnostic, SpecError, SpecOpsError
 from specops.plan import load_desired_state
 from specops.serve._errors import HTTPError
 from specops.serve._registry import load_version
 from specops.spec import Model, load_estate, parse_bytes
-from tests._gitutil import commit
 from tests.conftest import AUTHOR, EXAMPLE_SPECS
+from tests.helpers.git import commit
 
 MODEL = "specs/models/fraud-scorer.yaml"
 SECRET = "s3cr3t-outside-the-repo"
@@ -185,9 +185,12 @@ def test_the_specs_root_itself_a_symlink_out_is_refused(repo: Path, tmp_path: Pa
     (repo / "specs").symlink_to(tmp_path / "elsewhere")
     (repo / "README").write_text("x")
     commit(repo, {}, "linked specs")
-    for loader in LOADERS.values():
-        errors = refusal(loader, repo)
+    for name in ("validate", "plan --worktree"):
+        errors = refusal(LOADERS[name], repo)
         assert [(d.path, d.code) for d in errors] == [("specs", "symlink_outside")]
+    # At a ref the pipeline's own check of the root comes first (a link is a blob there): refused too.
+    with pytest.raises(SpecOpsError, match="specs"):
+        _plan_ref(repo)
 
 
 def test_validate_cli_refuses_the_link_and_prints_no_outside_content(
