@@ -2,9 +2,12 @@
 
 Per numeric column: mean and standard deviation (population, ``ddof=0``,
 as drift methods norm by it), min, max, the fraction of empty or NaN cells,
-and a quantile histogram: edges at the ``i/bins`` quantiles, so each bin
-holds about the same share of the rows and a skewed feature is not all in
-one bin. A column with at most ``bins`` distinct values gets one bin per
+and a quantile histogram: edges at quantiles, so the bins hold about the
+same share of the rows and a skewed feature is not all in one bin. With 20
+bins or more the outermost are split at the 0.1 %, 0.5 % and 1 % quantiles
+from each end (:func:`quantile_levels`): the last 2 % of a heavy tail is
+otherwise one very wide bin, where a bin-level wasserstein or ks loses the
+shape of the tail. A column with at most ``bins`` distinct values gets one bin per
 value instead (edges halfway between neighbouring values), since edges must
 increase strictly. Counts are taken on the edges as written, so anyone
 binning the same data with the printed edges gets the printed counts.
@@ -29,7 +32,7 @@ import numpy as np
 from specops._errors import SpecOpsError
 from specops.spec._dataset import MAX_BINS, FeatureProfile, Histogram, Profile
 
-__all__ = ["DEFAULT_BINS", "DIGITS", "add_dataset_parser", "profile_columns", "profile_csv"]
+__all__ = ["DEFAULT_BINS", "DIGITS", "add_dataset_parser", "profile_columns", "profile_csv", "quantile_levels"]
 
 DEFAULT_BINS = 50
 DIGITS = 8
@@ -44,6 +47,18 @@ def _round(value: float) -> float:
     return float(f"{value:.{DIGITS}g}") + 0.0
 
 
+TAIL_LEVELS = (0.001, 0.005, 0.01)
+
+
+def quantile_levels(bins: int) -> np.ndarray:
+    """The quantile levels of the edges: even steps, and with 20 bins or more refined tails."""
+    if bins < 20:
+        return np.linspace(0.0, 1.0, bins + 1)
+    inner = np.linspace(0.02, 0.98, bins + 1 - 2 * (len(TAIL_LEVELS) + 1))
+    tails = np.asarray(TAIL_LEVELS)
+    return np.concatenate(([0.0], tails, inner, 1.0 - tails[::-1], [1.0]))
+
+
 def _edges(values: np.ndarray, bins: int) -> list[float]:
     distinct = np.unique(values)
     if distinct.size == 1:
@@ -53,7 +68,7 @@ def _edges(values: np.ndarray, bins: int) -> list[float]:
         mids = (distinct[:-1] + distinct[1:]) / 2
         raw = [float(distinct[0]), *mids.tolist(), float(distinct[-1])]
     else:
-        raw = np.quantile(values, np.linspace(0.0, 1.0, bins + 1)).tolist()
+        raw = np.quantile(values, quantile_levels(bins)).tolist()
     edges: list[float] = []
     for e in raw:
         r = _round(e)
