@@ -329,3 +329,12 @@ def test_on_drift_retrain_takes_a_url_and_a_token_variable_name() -> None:
     secret = text + "  onDrift: {retrain: {url: 'https://ml.example/retrain', tokenEnv: s3cr3t-value}}\n"
     problems = parse_bytes(secret.encode(), "slo.yaml")[1]
     assert problems and "s3cr3t" not in problems[0].message
+
+
+def test_a_drift_window_fits_in_the_feature_buckets_and_the_slo_window() -> None:
+    base = SLO_TEXT.replace("BURN", "[]").replace("NOTIFY", "[log]")
+    too_long = base.replace("{type: drift, threshold: 0.2}", "{type: drift, threshold: 0.2, window: 4d}")
+    assert "longer than 3d" in parse_bytes(too_long.encode(), "slo.yaml")[1][0].message
+    short_slo = base.replace("  objectives:", "  window: 1h\n  objectives:").replace(
+        "{type: drift, threshold: 0.2}", "{type: drift, threshold: 0.2, window: 2h}")
+    assert "longer than the SLO window 1h" in parse_bytes(short_slo.encode(), "slo.yaml")[1][0].message
