@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 from scipy.special import rel_entr
 
+from specops import Dataset, load_estate
 from specops._errors import Diagnostic
 from specops.spec import SLO, parse_bytes
 from specops.spec._slo import (
@@ -128,6 +130,19 @@ def test_wasserstein_puts_one_sided_overflow_at_its_mean() -> None:
     assert wasserstein(ref, cur) == pytest.approx(raw, abs=0.02)
     at_edge = Current.of(cur.counts, 0, 50, 0, None)  # without the sum: a lower bound
     assert wasserstein(ref, at_edge) < wasserstein(ref, cur)
+
+
+def test_reference_from_the_example_profile_sees_its_own_data_as_no_drift() -> None:
+    root = Path(__file__).resolve().parent.parent
+    dataset = load_estate([root / "specs"], root=root).get("Dataset", "transactions").resource
+    assert isinstance(dataset, Dataset) and dataset.spec.profile is not None
+    table = np.loadtxt(root / "specs" / "data" / "transactions-2026-10.csv", delimiter=",", skiprows=1)
+    for i, (name, feature) in enumerate(dataset.spec.profile.features.items()):
+        ref = Reference.from_profile(feature)
+        cur = Current.from_values(ref.edges, table[:, i])
+        assert ref.rows == cur.samples == 2000
+        for method in ("psi", "jensenShannon", "ks", "wasserstein"):
+            assert drift(method, ref, cur, threshold=0.1, min_samples=500).value == pytest.approx(0.0, abs=1e-9), name
 
 
 def test_min_samples_gives_no_data_never_a_pass() -> None:
