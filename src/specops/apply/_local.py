@@ -14,12 +14,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 
 from specops._errors import SpecOpsError
+from specops.targets import AdminError, LiveStateError, ServeDriver
 
 __all__ = ["LocalTarget", "free_port"]
 
@@ -69,27 +68,22 @@ class LocalTarget:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SpecOpsError(
-                    f"specops serve exited with {self.process.returncode} while starting (log: {self.log})"
-                )
-            if self._ready():
-                return self
-            time.sleep(0.05)
+        with ServeDriver(self.name, self.url, self.token_env, timeout=1, retries=1) as probe:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise SpecOpsError(
+                        f"specops serve exited with {self.process.returncode} while starting (log: {self.log})"
+                    )
+                if _answers(probe):
+                    return self
+                time.sleep(0.05)
         self.stop()
         raise SpecOpsError(f"specops serve did not answer on {self.url} within {timeout:g}s (log: {self.log})")
 
-    def _ready(self) -> bool:
-        request = urllib.request.Request(
-            self.url + "/admin/v1/state",
-            headers={"Authorization": f"Bearer {os.environ.get(self.token_env, '')}"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=1) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
+    def driver(self, *, timeout: float = 30.0) -> ServeDriver:
+        """A driver for this target (close it when done)."""
+        return ServeDriver(self.name, self.url, self.token_env, timeout=timeout)
+
 
     def stop(self, grace: float = 10.0) -> int | None:
         process, self.process = self.process, None
@@ -118,3 +112,11 @@ class LocalTarget:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _answers(probe: ServeDriver) -> bool:
+    try:
+        probe.live_state()
+    except (AdminError, LiveStateError):
+        return False
+    return True
