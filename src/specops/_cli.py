@@ -206,6 +206,7 @@ _REGISTRARS = [
     "specops.serve._cli:add_serve_parser",
     "specops.apply._cli:add_apply_parsers",
     "specops.watch._rules:add_slo_rules_parser",
+    "specops.spec._profile:add_dataset_parser",
 ]
 
 
