@@ -213,6 +213,23 @@ def test_saved_and_read_back_by_a_new_store(tmp_path: Path) -> None:
     assert window["requests"] == 1 and window["features"]["x/a"]["count"] == 0
 
 
+def test_saved_every_minute_while_requests_arrive(tmp_path: Path) -> None:
+    clock = Clock()
+    obs, features = store(clock), layout()
+    obs.attach(tmp_path)
+    record(obs, features, [[5.0, 0.5]])
+    assert not (tmp_path / FILE_NAME).exists()  # not yet: the last save (the start) is under a minute old
+    clock.now += 61
+    record(obs, features, [[5.0, 0.5]])
+    for _ in range(500):  # written off the request path, by a thread
+        if (tmp_path / FILE_NAME).exists():
+            break
+        threading.Event().wait(0.01)
+    again = store(clock)
+    again.attach(tmp_path)
+    assert answer(again, features, [300])["live"]["windows"]["300"]["requests"] == 2
+
+
 def test_an_unreadable_file_is_kept_aside_and_observations_start_empty(tmp_path: Path) -> None:
     (tmp_path / FILE_NAME).write_bytes(b"not a zip file")
     obs = store(Clock())
@@ -297,6 +314,15 @@ def test_served_requests_are_observed_and_survive_a_restart(tmp_path: Path) -> N
         assert bad.status_code == 400 and "whole seconds" in bad.json()["error"]
         too_long = admin.http.get("/admin/v1/models/fraud/observations", params={"windows": str(31 * 86400)})
         assert too_long.status_code == 400 and "SLO window" in too_long.json()["error"]
+        only = admin.http.get("/admin/v1/models/fraud/observations", params={"windows": "300,3600", "features": "3600"})
+        versions = only.json()["versions"]
+        assert "features" not in versions["1.1.0"]["live"]["windows"]["300"]
+        assert versions["1.1.0"]["live"]["windows"]["3600"]["features"]["features/amount"]["count"] == 10
+        assert "features" not in versions["1.1.0"]["shadow"]["windows"]["300"]
+        none = admin.http.get("/admin/v1/models/fraud/observations", params={"windows": "300", "features": ""})
+        assert "features" not in none.json()["versions"]["1.0.0"]["shadow"]["windows"]["300"]
+        stray = admin.http.get("/admin/v1/models/fraud/observations", params={"windows": "300", "features": "60"})
+        assert stray.status_code == 400
         missing = admin.http.get("/admin/v1/models/nope/observations")
         assert missing.status_code == 404
     finally:

@@ -276,9 +276,16 @@ class _Api:
     async def observations(self, request: Request) -> Response:
         name = request.path_params["name"]
         route = self.t.route(name)
-        windows = _windows(request.query_params.get("windows"), self.t.budget_seconds(name))
+        budget_s = self.t.budget_seconds(name)
+        windows = _windows(request.query_params.get("windows"), budget_s)
+        raw_features = request.query_params.get("features")
+        features = None
+        if raw_features is not None:
+            features = _windows(raw_features, budget_s) if raw_features.strip() else []
+            if not set(features) <= set(windows):
+                raise HTTPError(400, "'features' names windows that are not in 'windows'")
         layouts = {v: self.t.metrics.version(name, v).features for v in route.versions}
-        answer = self.t.metrics.observations.answer(name, layouts, windows)
+        answer = self.t.metrics.observations.answer(name, layouts, windows, features)
         return json_response({"revision": str(self.t.revision), **answer})
 
     # -- prompts and metrics ----------------------------------------------------

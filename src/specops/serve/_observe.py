@@ -41,7 +41,7 @@ import math
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -287,8 +287,15 @@ class Observations:
 
     # -- answering ----------------------------------------------------------------
 
-    def answer(self, model: str, versions: Mapping[str, Sequence[FeatureStats]], windows: list[int]) -> dict[str, Any]:
-        """The admin API's ``observations`` document for ``model`` (see docs/admin-api.md)."""
+    def answer(
+        self, model: str, versions: Mapping[str, Sequence[FeatureStats]], windows: list[int],
+        features: Collection[int] | None = None,
+    ) -> dict[str, Any]:
+        """The admin API's ``observations`` document for ``model`` (see docs/admin-api.md).
+
+        ``features``: the windows whose feature counts to include (None: every window).
+        """
+        wanted = set(windows) if features is None else set(features)
         now = self.clock()
         out: dict[str, Any] = {}
         memory: dict[str, int] = {}
@@ -303,36 +310,36 @@ class Observations:
                     budget = stream.window(now, stream.budget_s, features=False)
                     budget["seconds"] = stream.budget_s
                     kinds[traffic] = {
-                        "windows": {str(w): stream.window(now, w) for w in windows},
+                        "windows": {str(w): stream.window(now, w, features=w in wanted) for w in windows},
                         "budget_window": budget,
                     }
                 else:  # never mirrored to: nothing allocated, every count 0
-                    kinds[traffic] = self._nothing(model, layout, windows)
+                    kinds[traffic] = self._nothing(model, layout, windows, wanted)
             out[version] = kinds
         return {"now": now, "bucket_s": TIERS[0].bucket_s, "versions": out, "memory_bytes": memory}
 
-    def _nothing(self, model: str, layout: Sequence[FeatureStats], windows: list[int]) -> dict[str, Any]:
-        def zero(seconds: int, bucket: int, features: bool) -> dict[str, Any]:
-            out: dict[str, Any] = dict.fromkeys(_FIXED, 0)
-            out["over_threshold"] = {threshold_key(t): 0 for t in sorted(set(self.bounds_for(model)))}
-            out |= {"first_ts": None, "last_ts": None, "seconds": seconds, "bucket_s": bucket}
-            if features:
-                empty = np.zeros(max((f.size for f in layout), default=0), dtype=np.int64)
-                out["features"] = {
-                    f"{f.tensor}/{name}": f.feature_json(empty, np.zeros(len(f.features)), j)
-                    for f in layout for j, name in enumerate(f.features)
-                }
-            return out
+    def _nothing(
+        self, model: str, layout: Sequence[FeatureStats], windows: list[int], wanted: set[int]
+    ) -> dict[str, Any]:
+        over = {threshold_key(t): 0 for t in sorted(set(self.bounds_for(model)))}
+        empty = np.zeros(max((f.size for f in layout), default=0), dtype=np.int64)
+        features = {
+            f"{f.tensor}/{name}": f.feature_json(empty, np.zeros(len(f.features)), j)
+            for f in layout for j, name in enumerate(f.features)
+        }
 
-        budget_s = self._budget(model)
+        def zero(seconds: int, bucket: int) -> dict[str, Any]:
+            out: dict[str, Any] = dict.fromkeys(_FIXED, 0)
+            return out | {"over_threshold": over, "first_ts": None, "last_ts": None, "seconds": seconds, "bucket_s": bucket}
+
         windows_out = {}
         for w in windows:
             tier = next((t for t in TIERS if t.span_s >= w), None)
             bucket = tier.bucket_s if tier else BUDGET_BUCKET_S
-            windows_out[str(w)] = zero(max(1, math.ceil(w / bucket)) * bucket, bucket, True)
-            if tier is None:
-                windows_out[str(w)]["features"] = {}
-        return {"windows": windows_out, "budget_window": zero(budget_s, BUDGET_BUCKET_S, False)}
+            windows_out[str(w)] = zero(max(1, math.ceil(w / bucket)) * bucket, bucket)
+            if w in wanted:
+                windows_out[str(w)]["features"] = features if tier else {}
+        return {"windows": windows_out, "budget_window": zero(self._budget(model), BUDGET_BUCKET_S)}
 
     # -- persistence --------------------------------------------------------------
 
