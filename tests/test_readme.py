@@ -80,3 +80,12 @@ def test_help_describes_the_command_with_examples_and_every_option(name: str) ->
     for action in parser._actions:
         if action.help is None or not str(action.help).strip():
             pytest.fail(f"{name}: {'/'.join(action.option_strings) or action.dest} has no help text")
+
+
+def test_help_wraps_prose_to_the_terminal_and_keeps_examples_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    parser = commands(_parser())["specops plan"]
+    text = parser.format_help()
+    description, examples = text.split("\noptions:")[0], text.split("examples:\n", 1)[1]
+    assert max(len(line) for line in description.splitlines()) <= 80
+    assert str(parser.epilog).split("examples:\n", 1)[1].strip("\n") == examples.strip("\n"), "examples kept"

@@ -23,6 +23,7 @@ from typing import Any, NoReturn, TextIO
 
 from specops import _progress as progress
 from specops._errors import SpecError, SpecOpsError
+from specops._help import HelpFormatter
 from specops._version import __version__
 
 __all__ = ["main"]
@@ -215,7 +216,21 @@ _REGISTRARS = [
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="specops", description="GitOps and policy-as-code for AI operations.")
+    parser = _Parser(
+        prog="specops",
+        description="GitOps and policy-as-code for AI operations: models, datasets, prompts, guardrails\n"
+        "and SLOs as specs in git, planned against what the targets run, judged by Rego policies,\n"
+        "rolled out with canaries. `specops COMMAND --help` describes each command.",
+        epilog="""\
+examples:
+  specops init my-estate                           a new repository
+  specops validate && specops policy test
+  specops plan --out plan.json && specops apply plan.json
+  specops status
+  source <(specops completion bash)                complete commands and options
+""",
+        formatter_class=HelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"specops {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -231,7 +246,7 @@ examples:
   specops validate specs/models/ --verify-artifacts
   specops validate --format json | jq '.errors'
 """,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     validate.add_argument(
         "paths", nargs="*", metavar="PATH", help="files or directories (default: specs)"
@@ -259,7 +274,7 @@ examples:
   specops schema Model
   specops schema --out schemas               one <kind>.json per kind, and all.json
 """,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     schema.add_argument("kind", nargs="?", help="Target, Model, Dataset, Prompt, Guardrail or SLO")
     schema.add_argument("--out", metavar="DIR", help="write <kind>.json files to this directory instead")
@@ -272,7 +287,7 @@ examples:
         "is active, ONNX Runtime and the execution providers that really load here, the Rego engine, "
         "git. Exit 1 when something is missing.",
         epilog="examples:\n  specops doctor\n  specops doctor --format json\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     doctor.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
     doctor.set_defaults(func=cmd_doctor)

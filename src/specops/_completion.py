@@ -15,6 +15,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from specops._help import HelpFormatter
+
 __all__ = ["add_completion_parser", "bash_script", "zsh_script"]
 
 # A value whose metavar says it is a path completes file names.
@@ -151,7 +153,7 @@ def add_completion_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Print a completion script for bash or zsh: subcommands, options, the "
         "choices of options such as --format, and file names where a path is expected.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     completion.add_argument("shell", choices=("bash", "zsh"), help="the shell to complete in")
     completion.set_defaults(func=cmd_completion)

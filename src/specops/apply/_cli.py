@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from specops._help import HelpFormatter
+
 __all__ = ["add_apply_parsers", "cmd_apply", "cmd_demo", "cmd_status"]
 
 EXIT_OK = 0
@@ -36,7 +38,7 @@ examples:
   specops apply plan.json --traffic 200            generate canary traffic from the training data
   specops apply plan.json --format json | jq -c 'select(.event == "analysis")'
 """,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     apply.add_argument("plan_file", nargs="?", metavar="PLAN_FILE", help="a plan saved by `specops plan --out`")
     apply.add_argument("--auto-approve", action="store_true", help="plan now and apply that plan without a file")
@@ -80,7 +82,7 @@ examples:
   specops status --worktree                        against uncommitted specs
   specops status --detailed-exitcode || echo 'not everything is in sync'
 """,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     status.add_argument("--repo", default=".", help="a path inside the git repository (default: .)")
     status.add_argument("--ref", default="HEAD", help="git ref of the desired state (default: HEAD)")
@@ -104,7 +106,7 @@ examples:
   specops demo
   specops demo --workdir /tmp/specops-demo         keep the repository and server state
 """,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     demo.add_argument("--specs", default="specs", help="the example estate to copy (default: ./specs)")
     demo.add_argument("--workdir", metavar="DIR", help="keep the demo repository and server state here (default: a temp dir)")

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
+from specops._help import HelpFormatter
+
 __all__ = ["add_init_parser", "cmd_init"]
 
 EPILOG = """\
@@ -35,7 +37,7 @@ def add_init_parser(subparsers: Any) -> argparse.ArgumentParser:
         "specs/ with their JSON Schemas, and the GitHub plan and apply workflows. Existing files "
         "are kept unless --force.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     init.add_argument("directory", nargs="?", default=".", metavar="DIR", help="where to write (default: .)")
     init.add_argument(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from specops._errors import SpecError, SpecOpsError
+from specops._help import HelpFormatter
 from specops._project import Project
 from specops.plan._pipeline import PlanRequest, run_pipeline
 from specops.plan._render import FORMATS, render_invalid, render_json, render_plan, use_colour
@@ -47,7 +48,7 @@ examples:
   specops plan --live snapshot.json --format sarif > plan.sarif
   specops show plan.json --format github           render the saved plan again
 """,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     plan.add_argument("--repo", default=".", help="a path inside the git repository (default: .)")
     plan.add_argument("--ref", default="HEAD", help="git ref to read specs from (default: HEAD)")
@@ -174,7 +175,7 @@ def add_show_parser(subparsers: Any) -> argparse.ArgumentParser:
         "The file is checked first: a plan edited after it was made is refused. Exit 0, or 1 when "
         "the file is not a valid plan.",
         epilog=SHOW_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     show.add_argument("plan_file", metavar="PLAN_FILE", help="a plan saved by `specops plan --out`")
     show.add_argument(

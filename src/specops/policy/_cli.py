@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
+from specops._help import HelpFormatter
+
 __all__ = ["add_policy_parser", "cmd_policy_test"]
 
 
@@ -16,7 +18,7 @@ def add_policy_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="work with the Rego policies",
         description="Work with the Rego policies that judge every plan.",
         epilog="examples:\n  specops policy test\n  specops policy test builtin:specops --format junit > policy-tests.xml\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     sub = policy.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
     test = sub.add_parser(
@@ -32,7 +34,7 @@ examples:
   specops policy test builtin:specops          the library SpecOps ships
   specops policy test --format junit > policy-tests.xml
 """,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     test.add_argument(
         "paths", nargs="*", metavar="DIR",

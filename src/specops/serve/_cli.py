@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any, TextIO
 
+from specops._help import HelpFormatter
+
 __all__ = ["add_serve_parser", "cmd_serve"]
 
 
@@ -27,7 +29,7 @@ examples:
   specops serve --state-dir /var/lib/specops --host 0.0.0.0 --port 8480 --name gpu-east \\
       --token-env SPECOPS_ADMIN_TOKEN --inference-token-env SPECOPS_INFER_TOKEN
 """,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8480, help="port (default: 8480)")

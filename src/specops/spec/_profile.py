@@ -30,6 +30,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from specops._errors import SpecOpsError
+from specops._help import HelpFormatter
 from specops.spec._dataset import MAX_BINS, FeatureProfile, Histogram, Profile
 
 __all__ = ["DEFAULT_BINS", "DIGITS", "add_dataset_parser", "profile_columns", "profile_csv", "quantile_levels"]
@@ -198,7 +199,7 @@ examples:
   specops dataset profile specs/data/customers-2026-01.csv --exclude churned
   specops dataset profile data.csv --bins 20 --format json
 """,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     profile.add_argument("file", help="a CSV file with a header row")
     profile.add_argument("--bins", type=int, default=DEFAULT_BINS, help=f"bins per feature, at most {MAX_BINS} (default {DEFAULT_BINS})")

@@ -74,6 +74,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from specops._errors import SpecOpsError
+from specops._help import HelpFormatter
 from specops.spec._common import duration_seconds
 from specops.spec._dataset import Dataset, FeatureProfile
 from specops.spec._load import Estate
@@ -555,7 +556,7 @@ examples:
   specops slo rules                                print them
   specops slo rules --out prometheus/rules/        one <slo>.rules.yml per SLO
 """,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     rules.add_argument("--out", metavar="DIR", help="write one <slo>.rules.yml per SLO here (default: print)")
     rules.add_argument("--repo", default=".", help="a path inside the git repository (default: .)")
