@@ -20,16 +20,21 @@ def test_a_canary_streams_its_steps_then_the_result(estate: Path, target: LocalT
     commit_version(estate, "1.1.0")
     journal = estate / ".git" / "specops" / "journal.jsonl"
     already = len(journal_events(journal))
-    proc = subprocess.Popen(
+    lines: list[str] = []
+    running_when_first_arrived = False
+    with subprocess.Popen(
         [sys.executable, "-m", "specops", "apply", "--auto-approve", "--repo", str(estate), "--format", "json",
          "--traffic", "250"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
-    )  # fmt: skip
-    assert proc.stdout is not None
-    first = proc.stdout.readline()
-    running_when_first_arrived = proc.poll() is None
-    rest, err = proc.communicate(timeout=300)
-    lines = [first, *rest.splitlines()]
+    ) as proc:  # fmt: skip
+        assert proc.stdout is not None and proc.stderr is not None
+        # One buffered reader only (communicate() would skip what it had read ahead).
+        for line in proc.stdout:
+            if not lines:
+                running_when_first_arrived = proc.poll() is None
+            lines.append(line)
+        err = proc.stderr.read()
+        proc.wait(timeout=300)
     events = [json.loads(line) for line in lines if line.strip()]
     assert proc.returncode == 0, (err, [(e["event"], e.get("outcome")) for e in events])
     assert running_when_first_arrived, "the first event arrives while the canary still runs"
@@ -45,7 +50,7 @@ def test_a_canary_streams_its_steps_then_the_result(estate: Path, target: LocalT
     # The stream is the journal, as written.
     written = journal_events(journal)[already:]
     assert [{k: v for k, v in e.items() if k != "format_version"} for e in events[:-1]] == written
-    assert token not in rest + first + err
+    assert token not in "".join(lines) + err
     assert live_model(target)["serving"] == {"1.1.0": 100}
 
 

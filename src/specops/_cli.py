@@ -218,8 +218,8 @@ _REGISTRARS = [
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="specops",
-        description="GitOps and policy-as-code for AI operations: models, datasets, prompts, guardrails\n"
-        "and SLOs as specs in git, planned against what the targets run, judged by Rego policies,\n"
+        description="GitOps and policy-as-code for AI operations: models, datasets, prompts, guardrails "
+        "and SLOs as specs in git, planned against what the targets run, judged by Rego policies, "
         "rolled out with canaries. `specops COMMAND --help` describes each command.",
         epilog="""\
 examples:
