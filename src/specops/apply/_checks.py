@@ -101,6 +101,9 @@ def check_policy(doc: dict[str, Any]) -> None:
             "the plan has changes of unknown effect (a target was unreachable when it was made); "
             "make the target reachable and " + replan_hint(doc)
         )
+    rolled_back = [b for b in doc.get("blocked_deletions") or [] if b.get("reason") == "rolled_back"]
+    if rolled_back:
+        raise PlanRefusedError("; ".join(str(b.get("message")) for b in rolled_back))
     if (doc.get("summary") or {}).get("blocked"):
         ids = ", ".join(b.get("id", "?") for b in doc.get("blocked_deletions") or [])
         raise PlanRefusedError(

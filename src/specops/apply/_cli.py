@@ -40,6 +40,10 @@ def add_apply_parsers(subparsers: Any) -> None:
     apply.add_argument(
         "--no-policy", action="store_true", help="with --auto-approve: skip policy evaluation (a saved plan keeps its verdict)"
     )
+    apply.add_argument(
+        "--retry-rolled-back", action="store_true",
+        help="with --auto-approve: apply a Model version a target rolled back again, unchanged",
+    )
     apply.add_argument("--journal", metavar="FILE", help="the apply journal (default: $SPECOPS_JOURNAL or .git/specops/journal.jsonl)")
     apply.add_argument(
         "--traffic", type=float, metavar="RATE",
@@ -111,7 +115,10 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
             # The same pipeline as `specops plan`: plan, then policies judge it.
             from specops.policy._check import PolicyOptions, check_plan
 
-            plan = make_plan(args.repo, ref=args.ref, specs_root=args.specs_root, cache_dir=True)
+            plan = make_plan(
+                args.repo, ref=args.ref, specs_root=args.specs_root, cache_dir=True,
+                retry_rolled_back=args.retry_rolled_back,
+            )  # fmt: skip
             if not args.no_policy:
                 plan.policy = check_plan(plan, PolicyOptions(context=args.context), repo_path=args.repo)
                 plan.plan_id = plan.compute_id()

@@ -39,6 +39,9 @@ def add_plan_parser(subparsers: Any) -> argparse.ArgumentParser:
     plan.add_argument("--target", metavar="KIND/NAME", help="plan one resource and what it depends on")
     plan.add_argument("--out", metavar="FILE", help="also save the plan (JSON) for apply")
     plan.add_argument(
+        "--retry-rolled-back", action="store_true", help="plan a Model version a target rolled back again, unchanged"
+    )
+    plan.add_argument(
         "--format", choices=("text", "json", "markdown", "sarif", "github"), default="text",
         help="sarif: SARIF 2.1.0 of the policy results (GitHub code scanning); "
         "github: workflow annotations on the spec lines",
@@ -92,6 +95,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
         target=args.target,
         specs_root=args.specs_root,
         cache_dir=not args.no_cache,
+        retry_rolled_back=args.retry_rolled_back,
     )
     if not args.no_policy:
         from specops.policy._check import PolicyOptions, check_plan

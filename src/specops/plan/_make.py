@@ -112,6 +112,7 @@ def make_plan(
     specs_root: str = "specs",
     cache_dir: Path | bool | None = True,
     timeout: float = 10.0,
+    retry_rolled_back: bool = False,
 ) -> Plan:
     """Plan the desired state at ``ref`` (or the work tree) against live state.
 
@@ -135,6 +136,11 @@ def make_plan(
         planned = plan_changes(
             nodes_from_estate(desired.estate), state, base_hashes=base_hashes, target=target
         )
+        # A Model version a target rolled back stays rolled back (issue 12): blocked, with its reason.
+        from specops.watch import rolled_back_blocks
+
+        planned.blocked += rolled_back_blocks(planned.changes, state, retry=retry_rolled_back)
+        planned.summary.blocked = len(planned.blocked)
         plan = Plan(
             desired=desired.fingerprint,
             live={

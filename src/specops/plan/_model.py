@@ -127,11 +127,12 @@ class ResourceChange:
 
 @dataclass(slots=True)
 class BlockedChange:
-    """A deletion (or replacement) the plan refuses because the resource is protected."""
+    """A change the plan refuses: a protected resource's deletion (or replacement), or a Model
+    version a target rolled back (``specops.watch.rolled_back_blocks``)."""
 
     id: str
     actions: list[Action]
-    reason: Literal["protected"]
+    reason: Literal["protected", "rolled_back"]
     message: str
 
     def to_json(self) -> dict[str, Any]:
