@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from specops.serve import RunningServer
-from tests.test_serve_kit import Admin, deploy, model_doc, scorer, start
+from tests.test_serve_kit import Admin, admin, deploy, model_doc, scorer, server, start
+
+__all__ = ["admin", "server"]  # fixtures
 
 
 def test_watch_lease_is_independent_of_the_apply_lease(admin: Admin) -> None:

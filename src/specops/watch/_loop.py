@@ -71,7 +71,17 @@ from specops._errors import SpecOpsError
 from specops.apply._client import AdminError, LeaseHeldError, TargetDownError
 from specops.apply._journal import Journal
 from specops.spec import SLO, Model, Target, duration_seconds
+from specops.spec._slo import budget_of
 from specops.watch._alerts import RESEND_S, AlertBook, Condition, iso
+from specops.watch._burn import (
+    DEFAULT_MIN_REQUESTS,
+    BurnPair,
+    WindowCounts,
+    budget_remaining,
+    evaluate_pair,
+    pairs,
+    window_counts,
+)
 from specops.watch._driver import connect
 from specops.watch._notify import Notifier, parse_channel
 from specops.watch._rollback import (
@@ -84,14 +94,6 @@ from specops.watch._rollback import (
 __all__ = ["WatchOptions", "holder_name", "run_watch", "watch_once"]
 
 REPORT_FORMAT_VERSION = 1
-# The SRE workbook's multiwindow, multi-burn-rate alerts, when an SLO declares none.
-DEFAULT_BURN_RATES = (
-    (3600, 300, 14.4, "page"),
-    (21600, 1800, 6.0, "page"),
-    (86400, 7200, 3.0, "ticket"),
-    (259200, 21600, 1.0, "ticket"),
-)
-MIN_REQUESTS = 10  # per window: fewer is "no data", never a pass
 DEFAULT_DRIFT_WINDOW_S = 3600
 
 
@@ -110,72 +112,34 @@ class WatchOptions:
     resend_s: float = RESEND_S
     timeout: float = 10.0
     act: bool = True  # False: `slo status`, read-only (no lease, no notifications, no actions)
-    min_requests: int = MIN_REQUESTS
+    min_requests: int = DEFAULT_MIN_REQUESTS
     say: Callable[[str], None] = lambda _line: None
     clock: Callable[[], float] = time.time
 
 
-# -- the SLO math on the target's observations --------------------------------------------------
+# -- the SLO math on the target's observations (``_burn``) ----------------------------------------
 
 
-def _burn_pairs(slo: SLO) -> list[tuple[int, int, float, str]]:
-    declared = slo.spec.alerting.burn_rates
-    if not declared:
-        window = duration_seconds(slo.spec.window)
-        return [p for p in DEFAULT_BURN_RATES if p[0] <= window] or [(int(window), int(window) // 12 or 1, 1.0, "ticket")]
-    return [
-        (int(duration_seconds(r.long_window)), int(duration_seconds(r.short_window)), float(_factor(r, slo)), r.severity)
-        for r in declared
-    ]
+def _burn_pairs(slo: SLO) -> list[BurnPair]:
+    return pairs(slo.spec.burn_rates(), duration_seconds(slo.spec.window))
 
 
-def _factor(rate: Any, slo: SLO) -> float:
-    factor = getattr(rate, "factor", None)
-    if factor is not None:
-        return float(factor)
-    # budgetConsumed: the share of the SLO window's budget the long window may burn.
-    consumed = float(getattr(rate, "budget_consumed", 0.0) or 0.0)
-    return consumed * duration_seconds(slo.spec.window) / duration_seconds(rate.long_window)
+def _objective_name(objective: Any) -> str:
+    if objective.type == "errorRate":
+        return f"errorRate <= {objective.max:g}"
+    if objective.type == "availability":
+        return f"availability >= {objective.target:g}"
+    return f"latency p{objective.percentile:g} <= {objective.threshold_ms:g}ms"
 
 
-def _budgeted(objective: Any) -> tuple[str, float] | None:
-    """``(name, budget)`` of an objective with an error budget; None for drift."""
-    kind = objective.type
-    if kind == "errorRate":
-        return f"errorRate <= {objective.max:g}", float(objective.max)
-    if kind == "availability":
-        return f"availability >= {objective.target:g}", 1.0 - float(objective.target)
-    if kind == "latency":
-        return f"latency p{objective.percentile:g} <= {objective.threshold_ms:g}ms", 1.0 - float(objective.percentile) / 100.0
-    return None
-
-
-def _over(window: dict[str, Any], threshold_ms: float) -> int | None:
-    over = window.get("over_threshold") or {}
-    for key, value in over.items():
-        try:
-            if abs(float(key) - threshold_ms) < 1e-9:
-                return int(value)
-        except ValueError:
-            continue
-    return None
-
-
-def _bad(objective: Any, window: dict[str, Any]) -> int | None:
-    if objective.type in ("errorRate", "availability"):
-        return int(window.get("errors", 0))
-    return _over(window, float(objective.threshold_ms))
-
-
-def _burn(objective: Any, budget: float, window: dict[str, Any] | None, min_requests: int) -> tuple[float | None, int]:
-    """Burn rate over one window: (bad / total) / budget, an event ratio; None below the guard."""
+def _counts(objective: Any, window: dict[str, Any] | None) -> WindowCounts | None:
+    """Bad and total requests of one observation window; None when the target cannot tell."""
     if not window:
-        return None, 0
-    total = int(window.get("requests", 0))
-    bad = _bad(objective, window)
-    if total < min_requests or bad is None or budget <= 0:
-        return None, total
-    return (bad / total) / budget, total
+        return WindowCounts(0, 0)
+    try:
+        return window_counts(objective, window)
+    except KeyError:
+        return None  # no counter for this latency threshold (the SLO is not applied there yet)
 
 
 # -- one tick -----------------------------------------------------------------------------------
@@ -381,8 +345,8 @@ class _Tick:
         serving = sorted(v for v, w in traffic.items() if w > 0)
         windows: set[int] = set()
         for slo in slos:
-            for long_s, short_s, _f, _s in _burn_pairs(slo):
-                windows |= {long_s, short_s}
+            for pair in _burn_pairs(slo):
+                windows |= {pair.long_s, pair.short_s}
             for objective in slo.spec.objectives:
                 if objective.type == "drift":
                     windows.add(_drift_window(objective))
@@ -407,37 +371,43 @@ class _Tick:
     ) -> list[Condition]:
         windows = live.get("windows") or {}
         out: list[Condition] = []
-        for objective in slo.spec.objectives:
-            budgeted = _budgeted(objective)
-            if budgeted is None:
-                continue
-            name, budget = budgeted
+        for objective in slo.spec.budgeted():
+            name, budget = _objective_name(objective), budget_of(objective)
             whole = live.get("budget_window") or {}
-            total, bad = int(whole.get("requests", 0)), _bad(objective, whole) if whole else None
-            remaining = None if not total or bad is None else 1.0 - (bad / total) / budget
+            whole_counts = _counts(objective, whole)
+            remaining = budget_remaining(whole_counts, budget) if whole_counts is not None else None
             orow: dict[str, Any] = {
                 "objective": name, "type": objective.type, "budget": budget, "budget_remaining": remaining,
-                "budget_window": {"seconds": whole.get("seconds"), "requests": total, "bad": bad}, "burn_rates": [],
+                "budget_window": {"seconds": whole.get("seconds"), "requests": whole_counts.total if whole_counts else 0,
+                                  "bad": whole_counts.bad if whole_counts else None},
+                "burn_rates": [],
             }  # fmt: skip
             row["objectives"].append(orow)
-            for long_s, short_s, factor, severity in _burn_pairs(slo):
-                long_rate, long_n = _burn(objective, budget, windows.get(str(long_s)), self.o.min_requests)
-                short_rate, short_n = _burn(objective, budget, windows.get(str(short_s)), self.o.min_requests)
-                firing = None if long_rate is None or short_rate is None else (long_rate > factor and short_rate > factor)
+            for pair in _burn_pairs(slo):
+                long_c = _counts(objective, windows.get(str(pair.long_s)))
+                short_c = _counts(objective, windows.get(str(pair.short_s)))
+                if long_c is None or short_c is None:
+                    long_rate = short_rate = None
+                    long_n = short_n = 0
+                else:
+                    result = evaluate_pair(pair, long_c, short_c, budget, min_requests=self.o.min_requests)
+                    long_rate, short_rate, long_n, short_n = result.long_rate, result.short_rate, long_c.total, short_c.total
+                firing = None if long_rate is None or short_rate is None else (long_rate > pair.factor and short_rate > pair.factor)
+                factor, severity, long_s, short_s = pair.factor, pair.severity, pair.long_s, pair.short_s
                 orow["burn_rates"].append({
-                    "long_s": long_s, "short_s": short_s, "factor": factor, "severity": severity,
+                    "windows": pair.name, "long_s": long_s, "short_s": short_s, "factor": factor, "severity": severity,
                     "long": long_rate, "short": short_rate, "long_requests": long_n, "short_requests": short_n,
                     "firing": firing,
                 })  # fmt: skip
-                pair = f"{_dur(long_s)}/{_dur(short_s)}"
+                pair_name = pair.name
                 rates = (
                     f"burn rate {long_rate:.1f}x over {_dur(long_s)} and {short_rate:.1f}x over {_dur(short_s)}"
                     if long_rate is not None and short_rate is not None else "no data"
                 )  # fmt: skip
                 out.append(Condition(
-                    key=f"SLOBurnRate|{labels['target']}|{labels['model']}|{labels['version']}|{slo.name}|{name}|{pair}",
+                    key=f"SLOBurnRate|{labels['target']}|{labels['model']}|{labels['version']}|{slo.name}|{name}|{pair_name}",
                     alertname="SLOBurnRate",
-                    labels={**labels, "severity": severity, "objective": name, "windows": pair},
+                    labels={**labels, "severity": severity, "objective": name, "windows": pair_name},
                     summary=f"{labels['model']} {labels['version']} on {labels['target']} burns its {name} budget "
                             f"({rates}, factor {factor:g})",
                     description=f"SLO {slo.name}: {name}; {rates}; alert when both windows exceed {factor:g}x "
@@ -487,7 +457,7 @@ class _Tick:
         return out
 
     def _no_traffic(self, slo: SLO, live: dict[str, Any], labels: dict[str, str], channels: list[str], row: dict[str, Any]) -> Condition:
-        window_s = min(p[0] for p in _burn_pairs(slo))
+        window_s = min((p.long_s for p in _burn_pairs(slo)), default=DEFAULT_DRIFT_WINDOW_S)
         window = (live.get("windows") or {}).get(str(window_s))
         requests = int(window.get("requests", 0)) if window else 0
         row["no_traffic"] = requests == 0

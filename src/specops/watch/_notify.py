@@ -53,9 +53,6 @@ from specops._errors import SpecOpsError
 
 __all__ = ["Channel", "Notifier", "NotifyError", "parse_channel"]
 
-SCHEMES = ("alertmanager", "webhook", "log")
-
-
 class NotifyError(SpecOpsError):
     """A channel could not be reached or refused the notification."""
 
@@ -70,17 +67,13 @@ class Channel:
 
 
 def parse_channel(text: str) -> Channel:
-    """``alertmanager:URL``, ``webhook:URL`` or ``log``; ``ValueError`` with a hint otherwise."""
+    """``alertmanager:URL``, ``webhook:URL`` or ``log`` (the SLO validator's rule); ``ValueError`` otherwise."""
+    from specops.spec._slo import check_notify
+
+    check_notify(text)
     if text == "log":
         return Channel("log")
-    scheme, sep, rest = text.partition(":")
-    if not sep or scheme not in ("alertmanager", "webhook"):
-        raise ValueError(
-            f"notify channel {text!r} is not supported: use alertmanager:URL (route to Slack, a pager "
-            "or e-mail from Alertmanager, e.g. a receiver for the SLO's labels), webhook:URL or log"
-        )
-    if not rest.startswith(("http://", "https://")) or len(rest) <= len("http://"):
-        raise ValueError(f"notify channel {text!r}: {scheme} needs an http(s) URL, e.g. {scheme}:http://host:9093")
+    scheme, _, rest = text.partition(":")
     return Channel(scheme, rest)
 
 
