@@ -88,10 +88,10 @@ def receiver() -> Iterator[Receiver]:
         yield r
 
 
-@pytest.fixture
-def estate(tmp_path: Path, target: LocalTarget, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Path:
+def make_estate(tmp_path: Path, url: str, notify: list[str], retrain_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The example estate at ``url`` with direct rollouts and the test SLO; a bare ``origin``; the journal in tmp."""
     repo = tmp_path / "estate"
-    prepare(REPO_ROOT / "specs", repo, target.url)
+    prepare(REPO_ROOT / "specs", repo, url)
     model = repo / "specs/models/fraud-scorer.yaml"
     text = model.read_text(encoding="utf-8")
     text = re.sub(r"(?ms)^  rollout:\n.*?(?=^  guardrails:)", "  rollout: {strategy: direct}\n", text)
@@ -110,9 +110,9 @@ spec:
   alerting:
     burnRates:
       - {{longWindow: 1h, shortWindow: 5m, factor: 14.4, severity: page}}
-    notify: ["webhook:{receiver.url}/alerts", "log"]
+    notify: {json.dumps(notify)}
   onBreach: {{action: rollback}}
-  onDrift: {{retrain: {{url: "{receiver.url}/retrain", tokenEnv: {RETRAIN_ENV}}}}}
+  onDrift: {{retrain: {{url: "{retrain_url}", tokenEnv: {RETRAIN_ENV}}}}}
 """,
         encoding="utf-8",
     )
@@ -123,6 +123,11 @@ spec:
     monkeypatch.setenv(RETRAIN_ENV, "retrain-secret-123")
     monkeypatch.setenv("SPECOPS_JOURNAL", str(tmp_path / "journal.jsonl"))
     return repo
+
+
+@pytest.fixture
+def estate(tmp_path: Path, target: LocalTarget, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return make_estate(tmp_path, target.url, [f"webhook:{receiver.url}/alerts", "log"], f"{receiver.url}/retrain", monkeypatch)
 
 
 def _send(url: str, token: str, rows: list[list[float]]) -> dict[str, int]:

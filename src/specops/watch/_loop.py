@@ -204,11 +204,9 @@ class _Tick:
                 if condition is not None:
                     unreachable.append(condition)
             if self.o.act:
-                scopes = {c.scope for c in unreachable} | set(self.desired.targets)
-                for c in unreachable:
-                    local.reconcile([c], scopes, self.now)
                 reachable = [n for n, t in self.report["targets"].items() if t["reachable"]]
-                local.reconcile([self._unreachable_condition(n, "", ok=True) for n in reachable], scopes, self.now)
+                conditions = unreachable + [self._unreachable_condition(n, "", ok=True) for n in reachable]
+                local.reconcile(conditions, set(self.desired.targets), self.now)
                 self._notify(local)
                 local.prune(self.now)
                 self._save_local(local)
