@@ -33,7 +33,7 @@ import pytest
 from specops.apply import LocalTarget
 from specops.apply._demo import commit_all, prepare, set_model_version
 from specops.apply._traffic import rows_from_csv
-from tests.test_apply_helpers import REPO_ROOT, TOKEN_ENV, journal_events, run_cli, target, token
+from tests.test_apply_helpers import REPO_ROOT, journal_events, live_state, run_cli, target, token
 from tests.test_watch_alerts import Receiver
 
 __all__ = ["target", "token"]  # fixtures
@@ -147,9 +147,7 @@ def _watch(repo: Path) -> dict[str, Any]:
 
 
 def _model_status(target: LocalTarget) -> dict[str, Any]:
-    from specops.apply import AdminClient
-
-    return dict(AdminClient("local-cpu", target.url, TOKEN_ENV).state()["resources"]["Model/fraud-scorer"]["status"])
+    return dict(live_state(target)["resources"]["Model/fraud-scorer"]["status"])
 
 
 def test_watch_rolls_back_a_burning_version_and_alerts_on_drift(

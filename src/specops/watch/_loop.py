@@ -68,10 +68,10 @@ from pathlib import Path
 from typing import Any
 
 from specops._errors import SpecOpsError
-from specops.apply._client import AdminError, LeaseHeldError, TargetDownError
 from specops.apply._journal import Journal
 from specops.spec import SLO, Model, Target, duration_seconds
 from specops.spec._slo import budget_of
+from specops.targets import AdminError, LeaseHeldError, TargetDownError, driver_for
 from specops.watch._alerts import RESEND_S, AlertBook, Condition, iso
 from specops.watch._burn import (
     DEFAULT_MIN_REQUESTS,
@@ -82,7 +82,6 @@ from specops.watch._burn import (
     pairs,
     window_counts,
 )
-from specops.watch._driver import connect
 from specops.watch._notify import Notifier, parse_channel
 from specops.watch._rollback import (
     find_candidate,
@@ -263,10 +262,9 @@ class _Tick:
     def _target(self, name: str, target: Target) -> Condition | None:
         row: dict[str, Any] = {"reachable": True, "role": "read-only", "detail": "", "error": None, "url": target.spec.url}
         self.report["targets"][name] = row
-        auth = target.spec.auth
         try:
-            driver = connect(name, target.spec.url, auth.token_env if auth else None, self.o.timeout)
-        except AdminError as exc:
+            driver = driver_for(target, timeout=self.o.timeout)
+        except SpecOpsError as exc:  # a target kind this SpecOps has no driver for
             row.update(reachable=False, role="unreachable", error=str(exc))
             return self._unreachable_condition(name, str(exc))
         try:
@@ -538,10 +536,14 @@ class _Tick:
         if self.journal is None:
             raise SpecOpsError("watch needs a journal to act (pass --journal or run it in the repository)")
         self.o.say(f"  {model} {version} on {target}: rolling back to {candidate.good} ({reason})")
-        outcome = rollback_on_target(
-            driver, candidate, reason, holder=self.o.holder, journal=self.journal,
-            identity={"commit": self.desired.commit}, lease_ttl_s=self.o.lease_ttl_s,
-        )  # fmt: skip
+        try:
+            outcome = rollback_on_target(
+                driver, candidate, reason, holder=self.o.holder, journal=self.journal,
+                identity={"commit": self.desired.commit}, lease_ttl_s=self.o.lease_ttl_s,
+            )  # fmt: skip
+        except AdminError as exc:  # tried again next tick, while the alert fires
+            outcome = {"outcome": "failed", "reason": str(exc)}
+            self.o.say(f"  rollback of {model} {version} on {target} failed: {exc} (tried again next tick)")
         result.update(outcome)
         result["done"] = outcome["outcome"] in ("rolled_back", "skipped")
         if outcome["outcome"] == "rolled_back":
@@ -682,10 +684,9 @@ def run_watch(options: WatchOptions, interval_s: float, on_report: Callable[[dic
 def _release_all(options: WatchOptions) -> None:
     with contextlib.suppress(SpecOpsError):
         desired = _load_desired(options)
-        for name, target in desired.targets.items():
-            auth = target.spec.auth
-            with contextlib.suppress(AdminError):
-                driver = connect(name, target.spec.url, auth.token_env if auth else None, options.timeout)
+        for target in desired.targets.values():
+            with contextlib.suppress(SpecOpsError):
+                driver = driver_for(target, timeout=options.timeout)
                 try:
                     driver.release(options.holder, kind="watch")
                 finally:

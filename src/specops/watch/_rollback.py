@@ -41,8 +41,8 @@ from typing import Any
 
 from specops._errors import SpecOpsError
 from specops._git import GitError, GitRepo
-from specops.apply._client import AdminError, LeaseHeldError
 from specops.apply._journal import Journal
+from specops.targets import AdminError, LeaseHeldError, MutationUncertainError
 
 __all__ = [
     "RollbackCandidate",
@@ -130,8 +130,10 @@ def rollback_on_target(
         try:
             answer = driver.set_traffic(
                 candidate.model, {fresh.good: 100, fresh.bad: 0}, None, expected_revision=fresh.revision,
-                reason={"version": fresh.bad, "reason": reason, "by": "watch", "branch": branch}, lease=holder,
+                reason={"version": fresh.bad, "reason": reason, "by": "watch", "branch": branch},
             )  # fmt: skip
+        except MutationUncertainError:
+            raise  # the switch may have happened: the entry stays open, the next tick reads live state
         except AdminError as exc:
             journal.append("change.failed", **ids, target=driver.name, resource=rid, outcome="failed", detail={"error": str(exc)})
             journal.append("apply.failed", **ids, outcome="failed", detail={"error": str(exc)})
