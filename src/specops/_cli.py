@@ -194,6 +194,7 @@ _REGISTRARS = [
     "specops.serve._cli:add_serve_parser",
     "specops.apply._cli:add_apply_parsers",
     "specops.watch._cli:add_watch_parsers",
+    "specops.watch._rules:add_slo_rules_parser",
 ]
 
 

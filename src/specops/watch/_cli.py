@@ -68,7 +68,10 @@ def add_watch_parsers(subparsers: Any) -> None:
         "status", help="per SLO: budget remaining, burn rates, firing alerts, drift per feature"
     )
     _common(status)
-    status.add_argument("--format", choices=("text", "json"), default="text")
+    status.add_argument(
+        "--format", choices=("text", "json", "html"), default="text",
+        help="html: one self-contained page with burn-rate charts and histograms (nothing loaded from outside)",
+    )
     status.set_defaults(func=cmd_slo_status)
 
 
@@ -123,6 +126,10 @@ def cmd_slo_status(args: argparse.Namespace, out: TextIO) -> int:
     report = watch_once(_options(args, out, act=False))
     if args.format == "json":
         out.write(json.dumps(report, indent=2) + "\n")
+    elif args.format == "html":
+        from specops.watch._html import render_html
+
+        out.write(render_html(report))
     else:
         out.write(render_text(report))
     return 0
