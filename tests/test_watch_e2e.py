@@ -33,6 +33,7 @@ import pytest
 from specops.apply import LocalTarget
 from specops.apply._demo import commit_all, prepare, set_model_version
 from specops.apply._traffic import rows_from_csv
+from tests._alertmanager import Alertmanager, WebhookReceiver, running_alertmanager
 from tests.test_apply_helpers import REPO_ROOT, journal_events, live_state, run_cli, target, token
 from tests.test_watch_alerts import Receiver
 
@@ -126,8 +127,19 @@ spec:
 
 
 @pytest.fixture
-def estate(tmp_path: Path, target: LocalTarget, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Path:
-    return make_estate(tmp_path, target.url, [f"webhook:{receiver.url}/alerts", "log"], f"{receiver.url}/retrain", monkeypatch)
+def pager(tmp_path: Path) -> Iterator[tuple[Alertmanager, WebhookReceiver]]:
+    """A real Alertmanager (Debian's prometheus-alertmanager) routing to a webhook the test reads."""
+    with WebhookReceiver() as hook, running_alertmanager(tmp_path, hook.url) as am:
+        yield am, hook
+
+
+@pytest.fixture
+def estate(
+    tmp_path: Path, target: LocalTarget, receiver: Receiver, pager: tuple[Alertmanager, WebhookReceiver],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:  # fmt: skip
+    notify = [f"alertmanager:{pager[0].url}", f"webhook:{receiver.url}/alerts", "log"]
+    return make_estate(tmp_path, target.url, notify, f"{receiver.url}/retrain", monkeypatch)
 
 
 def _send(url: str, token: str, rows: list[list[float]]) -> dict[str, int]:
@@ -151,9 +163,11 @@ def _model_status(target: LocalTarget) -> dict[str, Any]:
 
 
 def test_watch_rolls_back_a_burning_version_and_alerts_on_drift(
-    estate: Path, target: LocalTarget, receiver: Receiver, token: str, tmp_path: Path
-) -> None:
+    estate: Path, target: LocalTarget, receiver: Receiver, pager: tuple[Alertmanager, WebhookReceiver],
+    token: str, tmp_path: Path,
+) -> None:  # fmt: skip
     repo = estate
+    am, am_hook = pager
     assert run_cli("apply", "--auto-approve", "--no-policy", "--repo", str(repo))[0] == 0
     artifact = "specs/artifacts/fraud-scorer-1.1.0.onnx"
     set_model_version(repo, "1.1.0", "specs/artifacts/fraud-scorer-1.1.0-bug.onnx",
@@ -189,6 +203,11 @@ def test_watch_rolls_back_a_burning_version_and_alerts_on_drift(
         "target": "local-cpu", "severity": "page", "objective": "errorRate <= 0.001", "windows": "1h/5m",
     }  # fmt: skip
     assert burn["evidence"]["long"]["burn_rate"] > 14.4 and "rolled back to 1.0.0" in burn["annotations"]["description"]
+
+    # Through Alertmanager too: it routes the page to its receiver with the labels a router groups on.
+    paged = am_hook.wait_for(lambda b: b["status"] == "firing" and b["commonLabels"].get("alertname") == "SLOBurnRate")
+    assert paged["commonLabels"]["severity"] == "page" and paged["commonLabels"]["version"] == "1.1.0"
+    assert "rolled back to 1.0.0" in paged["alerts"][0]["annotations"]["description"]
 
     events = journal_events(tmp_path / "journal.jsonl")
     watch_events = [e["event"] for e in events if str(e.get("holder", "")).startswith("watch@")]
@@ -227,6 +246,8 @@ def test_watch_rolls_back_a_burning_version_and_alerts_on_drift(
     resolved = [a for p, b, _ in receiver.bodies if p == "/alerts" for a in b["alerts"]
                 if a["alertname"] == "SLOBurnRate" and a["status"] == "resolved"]  # fmt: skip
     assert len(resolved) == 1  # 1.1.0 no longer serves
+    am_hook.wait_for(lambda b: b["status"] == "resolved" and b["commonLabels"].get("alertname") == "SLOBurnRate")
+    assert any(a["labels"]["alertname"] == "SLODrift" for a in am.alerts())
 
     # -- 3. a restarted watcher re-sends nothing ------------------------------------------------------------------
     before = len(receiver.bodies)

@@ -550,7 +550,7 @@ class ServeTarget:
             rolled_back = record.rolled_back
             resources, parsed = self.resources, self.parsed
             if rollback is not None:
-                stored = record.versions[rollback["version"]]["hash"]
+                stored = rollback.get("hash") or record.versions[rollback["version"]]["hash"]
                 rolled_back = record_rollback(rolled_back, rollback, stored, self.clock())
                 # The version now serving everything becomes the applied spec again, as a
                 # re-apply of it would make it: live state then shows what really runs.

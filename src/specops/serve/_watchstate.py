@@ -21,6 +21,7 @@ and kept in ``state.json``: ``PUT /admin/v1/models/{name}/traffic`` with
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = ["WatchStore", "clear_rolled_back", "parse_rollback", "record_rollback
 WATCH_FORMAT_VERSION = 1
 MAX_STATE_BYTES = 4 << 20
 ROLLBACK_BY = ("analysis", "watch", "recovery")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _rfc3339(ts: float) -> str:
@@ -178,8 +180,14 @@ def parse_rollback(body: Any, weights: dict[str, int], loaded: Mapping[str, Any]
     if not isinstance(raw, dict):
         raise HTTPError(400, "'rollback' must be {version, reason, by}")
     version, reason, by = raw.get("version"), raw.get("reason"), raw.get("by", "watch")
-    if not isinstance(version, str) or version not in loaded:
-        raise HTTPError(422, f"rollback.version {version!r} is not a loaded version ({', '.join(sorted(loaded))})")
+    spec_hash = raw.get("hash")
+    if not isinstance(version, str) or not version:
+        raise HTTPError(400, "rollback.version must be the version rolled back")
+    if version not in loaded and not (isinstance(spec_hash, str) and _SHA256.match(spec_hash)):
+        raise HTTPError(
+            422, f"rollback.version {version!r} is not loaded ({', '.join(sorted(loaded))}); "
+            "give its spec hash as rollback.hash to record it anyway",
+        )  # fmt: skip
     if weights.get(version, 0) != 0:
         raise HTTPError(422, f"a rollback of {version} must give it weight 0, not {weights[version]}")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 2000:
@@ -187,6 +195,8 @@ def parse_rollback(body: Any, weights: dict[str, int], loaded: Mapping[str, Any]
     if by not in ROLLBACK_BY:
         raise HTTPError(400, f"rollback.by must be one of {', '.join(ROLLBACK_BY)}, not {by!r}")
     out = {"version": version, "reason": reason, "by": str(by)}
+    if version not in loaded:
+        out["hash"] = str(spec_hash)
     branch = raw.get("branch")
     if branch is not None:
         if not isinstance(branch, str) or len(branch) > 256:
