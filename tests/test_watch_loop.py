@@ -132,3 +132,38 @@ def test_slo_status_is_read_only(tmp_path: Path, target: LocalTarget, token: str
         code, out, _ = run_cli("slo", "status", "--repo", str(repo))
         assert "SLO fraud-scorer: fraud-scorer 1.0.0 on local-cpu (100% of traffic) NO TRAFFIC" in out
         assert "errorRate <= 0.001: budget remaining no data" in out
+
+
+def test_the_loop_renews_its_lease_every_tick_and_gives_it_back(
+    tmp_path: Path, target: LocalTarget, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from specops.watch._loop import run_watch
+
+    repo = make_estate(tmp_path, target.url, ["log"], "http://127.0.0.1:9/retrain", monkeypatch)
+    assert run_cli("apply", "--auto-approve", "--no-policy", "--repo", str(repo))[0] == 0
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def holder() -> Any:
+        return httpx.get(f"{target.url}/admin/v1/lease?kind=watch", headers=headers).json()["holder"]
+
+    reports: list[dict[str, Any]] = []
+    stop = threading.Event()
+    seen: list[Any] = []
+
+    def on_report(report: dict[str, Any]) -> None:
+        reports.append(report)
+        seen.append(holder())
+        if len(reports) == 2:
+            stop.set()
+
+    loop = threading.Thread(target=run_watch, args=(_options(repo, tmp_path, "watch@loop:1"), 0.2, on_report, stop))
+    loop.start()
+    loop.join(60)
+    assert not loop.is_alive() and len(reports) == 2
+    assert seen == ["watch@loop:1", "watch@loop:1"] and holder() is None
+    # `watch --once` gives its lease back too: the next run (another process) need not stand by.
+    code, out, err = run_cli("watch", "--once", "--repo", str(repo))
+    assert code == 0, err
+    assert "target local-cpu: active" in out and holder() is None

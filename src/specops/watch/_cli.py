@@ -100,7 +100,7 @@ def _options(args: argparse.Namespace, out: TextIO, *, act: bool) -> Any:
 
 
 def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
-    from specops.watch._loop import run_watch, watch_once
+    from specops.watch._loop import release_leases, run_watch, watch_once
 
     options = _options(args, out, act=True)
 
@@ -112,7 +112,10 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
         out.flush()
 
     if args.once:
-        emit(watch_once(options))
+        try:
+            emit(watch_once(options))
+        finally:
+            release_leases(options)
         return 0
     if args.interval < 1:
         raise SpecOpsError("--interval below 1s would hammer the targets; use --once in a loop of your own")

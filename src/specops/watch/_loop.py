@@ -61,6 +61,7 @@ import contextlib
 import json
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,7 +91,7 @@ from specops.watch._rollback import (
     rolled_back_record,
 )
 
-__all__ = ["WatchOptions", "holder_name", "run_watch", "watch_once"]
+__all__ = ["WatchOptions", "holder_name", "release_leases", "run_watch", "watch_once"]
 
 REPORT_FORMAT_VERSION = 1
 DEFAULT_DRIFT_WINDOW_S = 3600
@@ -667,21 +668,30 @@ def watch_once(options: WatchOptions) -> dict[str, Any]:
     return _Tick(options).run()
 
 
-def run_watch(options: WatchOptions, interval_s: float, on_report: Callable[[dict[str, Any]], None]) -> None:
-    """Tick every ``interval_s`` until interrupted; the watch leases are released on the way out."""
+def run_watch(
+    options: WatchOptions,
+    interval_s: float,
+    on_report: Callable[[dict[str, Any]], None],
+    stop: threading.Event | None = None,
+) -> None:
+    """Tick every ``interval_s`` until interrupted (or ``stop`` is set); the watch leases are
+    renewed every tick and released on the way out, so a restarted watcher takes over at once."""
+    stop = stop or threading.Event()
     try:
-        while True:
+        while not stop.is_set():
             started = time.monotonic()
             try:
                 on_report(watch_once(options))
             except SpecOpsError as exc:
                 options.say(f"watch tick failed: {exc} (next tick in {interval_s:g}s)")
-            time.sleep(max(0.0, interval_s - (time.monotonic() - started)))
+            stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
     finally:
-        _release_all(options)
+        release_leases(options)
 
 
-def _release_all(options: WatchOptions) -> None:
+def release_leases(options: WatchOptions) -> None:
+    """Give back the watch lease on every target (``watch --once`` does after its tick: the next
+    run, another process, must not stand by for a lease nobody renews)."""
     with contextlib.suppress(SpecOpsError):
         desired = _load_desired(options)
         for target in desired.targets.values():
