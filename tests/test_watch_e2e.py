@@ -26,12 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pygit2
 import pytest
 
 from specops.apply import LocalTarget
-from specops.apply._demo import commit_all, prepare, set_model_version
+from specops.apply._demo import commit_all, failing_export, prepare, set_model_version
 from specops.apply._traffic import rows_from_csv
 from tests._alertmanager import Alertmanager, WebhookReceiver, running_alertmanager
 from tests.test_apply_helpers import REPO_ROOT, journal_events, live_state, run_cli, target, token
@@ -42,45 +41,6 @@ __all__ = ["target", "token"]  # fixtures
 FEATURES = ["amount", "account_age_days", "tx_count_24h", "distinct_merchants_7d",
             "avg_amount_30d", "hour_of_day", "distance_from_home_km", "card_present"]  # fmt: skip
 RETRAIN_ENV = "SPECOPS_TEST_RETRAIN_TOKEN"
-
-
-def failing_export(data: bytes, feature: int = 0, above: float = 500.0) -> bytes:
-    """The model in ``data``, exported with a bug: a batch with a row whose ``feature`` exceeds ``above`` fails.
-
-    The column is reshaped to ``[-1, 1 + 2 * (max > above)]``: the identity for
-    ordinary rows, an impossible shape for that class, which ONNX Runtime
-    refuses at run time (a model failure, answered 500). Same signature; loads,
-    warms up on zeros, and answers most traffic correctly.
-    """
-    from onnx import TensorProto, helper, load_from_string, numpy_helper
-
-    model = load_from_string(data)
-    graph = model.graph
-    raw = "probabilities_ok"
-    for node in graph.node:
-        node.output[:] = [raw if name == "probabilities" else name for name in node.output]
-    constants = {
-        "bug_column": np.array([feature], dtype=np.int64), "bug_above": np.array(above, dtype=np.float32),
-        "bug_two": np.array([2], dtype=np.int64), "bug_one": np.array([1], dtype=np.int64),
-        "bug_axis": np.array([0], dtype=np.int64), "bug_rows": np.array([-1], dtype=np.int64),
-        "bug_zero": np.array(0.0, dtype=np.float32), "bug_unit": np.array(1.0, dtype=np.float32),
-    }  # fmt: skip
-    graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in constants.items())
-    graph.node.extend([
-        helper.make_node("Gather", ["features", "bug_column"], ["bug_x"], axis=1),
-        helper.make_node("ReduceMax", ["bug_x"], ["bug_max"], keepdims=0),
-        helper.make_node("Greater", ["bug_max", "bug_above"], ["bug_big"]),
-        helper.make_node("Cast", ["bug_big"], ["bug_flag"], to=TensorProto.INT64),
-        helper.make_node("Unsqueeze", ["bug_flag", "bug_axis"], ["bug_flag1"]),
-        helper.make_node("Mul", ["bug_flag1", "bug_two"], ["bug_k0"]),
-        helper.make_node("Add", ["bug_k0", "bug_one"], ["bug_k"]),
-        helper.make_node("Concat", ["bug_rows", "bug_k"], ["bug_shape"], axis=0),
-        helper.make_node("Reshape", ["bug_x", "bug_shape"], ["bug_same"]),
-        helper.make_node("Mul", ["bug_same", "bug_zero"], ["bug_zeros"]),
-        helper.make_node("Add", ["bug_zeros", "bug_unit"], ["bug_ones"]),
-        helper.make_node("Mul", [raw, "bug_ones"], ["probabilities"]),
-    ])  # fmt: skip
-    return bytes(model.SerializeToString())
 
 
 @pytest.fixture

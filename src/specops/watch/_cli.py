@@ -163,7 +163,7 @@ def render_text(report: dict[str, Any]) -> str:
             for b in o["burn_rates"]:
                 state = {True: "FIRING", False: "ok", None: "no data"}[b["firing"]]
                 lines.append(
-                    f"    {b['severity']:<6} {b['long_s']}s/{b['short_s']}s > {b['factor']:g}x: "
+                    f"    {b['severity']:<6} {b.get('windows') or str(b['long_s']) + 's/' + str(b['short_s']) + 's'} > {b['factor']:g}x: "
                     f"{_rate(b['long'])} / {_rate(b['short'])} ({b['long_requests']}/{b['short_requests']} requests) {state}"
                 )
         for d in row.get("drift", []):

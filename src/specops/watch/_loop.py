@@ -530,9 +530,9 @@ class _Tick:
         if candidate is None:
             already = rolled_back_record((state.get("resources", {}).get(f"Model/{model}") or {}).get("status") or {}, version, None)
             result.update(outcome="already rolled back" if already else "not possible", reason=why, done=bool(already))
-            if not already:
+            if not already:  # (already: another page alert of this tick, or an earlier tick, did it)
                 self.o.say(f"  {model} {version} on {target}: page alert, no rollback: {why}")
-            self.report["actions"].append(result)
+                self.report["actions"].append(result)
             return result
         if self.journal is None:
             raise SpecOpsError("watch needs a journal to act (pass --journal or run it in the repository)")
