@@ -215,3 +215,18 @@ def test_watch_rolls_back_a_burning_version_and_alerts_on_drift(
     assert any(a["alertname"] == "SLODrift" and a["status"] == "firing" for a in report["alerts"])
     assert len(receiver.bodies) == before
     assert "retrain-secret-123" not in (tmp_path / "journal.jsonl").read_text()
+
+    # -- 4. the page people look at: one self-contained HTML5 document with the drifted histograms ---------------
+    import html5lib
+
+    code, page, err = run_cli("slo", "status", "--repo", str(repo), "--format", "html")
+    assert code == 0, err
+    html5lib.HTMLParser(strict=True).parse(page)
+    assert "<svg" in page and "amount" in page and "hour_of_day" in page
+    assert not any(f'{attr}="http' in page for attr in ("src", "href"))
+
+    # -- 5. --retry-rolled-back applies the very same spec again, on purpose ------------------------------------
+    code, out, err = run_cli("apply", "--auto-approve", "--no-policy", "--retry-rolled-back", "--repo", str(repo))
+    assert code == 0, err
+    status = _model_status(target)
+    assert status["traffic"] == {"1.0.0": 0, "1.1.0": 100} and "rolled_back" not in status
