@@ -10,18 +10,14 @@ import sys
 from pathlib import Path
 
 from specops.apply import LocalTarget
-from tests._gitutil import edit
-from tests.test_apply_helpers import (  # noqa: F401 (fixtures)
+from tests.helpers.cli import run_cli
+from tests.helpers.git import edit
+from tests.helpers.serve import (
     TEST_ANALYSIS,
-    TOKEN_ENV,
     commit_version,
-    estate,
     journal_events,
     live_model,
     live_state,
-    run_cli,
-    target,
-    token,
     wait_for,
 )
 
@@ -42,7 +38,7 @@ def _spawn_apply(repo: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def test_stale_and_tampered_plans_are_refused(estate: Path, target: LocalTarget, tmp_path: Path) -> None:  # noqa: F811
+def test_stale_and_tampered_plans_are_refused(estate: Path, target: LocalTarget, tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
     assert run_cli("plan", "--repo", str(estate), "--out", str(plan))[0] == 0
     # Live state moves (another apply of the same plan got there first).
@@ -70,7 +66,7 @@ def test_stale_and_tampered_plans_are_refused(estate: Path, target: LocalTarget,
     assert live_state(target)["revision"] != revision
 
 
-def test_second_apply_is_refused_naming_the_lease_holder(estate: Path, target: LocalTarget) -> None:  # noqa: F811
+def test_second_apply_is_refused_naming_the_lease_holder(estate: Path, target: LocalTarget) -> None:
     assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0
     commit_version(estate, "1.1.0")
     _slow_analysis(estate, "10s")  # long enough that the second apply comes while the first holds the lease
@@ -89,7 +85,7 @@ def test_second_apply_is_refused_naming_the_lease_holder(estate: Path, target: L
     client.close()
 
 
-def test_killed_apply_is_recovered_by_the_next(estate: Path, target: LocalTarget, tmp_path: Path) -> None:  # noqa: F811
+def test_killed_apply_is_recovered_by_the_next(estate: Path, target: LocalTarget, tmp_path: Path) -> None:
     assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0
     commit_version(estate, "1.1.0")
     _slow_analysis(estate, "5m")
@@ -125,8 +121,8 @@ def test_killed_apply_is_recovered_by_the_next(estate: Path, target: LocalTarget
     assert live_model(target)["serving"] == {"1.1.0": 100}
 
 
-def test_plan_blocked_by_policy_is_refused(estate: Path, target: LocalTarget, tmp_path: Path) -> None:  # noqa: F811
-    from tests._gitutil import commit
+def test_plan_blocked_by_policy_is_refused(estate: Path, target: LocalTarget, tmp_path: Path) -> None:
+    from tests.helpers.git import commit
 
     assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0
     # The estate carries the project's own policy library (as the demo's does);

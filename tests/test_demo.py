@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.test_apply_helpers import REPO_ROOT
+from tests.helpers.serve import REPO_ROOT
 
 
 def test_demo_runs_the_whole_loop_and_stops_its_server() -> None:

@@ -33,10 +33,9 @@ from specops.apply import LocalTarget
 from specops.apply._demo import commit_all, failing_export, prepare, set_model_version
 from specops.apply._traffic import rows_from_csv
 from tests._alertmanager import Alertmanager, WebhookReceiver, running_alertmanager
-from tests.test_apply_helpers import REPO_ROOT, journal_events, live_state, run_cli, target, token
+from tests.helpers.cli import run_cli
+from tests.helpers.serve import REPO_ROOT, journal_events, live_state
 from tests.test_watch_alerts import Receiver
-
-__all__ = ["target", "token"]  # fixtures
 
 FEATURES = ["amount", "account_age_days", "tx_count_24h", "distinct_merchants_7d",
             "avg_amount_30d", "hour_of_day", "distance_from_home_km", "card_present"]  # fmt: skip

@@ -19,11 +19,9 @@ from specops.apply._demo import commit_all
 from specops.apply._journal import Journal
 from specops.apply._local import free_port
 from specops.watch import WatchOptions, watch_once
-from tests.test_apply_helpers import run_cli, target, token
+from tests.helpers.cli import run_cli
 from tests.test_watch_alerts import Receiver
 from tests.test_watch_e2e import make_estate
-
-__all__ = ["target", "token"]  # fixtures
 
 
 def _options(repo: Path, tmp_path: Path, holder: str = "watch@test:1", **kw: Any) -> WatchOptions:

@@ -76,7 +76,7 @@ def add_watch_parsers(subparsers: Any) -> None:
 
 
 def _options(args: argparse.Namespace, out: TextIO, *, act: bool) -> Any:
-    from specops.apply._cli import default_journal
+    from specops._project import Project
     from specops.watch._loop import WatchOptions
 
     text = args.format == "text"
@@ -88,7 +88,7 @@ def _options(args: argparse.Namespace, out: TextIO, *, act: bool) -> Any:
 
     journal = None
     if act:
-        journal = Path(args.journal) if args.journal else default_journal(args.repo)
+        journal = Project.discover(args.repo, journal=args.journal).journal
     options = WatchOptions(
         repo=Path(args.repo), ref=args.ref, specs_root=args.specs_root, journal=journal, timeout=args.timeout,
         act=act, say=say,

@@ -467,7 +467,7 @@ class _Tick:
         )  # fmt: skip
 
     def _out_of_sync(self, target: str, state: dict[str, Any]) -> list[Condition]:
-        from specops.apply._runner import placement
+        from specops.plan import placement
 
         places = placement(self.desired.estate)
         resources = state.get("resources") or {}
