@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 from scipy.special import rel_entr
 
+from specops import Dataset, load_estate
 from specops._errors import Diagnostic
 from specops.spec import SLO, parse_bytes
 from specops.spec._slo import (
@@ -128,6 +130,19 @@ def test_wasserstein_puts_one_sided_overflow_at_its_mean() -> None:
     assert wasserstein(ref, cur) == pytest.approx(raw, abs=0.02)
     at_edge = Current.of(cur.counts, 0, 50, 0, None)  # without the sum: a lower bound
     assert wasserstein(ref, at_edge) < wasserstein(ref, cur)
+
+
+def test_reference_from_the_example_profile_sees_its_own_data_as_no_drift() -> None:
+    root = Path(__file__).resolve().parent.parent
+    dataset = load_estate([root / "specs"], root=root).get("Dataset", "transactions").resource
+    assert isinstance(dataset, Dataset) and dataset.spec.profile is not None
+    table = np.loadtxt(root / "specs" / "data" / "transactions-2026-10.csv", delimiter=",", skiprows=1)
+    for i, (name, feature) in enumerate(dataset.spec.profile.features.items()):
+        ref = Reference.from_profile(feature)
+        cur = Current.from_values(ref.edges, table[:, i])
+        assert ref.rows == cur.samples == 2000
+        for method in ("psi", "jensenShannon", "ks", "wasserstein"):
+            assert drift(method, ref, cur, threshold=0.1, min_samples=500).value == pytest.approx(0.0, abs=1e-9), name
 
 
 def test_min_samples_gives_no_data_never_a_pass() -> None:
@@ -329,3 +344,12 @@ def test_on_drift_retrain_takes_a_url_and_a_token_variable_name() -> None:
     secret = text + "  onDrift: {retrain: {url: 'https://ml.example/retrain', tokenEnv: s3cr3t-value}}\n"
     problems = parse_bytes(secret.encode(), "slo.yaml")[1]
     assert problems and "s3cr3t" not in problems[0].message
+
+
+def test_a_drift_window_fits_in_the_feature_buckets_and_the_slo_window() -> None:
+    base = SLO_TEXT.replace("BURN", "[]").replace("NOTIFY", "[log]")
+    too_long = base.replace("{type: drift, threshold: 0.2}", "{type: drift, threshold: 0.2, window: 4d}")
+    assert "longer than 3d" in parse_bytes(too_long.encode(), "slo.yaml")[1][0].message
+    short_slo = base.replace("  objectives:", "  window: 1h\n  objectives:").replace(
+        "{type: drift, threshold: 0.2}", "{type: drift, threshold: 0.2, window: 2h}")
+    assert "longer than the SLO window 1h" in parse_bytes(short_slo.encode(), "slo.yaml")[1][0].message

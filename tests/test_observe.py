@@ -213,6 +213,23 @@ def test_saved_and_read_back_by_a_new_store(tmp_path: Path) -> None:
     assert window["requests"] == 1 and window["features"]["x/a"]["count"] == 0
 
 
+def test_saved_every_minute_while_requests_arrive(tmp_path: Path) -> None:
+    clock = Clock()
+    obs, features = store(clock), layout()
+    obs.attach(tmp_path)
+    record(obs, features, [[5.0, 0.5]])
+    assert not (tmp_path / FILE_NAME).exists()  # not yet: the last save (the start) is under a minute old
+    clock.now += 61
+    record(obs, features, [[5.0, 0.5]])
+    for _ in range(500):  # written off the request path, by a thread
+        if (tmp_path / FILE_NAME).exists():
+            break
+        threading.Event().wait(0.01)
+    again = store(clock)
+    again.attach(tmp_path)
+    assert answer(again, features, [300])["live"]["windows"]["300"]["requests"] == 2
+
+
 def test_an_unreadable_file_is_kept_aside_and_observations_start_empty(tmp_path: Path) -> None:
     (tmp_path / FILE_NAME).write_bytes(b"not a zip file")
     obs = store(Clock())

@@ -207,6 +207,7 @@ _REGISTRARS = [
     "specops.apply._cli:add_apply_parsers",
     "specops.watch._cli:add_watch_parsers",
     "specops.watch._rules:add_slo_rules_parser",
+    "specops.spec._profile:add_dataset_parser",
 ]
 
 

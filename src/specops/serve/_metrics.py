@@ -84,12 +84,14 @@ class FeatureStats:
         if array.ndim == 0 or array.shape[-1] != n or array.dtype.kind not in "iuf" or n == 0:
             return None
         rows = array.reshape(-1, n).astype(np.float64, copy=False)
+        index = np.count_nonzero(rows[:, :, None] >= self._lower, axis=2) + (rows > self._last)
+        index += self._offsets
         nan = np.isnan(rows)
-        index = (rows[:, :, None] >= self._lower).sum(axis=2) + (rows > self._last)
-        index = np.where(nan, self.width - 1, index) + self._offsets
+        if nan.any():
+            index[nan] = (self._offsets + self.width - 1)[np.nonzero(nan)[1]]
+            rows = np.where(nan, 0.0, rows)
         counts = np.bincount(index.ravel(), minlength=self.size)
-        sums = np.where(nan, 0.0, rows).sum(axis=0)
-        return counts, sums
+        return counts, rows.sum(axis=0)
 
     def observe(self, array: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Count a batch into the cumulative histograms; returns what :meth:`bin` gave."""

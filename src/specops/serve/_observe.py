@@ -312,27 +312,25 @@ class Observations:
         return {"now": now, "bucket_s": TIERS[0].bucket_s, "versions": out, "memory_bytes": memory}
 
     def _nothing(self, model: str, layout: Sequence[FeatureStats], windows: list[int]) -> dict[str, Any]:
-        def zero(seconds: int, bucket: int, features: bool) -> dict[str, Any]:
-            out: dict[str, Any] = dict.fromkeys(_FIXED, 0)
-            out["over_threshold"] = {threshold_key(t): 0 for t in sorted(set(self.bounds_for(model)))}
-            out |= {"first_ts": None, "last_ts": None, "seconds": seconds, "bucket_s": bucket}
-            if features:
-                empty = np.zeros(max((f.size for f in layout), default=0), dtype=np.int64)
-                out["features"] = {
-                    f"{f.tensor}/{name}": f.feature_json(empty, np.zeros(len(f.features)), j)
-                    for f in layout for j, name in enumerate(f.features)
-                }
-            return out
+        over = {threshold_key(t): 0 for t in sorted(set(self.bounds_for(model)))}
+        empty = np.zeros(max((f.size for f in layout), default=0), dtype=np.int64)
+        features = {
+            f"{f.tensor}/{name}": f.feature_json(empty, np.zeros(len(f.features)), j)
+            for f in layout for j, name in enumerate(f.features)
+        }
 
-        budget_s = self._budget(model)
+        def zero(seconds: int, bucket: int) -> dict[str, Any]:
+            out: dict[str, Any] = dict.fromkeys(_FIXED, 0)
+            return out | {"over_threshold": over, "first_ts": None, "last_ts": None, "seconds": seconds, "bucket_s": bucket}
+
         windows_out = {}
         for w in windows:
             tier = next((t for t in TIERS if t.span_s >= w), None)
             bucket = tier.bucket_s if tier else BUDGET_BUCKET_S
-            windows_out[str(w)] = zero(max(1, math.ceil(w / bucket)) * bucket, bucket, True)
-            if tier is None:
-                windows_out[str(w)]["features"] = {}
-        return {"windows": windows_out, "budget_window": zero(budget_s, BUDGET_BUCKET_S, False)}
+            windows_out[str(w)] = zero(max(1, math.ceil(w / bucket)) * bucket, bucket) | {
+                "features": features if tier else {}
+            }
+        return {"windows": windows_out, "budget_window": zero(self._budget(model), BUDGET_BUCKET_S)}
 
     # -- persistence --------------------------------------------------------------
 

@@ -151,6 +151,8 @@ DEFAULT_BURN_RATES: tuple[BurnRate, ...] = (
 """The SRE workbook's pairs, used when an SLO declares none."""
 
 _URL_SCHEMES = ("alertmanager", "webhook")
+DRIFT_WINDOW_MAX_S = 3 * 86400
+"""Targets keep feature counts for 3 days (``specops.serve._observe``)."""
 
 
 def check_notify(channel: str) -> str:
@@ -226,6 +228,15 @@ class SLOSpec(SpecModel):
                 "burn-rate alerting needs an objective with an error budget (latency, errorRate or availability)"
             )
         window = duration_seconds(self.window)
+        for objective in self.objectives:
+            if isinstance(objective, DriftObjective):
+                drift_s = duration_seconds(objective.window)
+                if drift_s > DRIFT_WINDOW_MAX_S:
+                    raise ValueError(
+                        f"drift window {objective.window} is longer than 3d, the span a target keeps feature counts for"
+                    )
+                if drift_s > window:
+                    raise ValueError(f"drift window {objective.window} is longer than the SLO window {self.window}")
         for rate in self.alerting.burn_rates:
             if duration_seconds(rate.long_window) > window:
                 raise ValueError(

@@ -39,6 +39,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from specops.spec._dataset import FeatureProfile
+
 __all__ = [
     "EPSILON",
     "METHODS",
@@ -79,6 +81,13 @@ class Reference:
         if np.any(np.diff(e) <= 0):
             raise ValueError("reference edges must increase strictly")
         return cls(e, c, std)
+
+    @classmethod
+    def from_profile(cls, feature: FeatureProfile) -> Reference:
+        """From a Dataset profile's feature (its histogram and standard deviation)."""
+        if feature.histogram is None:
+            raise ValueError("the profiled feature has no histogram")
+        return cls.of(feature.histogram.edges, feature.histogram.counts, feature.std)
 
     @property
     def rows(self) -> int:
