@@ -50,7 +50,7 @@ def test_an_unreachable_target_is_no_data_and_one_alert_never_a_rollback(tmp_pat
 
 
 def test_one_active_watcher_the_other_stands_by_and_takes_over_without_repeating(
-    tmp_path: Path, target: LocalTarget, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, target: LocalTarget, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with Receiver() as receiver:
         repo = make_estate(tmp_path, target.url, [f"webhook:{receiver.url}/alerts"], f"{receiver.url}/retrain", monkeypatch)
@@ -59,7 +59,8 @@ def test_one_active_watcher_the_other_stands_by_and_takes_over_without_repeating
         guardrail = repo / "specs/guardrails/feature-ranges.yaml"
         guardrail.write_text(guardrail.read_text().replace("maxElements: 8192", "maxElements: 4096"))
         commit_all(repo, "guardrail: smaller requests")
-        first = watch_once(_options(repo, tmp_path, "watch@a:1", lease_ttl_s=2.0))
+        # a's lease outlives its tick even on a starved machine; b waits for it to expire.
+        first = watch_once(_options(repo, tmp_path, "watch@a:1", lease_ttl_s=6.0))
         assert first["targets"]["local-cpu"]["role"] == "active"
         firing = {a["alertname"] for a in first["alerts"] if a["status"] == "firing"}
         assert firing == {"OutOfSync", "SLONoTraffic"}
@@ -67,18 +68,22 @@ def test_one_active_watcher_the_other_stands_by_and_takes_over_without_repeating
         assert sync["labels"]["resource"] == "Guardrail/feature-ranges"
         sent = len(receiver.bodies)
 
-        standby = watch_once(_options(repo, tmp_path, "watch@b:2", lease_ttl_s=2.0))
+        standby = watch_once(_options(repo, tmp_path, "watch@b:2", lease_ttl_s=6.0))
         assert standby["targets"]["local-cpu"]["role"] == "standby"
         assert "watch@a:1" in standby["targets"]["local-cpu"]["detail"]
-        time.sleep(2.2)  # a's lease expires: b takes over with the alert state a left on the target
-        taken = watch_once(_options(repo, tmp_path, "watch@b:2", lease_ttl_s=2.0))
+        lease = f"{target.url}/admin/v1/lease?kind=watch"
+        deadline = time.monotonic() + 30  # a's lease expires: b takes over with the alert state a left on the target
+        while httpx.get(lease, headers={"Authorization": f"Bearer {token}"}).json()["holder"] is not None:
+            assert time.monotonic() < deadline, "the watch lease never expired"
+            time.sleep(0.2)
+        taken = watch_once(_options(repo, tmp_path, "watch@b:2", lease_ttl_s=6.0))
         assert taken["targets"]["local-cpu"]["role"] == "active"
         assert {a["alertname"] for a in taken["alerts"] if a["status"] == "firing"} == firing
         assert len(receiver.bodies) == sent  # nothing lost, nothing repeated
 
         # Applying the change resolves OutOfSync once.
         assert run_cli("apply", "--auto-approve", "--no-policy", "--repo", str(repo))[0] == 0
-        watch_once(_options(repo, tmp_path, "watch@b:2", lease_ttl_s=2.0))
+        watch_once(_options(repo, tmp_path, "watch@b:2", lease_ttl_s=6.0))
         assert len(_alert_bodies(receiver, "OutOfSync", "resolved")) == 1
 
 
