@@ -309,6 +309,7 @@ class _Tick:
             self.report["alerts"].extend(self._alert_rows(book, only_firing=True))
             return
         if self.o.act:
+            state = driver.live_state()  # as it is now that this watcher holds the target
             self._recover(driver, name, state)
         conditions: list[Condition] = []
         for model_name, spec in sorted(self.desired.models.items()):
@@ -321,6 +322,11 @@ class _Tick:
                 continue  # not applied there yet: OutOfSync says so
             conditions += self._evaluate_model(driver, name, model, entry)
         conditions += self._out_of_sync(name, state)
+        if driver.lease_info("apply").get("holder") not in (None, self.o.holder):
+            # An apply started meanwhile: what differs from git now is its work, not drift.
+            for c in conditions:
+                if c.alertname == "OutOfSync":
+                    c.firing = None  # no data: keep what was known
         if not self.o.act:
             self.report["alerts"].extend(self._alert_rows(book, only_firing=True))
             return
