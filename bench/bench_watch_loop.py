@@ -94,6 +94,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", type=int, default=100)
     parser.add_argument("--ticks", type=int, default=3)
+    parser.add_argument("--profile", action="store_true", help="also print where one tick spends its time (cProfile)")
     args = parser.parse_args(argv)
 
     from specops._cli import main as cli
@@ -128,6 +129,13 @@ def main(argv: list[str]) -> int:
                 start = time.perf_counter()
                 report = watch_once(options)
                 ticks.append(time.perf_counter() - start)
+            if args.profile:
+                import cProfile
+                import pstats
+
+                profiler = cProfile.Profile()
+                profiler.runcall(watch_once, options)
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
             release_leases(options)
             features = sum(len(d["features"]) for r in report["slos"] for d in r["drift"])
             pairs = sum(len(o["burn_rates"]) for r in report["slos"] for o in r["objectives"])
