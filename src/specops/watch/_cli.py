@@ -30,15 +30,6 @@ def parse_interval(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def _slo_commands(subparsers: Any) -> Any:
-    """The sub-parsers of ``specops slo``, created by whichever registrar comes first."""
-    slo = subparsers.choices.get("slo")
-    if slo is None:
-        slo = subparsers.add_parser("slo", help="service-level objectives: status, Prometheus rules")
-        slo.add_subparsers(dest="slo_command", metavar="COMMAND", required=True)
-    return next(a for a in slo._actions if isinstance(a, argparse._SubParsersAction))
-
-
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo", default=".", help="a path inside the git repository (default: .)")
     parser.add_argument("--ref", default="HEAD", help="git ref of the desired state (default: HEAD)")
@@ -64,7 +55,9 @@ def add_watch_parsers(subparsers: Any) -> None:
     watch.add_argument("--format", choices=("text", "json"), default="text")
     watch.set_defaults(func=cmd_watch)
 
-    status = _slo_commands(subparsers).add_parser(
+    from specops.watch._rules import slo_commands
+
+    status = slo_commands(subparsers).add_parser(
         "status", help="per SLO: budget remaining, burn rates, firing alerts, drift per feature"
     )
     _common(status)
