@@ -314,6 +314,15 @@ def test_served_requests_are_observed_and_survive_a_restart(tmp_path: Path) -> N
         assert bad.status_code == 400 and "whole seconds" in bad.json()["error"]
         too_long = admin.http.get("/admin/v1/models/fraud/observations", params={"windows": str(31 * 86400)})
         assert too_long.status_code == 400 and "SLO window" in too_long.json()["error"]
+        only = admin.http.get("/admin/v1/models/fraud/observations", params={"windows": "300,3600", "features": "3600"})
+        versions = only.json()["versions"]
+        assert "features" not in versions["1.1.0"]["live"]["windows"]["300"]
+        assert versions["1.1.0"]["live"]["windows"]["3600"]["features"]["features/amount"]["count"] == 10
+        assert "features" not in versions["1.1.0"]["shadow"]["windows"]["300"]
+        none = admin.http.get("/admin/v1/models/fraud/observations", params={"windows": "300", "features": ""})
+        assert "features" not in none.json()["versions"]["1.0.0"]["shadow"]["windows"]["300"]
+        stray = admin.http.get("/admin/v1/models/fraud/observations", params={"windows": "300", "features": "60"})
+        assert stray.status_code == 400
         missing = admin.http.get("/admin/v1/models/nope/observations")
         assert missing.status_code == 404
     finally:

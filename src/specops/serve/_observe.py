@@ -41,7 +41,7 @@ import math
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -287,8 +287,15 @@ class Observations:
 
     # -- answering ----------------------------------------------------------------
 
-    def answer(self, model: str, versions: Mapping[str, Sequence[FeatureStats]], windows: list[int]) -> dict[str, Any]:
-        """The admin API's ``observations`` document for ``model`` (see docs/admin-api.md)."""
+    def answer(
+        self, model: str, versions: Mapping[str, Sequence[FeatureStats]], windows: list[int],
+        features: Collection[int] | None = None,
+    ) -> dict[str, Any]:
+        """The admin API's ``observations`` document for ``model`` (see docs/admin-api.md).
+
+        ``features``: the windows whose feature counts to include (None: every window).
+        """
+        wanted = set(windows) if features is None else set(features)
         now = self.clock()
         out: dict[str, Any] = {}
         memory: dict[str, int] = {}
@@ -303,15 +310,17 @@ class Observations:
                     budget = stream.window(now, stream.budget_s, features=False)
                     budget["seconds"] = stream.budget_s
                     kinds[traffic] = {
-                        "windows": {str(w): stream.window(now, w) for w in windows},
+                        "windows": {str(w): stream.window(now, w, features=w in wanted) for w in windows},
                         "budget_window": budget,
                     }
                 else:  # never mirrored to: nothing allocated, every count 0
-                    kinds[traffic] = self._nothing(model, layout, windows)
+                    kinds[traffic] = self._nothing(model, layout, windows, wanted)
             out[version] = kinds
         return {"now": now, "bucket_s": TIERS[0].bucket_s, "versions": out, "memory_bytes": memory}
 
-    def _nothing(self, model: str, layout: Sequence[FeatureStats], windows: list[int]) -> dict[str, Any]:
+    def _nothing(
+        self, model: str, layout: Sequence[FeatureStats], windows: list[int], wanted: set[int]
+    ) -> dict[str, Any]:
         over = {threshold_key(t): 0 for t in sorted(set(self.bounds_for(model)))}
         empty = np.zeros(max((f.size for f in layout), default=0), dtype=np.int64)
         features = {
@@ -327,9 +336,9 @@ class Observations:
         for w in windows:
             tier = next((t for t in TIERS if t.span_s >= w), None)
             bucket = tier.bucket_s if tier else BUDGET_BUCKET_S
-            windows_out[str(w)] = zero(max(1, math.ceil(w / bucket)) * bucket, bucket) | {
-                "features": features if tier else {}
-            }
+            windows_out[str(w)] = zero(max(1, math.ceil(w / bucket)) * bucket, bucket)
+            if w in wanted:
+                windows_out[str(w)]["features"] = features if tier else {}
         return {"windows": windows_out, "budget_window": zero(self._budget(model), BUDGET_BUCKET_S)}
 
     # -- persistence --------------------------------------------------------------
