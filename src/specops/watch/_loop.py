@@ -347,13 +347,15 @@ class _Tick:
         traffic = {str(v): int(w) for v, w in (status.get("traffic") or {}).items()}
         serving = sorted(v for v, w in traffic.items() if w > 0)
         windows: set[int] = set()
+        drift_windows: set[int] = set()
         for slo in slos:
             for pair in _burn_pairs(slo):
                 windows |= {pair.long_s, pair.short_s}
             for objective in slo.spec.objectives:
                 if objective.type == "drift":
-                    windows.add(_drift_window(objective))
-        observations = driver.observations(model.name, sorted(windows))
+                    drift_windows.add(_drift_window(objective))
+        # Feature counts only where drift reads them: a fifth of the bytes for 8 features.
+        observations = driver.observations(model.name, sorted(windows | drift_windows), features_s=sorted(drift_windows))
         conditions: list[Condition] = []
         for slo in slos:
             channels = list(slo.spec.alerting.notify) or ["log"]
