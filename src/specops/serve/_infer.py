@@ -83,16 +83,18 @@ async def _run(target: ServeTarget, mv: ModelVersion, request: InferRequest, *, 
 
 
 def _observe(features: FeatureStats, array: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Feature statistics of a batch, a slice of rows at a time (what they cost stays small);
-    the batch's counts and sums (for the observation buckets), None when it was not binned."""
+    """Feature statistics of a batch, a slice of rows at a time (what they cost stays small).
+
+    Returns the batch's bin counts and sums (what the windowed observations add), as one
+    ``FeatureStats.observe`` of the whole batch would.
+    """
     if array.ndim < 2 or array.shape[0] <= OBSERVE_ROWS:
         return features.observe(array)
     total: tuple[np.ndarray, np.ndarray] | None = None
     for start in range(0, array.shape[0], OBSERVE_ROWS):
         part = features.observe(array[start : start + OBSERVE_ROWS])
-        if part is None:
-            return None
-        total = part if total is None else (total[0] + part[0], total[1] + part[1])
+        if part is not None:
+            total = part if total is None else (total[0] + part[0], total[1] + part[1])
     return total
 
 
