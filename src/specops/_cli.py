@@ -210,6 +210,7 @@ _REGISTRARS = [
     "specops.apply._cli:add_apply_parsers",
     "specops.init._cli:add_init_parser",
     "specops._completion:add_completion_parser",
+    "specops.watch._cli:add_watch_parsers",
     "specops.watch._rules:add_slo_rules_parser",
     "specops.spec._profile:add_dataset_parser",
 ]
