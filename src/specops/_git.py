@@ -28,6 +28,7 @@ __all__ = [
     "GitError",
     "GitRepo",
     "NotARepositoryError",
+    "RefMovedError",
     "Snapshot",
     "UnknownRefError",
     "blob_id",
@@ -309,3 +310,162 @@ class GitRepo:
 
     def _empty_tree(self) -> str:
         return str(self._repo.TreeBuilder().write())
+
+    # --- refs outside branches (the evidence chain lives on refs/specops/evidence) ---
+
+    def ref_target(self, ref: str) -> str | None:
+        """The commit a full ref name points at, or ``None`` when the ref does not exist."""
+        try:
+            return str(self._repo.references[ref].peel(pygit2.Commit).id)
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+
+    def files_at(self, commit: str, root: str = "") -> list[tuple[str, str]]:
+        """``(path, blob id)`` of every file under ``root`` in ``commit``'s tree, sorted by path."""
+        try:
+            tree = self._repo[commit].peel(pygit2.Tree)
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise GitError(f"commit {commit[:12]} is missing from the repository: {exc}") from exc
+        base = root.strip("/")
+        if base:
+            try:
+                tree = tree[base]
+            except KeyError:
+                return []
+            if not isinstance(tree, pygit2.Tree):
+                return []
+        out: list[tuple[str, str]] = []
+        stack: list[tuple[str, pygit2.Tree]] = [(base, tree)]
+        while stack:
+            at, node = stack.pop()
+            for entry in node:
+                path = f"{at}/{entry.name}" if at else str(entry.name)
+                if isinstance(entry, pygit2.Tree):
+                    stack.append((path, entry))
+                elif entry.type_str == _BLOB:
+                    out.append((path, str(entry.id)))
+        out.sort()
+        return out
+
+    def commit_files(
+        self,
+        ref: str,
+        parent: str | None,
+        add: dict[str, bytes],
+        message: str,
+        *,
+        remove: tuple[str, ...] = (),
+        name: str = "specops",
+        email: str = "specops@localhost",
+    ) -> str:
+        """Commit ``parent``'s tree plus ``add`` minus ``remove`` and move ``ref`` to it.
+
+        No work tree or index is touched. The ref moves only if it still points at
+        ``parent`` (compare-and-swap), else ``RefMovedError``: another writer got there first.
+        """
+        index = pygit2.Index()
+        if parent is not None:
+            index.read_tree(self._repo[parent].peel(pygit2.Tree))
+        for path in remove:
+            index.remove(path)
+        for path, data in add.items():
+            index.add(pygit2.IndexEntry(path, self._repo.create_blob(data), pygit2.enums.FileMode.BLOB))
+        tree = index.write_tree(self._repo)
+        who = pygit2.Signature(name, email)
+        parents = [pygit2.Oid(hex=parent)] if parent is not None else []
+        oid = self._repo.create_commit(None, who, who, message, tree, parents)
+        if self.ref_target(ref) != parent:
+            raise RefMovedError(ref)
+        self._repo.references.create(ref, oid, force=True)
+        return str(oid)
+
+    def set_ref(self, ref: str, commit: str) -> None:
+        self._repo.references.create(ref, pygit2.Oid(hex=commit), force=True)
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        found = self._repo.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
+        return str(found) if found is not None else None
+
+    def is_ancestor(self, ancestor: str, commit: str) -> bool:
+        """Whether ``ancestor`` is ``commit`` or reachable from it."""
+        if ancestor == commit:
+            return True
+        try:
+            return bool(self._repo.descendant_of(pygit2.Oid(hex=commit), pygit2.Oid(hex=ancestor)))
+        except (KeyError, ValueError, pygit2.GitError):
+            return False
+
+    def commit_message(self, commit: str) -> str:
+        return str(self._repo[commit].peel(pygit2.Commit).message)
+
+    def history(self, head: str) -> list[str]:
+        """Commit ids from ``head`` back along first parents, newest first."""
+        out: list[str] = []
+        commit = self._repo[head].peel(pygit2.Commit)
+        while True:
+            out.append(str(commit.id))
+            if not commit.parents:
+                return out
+            commit = commit.parents[0]
+
+    def has_remote(self, name: str) -> bool:
+        return name in self._repo.remotes.names()
+
+    def fetch_ref(self, remote: str, ref: str, into: str) -> str | None:
+        """Fetch ``ref`` from ``remote`` into the local ref ``into`` (forced); what ``into`` holds after.
+
+        A remote without that ref leaves ``into`` as it was; an unreachable remote raises ``GitError``.
+        """
+        try:
+            self._repo.remotes[remote].fetch([f"+{ref}:{into}"], callbacks=_Callbacks())
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise GitError(f"cannot fetch {ref} from {remote}: {exc}") from exc
+        return self.ref_target(into)
+
+    def push_ref(self, remote: str, ref: str) -> str | None:
+        """Push ``ref`` to the same name on ``remote`` without forcing; ``None`` when it landed.
+
+        Otherwise the remote's reason for refusing it (it moved on, not a
+        fast-forward; or another writer's update raced this one): fetch,
+        re-link and push again. Failing to reach the remote raises ``GitError``.
+        """
+        callbacks = _Callbacks()
+        try:
+            self._repo.remotes[remote].push([f"{ref}:{ref}"], callbacks=callbacks)
+        except KeyError as exc:
+            raise GitError(f"no remote named {remote!r}") from exc
+        except (ValueError, pygit2.GitError) as exc:
+            text = str(exc)
+            if any(word in text.lower() for word in ("fast-forward", "fastforward", "rejected", "lock", "exists", "not present locally")):
+                return text
+            raise GitError(f"cannot push {ref} to {remote}: {exc}") from exc
+        return callbacks.rejected
+
+
+class RefMovedError(GitError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"{ref} moved while it was being updated (another writer); try again")
+        self.ref = ref
+
+
+class _Callbacks(pygit2.RemoteCallbacks):  # type: ignore[misc]
+    """Credentials for https remotes from ``$SPECOPS_GIT_TOKEN`` (CI's token), and push refusals.
+
+    libgit2 does not read the ``http.extraheader`` that actions/checkout
+    leaves behind, so the workflow hands the token over explicitly. It is
+    never written anywhere.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rejected: str | None = None
+
+    def credentials(self, url: str, username_from_url: str | None, allowed_types: int) -> pygit2.UserPass:
+        token = os.environ.get("SPECOPS_GIT_TOKEN")
+        if not token:
+            raise pygit2.GitError(f"{url} asks for credentials: set SPECOPS_GIT_TOKEN (CI: the job's token)")
+        return pygit2.UserPass(username_from_url or "x-access-token", token)
+
+    def push_update_reference(self, refname: str, message: str | None) -> None:
+        if message:
+            self.rejected = f"{refname}: {message}"
