@@ -193,6 +193,7 @@ _REGISTRARS = [
     "specops.policy._cli:add_policy_parser",
     "specops.serve._cli:add_serve_parser",
     "specops.apply._cli:add_apply_parsers",
+    "specops.evidence._cli:add_audit_parsers",
 ]
 
 

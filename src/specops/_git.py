@@ -329,11 +329,12 @@ class GitRepo:
         base = root.strip("/")
         if base:
             try:
-                tree = tree[base]
+                sub = tree[base]
             except KeyError:
                 return []
-            if not isinstance(tree, pygit2.Tree):
+            if not isinstance(sub, pygit2.Tree):
                 return []
+            tree = sub
         out: list[tuple[str, str]] = []
         stack: list[tuple[str, pygit2.Tree]] = [(base, tree)]
         while stack:
@@ -408,6 +409,10 @@ class GitRepo:
                 return out
             commit = commit.parents[0]
 
+    def changed_paths(self, old: str, new: str) -> list[tuple[str, str]]:
+        """``(status, path)`` of files added (A), modified (M) or deleted (D) from ``old`` to ``new``."""
+        return _changed_paths(self._repo, old, new)
+
     def has_remote(self, name: str) -> bool:
         return name in self._repo.remotes.names()
 
@@ -448,7 +453,7 @@ class RefMovedError(GitError):
         self.ref = ref
 
 
-class _Callbacks(pygit2.RemoteCallbacks):  # type: ignore[misc]
+class _Callbacks(pygit2.RemoteCallbacks):
     """Credentials for https remotes from ``$SPECOPS_GIT_TOKEN`` (CI's token), and push refusals.
 
     libgit2 does not read the ``http.extraheader`` that actions/checkout
@@ -469,3 +474,10 @@ class _Callbacks(pygit2.RemoteCallbacks):  # type: ignore[misc]
     def push_update_reference(self, refname: str, message: str | None) -> None:
         if message:
             self.rejected = f"{refname}: {message}"
+
+
+def _changed_paths(repo: pygit2.Repository, old: str, new: str) -> list[tuple[str, str]]:
+    """``(status, path)`` of files that differ between two commits' trees (no rename detection)."""
+    a = repo[old].peel(pygit2.Tree)
+    b = repo[new].peel(pygit2.Tree)
+    return [(d.status_char(), d.old_file.path if d.status_char() == "D" else d.new_file.path) for d in a.diff_to_tree(b).deltas]

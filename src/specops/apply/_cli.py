@@ -79,6 +79,7 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
     from specops._errors import SpecOpsError
     from specops.apply._checks import load_plan
     from specops.apply._runner import ApplyOptions, apply_plan
+    from specops.evidence import stash_plan
 
     if bool(args.plan_file) == bool(args.auto_approve):
         raise SpecOpsError(
@@ -115,16 +116,21 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
             if not args.no_policy:
                 plan.policy = check_plan(plan, PolicyOptions(context=args.context), repo_path=args.repo)
                 plan.plan_id = plan.compute_id()
-            return plan.to_json()
+            fresh = plan.to_json()
+            stash_plan(options.journal, fresh)
+            return fresh
 
         doc = replan()
     say(f"Applying plan {str(doc['plan_id'])[:12]} (commit {str(doc['desired'].get('commit'))[:12]}); journal {options.journal}")
+    stash_plan(options.journal, doc)  # the evidence seals the plan's policy decisions with the apply
     try:
         result = apply_plan(doc, options, replan=replan)
     except SpecOpsError as exc:
         if not text:
             out.write(json.dumps({"outcome": "failed", "error": str(exc)}, indent=2) + "\n")
         raise
+    finally:
+        _seal_evidence(args.repo, options.journal, say)
     if text:
         say(result.message)
         if result.traffic.sent:
@@ -133,6 +139,17 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
     else:
         out.write(json.dumps(result.to_json(), indent=2) + "\n")
     return EXIT_OK
+
+
+def _seal_evidence(repo: str, journal: Path, say: Any) -> None:
+    """Seal what this apply journaled into the repository's evidence; a failure warns, the apply's result stands."""
+    from specops._errors import SpecOpsError
+    from specops.evidence import seal
+
+    try:
+        seal(repo, journal, say=say)
+    except SpecOpsError as exc:
+        sys.stderr.write(f"warning: evidence not sealed ({exc}); run `specops audit seal`\n")
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:

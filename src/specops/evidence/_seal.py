@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from specops._errors import SpecOpsError
 from specops._git import GitError, GitRepo
 from specops.evidence._record import canonical, digest
 from specops.evidence._store import EvidenceError, EvidenceStore
@@ -82,7 +83,7 @@ def _lineage(repo: Path, doc: dict[str, Any]) -> dict[str, Any]:
         from specops.plan import load_desired_state
 
         estate = load_desired_state(repo, ref=str(fp["commit"]), specs_root=fp.get("specs_root", "specs")).estate
-    except Exception:  # noqa: BLE001 - lineage is context; a plan whose commit is gone still seals
+    except SpecOpsError:  # lineage is context: a plan whose commit is gone still seals
         return {}
     out: dict[str, Any] = {}
     for change in wanted:
@@ -142,7 +143,7 @@ def plan_record(doc: dict[str, Any], lineage: dict[str, Any] | None = None) -> t
             "rules": [r["id"] for r in policy.get("rules") or []],
             "results": [
                 {k: r.get(k) for k in ("rule", "resource", "outcome", "status", "message", "approvers",
-                                       "approved_by", "waiver", "decision_id")}  # fmt: skip
+                                       "approved_by", "waiver", "decision_id")}
                 for r in policy.get("results") or []
             ],
             "context": policy.get("context") or {},
@@ -183,7 +184,7 @@ def _trim(event: dict[str, Any]) -> dict[str, Any]:
             "traffic": status.get("traffic"),
         }
     if "targets" in detail and isinstance(detail["targets"], dict):
-        detail["targets"] = {name: {"url": t.get("url")} for name, t in detail["targets"].items()}
+        detail["targets"] = {name: {"url": t.get("url"), "token_env": t.get("token_env")} for name, t in detail["targets"].items()}
     from specops.plan._model import mask
 
     out = {k: event[k] for k in _IDENTITY if event.get(k) is not None}
@@ -276,7 +277,7 @@ def seal(
             _, lines = _read_journal(journal_path, int(mark.get("offset", 0)))
             bodies, last = _bodies(Path(repo), journal_path, journal_id, lines)
             if bodies and last is not None:
-                message = f"sealed {len(bodies)} record(s) from journal {journal_id[:12]} by {_who()}"
+                message = f"evidence: sealed {len(bodies)} record(s) from journal {journal_id[:12]} by {_who()}"
                 sealed = len(store.append(bodies, message, journals={journal_id: last}))
         result = SealResult(sealed, store.head_commit())
         if sharing:

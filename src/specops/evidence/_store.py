@@ -34,13 +34,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from specops._errors import SpecOpsError
-from specops._git import GitRepo, RefMovedError
+from specops._git import GitError, GitRepo, RefMovedError
 from specops.evidence._record import GENESIS, Location, canonical, link
 
 __all__ = ["REF", "TRACKING_REF", "Chain", "EvidenceError", "EvidenceStore"]
@@ -118,7 +117,7 @@ class EvidenceStore:
             return empty_head()
         try:
             head = orjson.loads(self.repo.read_path(commit, HEAD_FILE))
-        except Exception:  # noqa: BLE001 - a missing or mangled head is reported by verify
+        except (GitError, orjson.JSONDecodeError):  # a missing or mangled head: verify reports it
             return empty_head()
         return head if isinstance(head, dict) else empty_head()
 
@@ -176,7 +175,7 @@ class EvidenceStore:
             "journals": {**(head.get("journals") or {}), **journals},
         }
         add = {path: b"\n".join(lines) + b"\n", HEAD_FILE: canonical(new_head) + b"\n"}
-        body = f"evidence: records {first}-{final}\n\n{message}\n\nhead {final} {last}\n"
+        body = f"{message}\n\nrecords {first}-{final}\nhead {final} {last}\n"
         try:
             return self.repo.commit_files(self.ref, parent, add, body, remove=remove)
         except RefMovedError as exc:
@@ -217,7 +216,7 @@ class EvidenceStore:
                 journals[name] = mark
         records, lines, last = link(bodies, seq, prev)
         return self._commit(theirs, {**theirs_head, "journals": journals}, records, lines, last,
-                            f"re-linked {len(records)} record(s) after {theirs[:12]}", {})  # fmt: skip
+                            f"evidence: re-linked {len(records)} record(s) after {theirs[:12]}", {})  # fmt: skip
 
     def push(self, remote: str) -> int:
         """Push the chain, re-linking on the remote's head when refused; how many attempts it took."""
