@@ -90,7 +90,7 @@ def _targets(repo: Any, records: list[dict[str, Any]]) -> dict[str, tuple[str, s
         if record.get("type") == "apply.start":
             for name, where in ((record.get("detail") or {}).get("targets") or {}).items():
                 if where.get("url"):
-                    targets[name] = (str(where["url"]), where.get("token_env"))
+                    targets[name] = (str(where["url"]), where.get("tokenEnv"))
     try:
         from specops.plan import load_desired_state
 

@@ -109,10 +109,11 @@ def verify_chain(
             start_seq, start_prev = int(record["through"]) + 1, str(record["last_hash"])
     expected_seq, expected_prev = start_seq, start_prev
     prev_where: Location | None = None
+    stored = {record["seq"] for record, _, _ in parsed}
     for i, (record, line, where) in enumerate(parsed):
         seq = record["seq"]
         if seq != expected_seq:
-            if seq > expected_seq:
+            if seq > expected_seq and expected_seq not in stored:
                 missing = f"record {expected_seq}" if seq == expected_seq + 1 else f"records {expected_seq}-{seq - 1}"
                 after = f" after {prev_where}" if prev_where else " at the start of the chain"
                 return i, Problem(expected_seq, None, f"is missing: {missing} deleted{after}, before {where}")

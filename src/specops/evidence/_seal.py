@@ -184,7 +184,7 @@ def _trim(event: dict[str, Any]) -> dict[str, Any]:
             "traffic": status.get("traffic"),
         }
     if "targets" in detail and isinstance(detail["targets"], dict):
-        detail["targets"] = {name: {"url": t.get("url"), "token_env": t.get("token_env")} for name, t in detail["targets"].items()}
+        detail["targets"] = {name: {"url": t.get("url"), "tokenEnv": t.get("token_env")} for name, t in detail["targets"].items()}
     from specops.plan._model import mask
 
     out = {k: event[k] for k in _IDENTITY if event.get(k) is not None}
