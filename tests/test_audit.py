@@ -11,14 +11,19 @@ and ``audit verify`` must name a record edited or deleted afterwards.
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import html5lib
 import pygit2
 
 from specops._core import canonical_hash
+from specops._git import GitRepo
 from specops.apply import AdminClient, LocalTarget
-from specops.evidence import REF
+from specops.evidence import REF, EvidenceStore
+from specops.evidence._verify import verify
 from tests._evidence_util import chain_records, csv_rows, tamper
 from tests._gitutil import edit
 from tests.test_apply_helpers import (  # noqa: F401 (fixtures)
@@ -162,3 +167,42 @@ def test_audit_lists_every_change_and_finds_what_bypassed_specops(estate: Path, 
     tamper(estate, drop)
     code, _, err = run_cli("audit", "verify", "--repo", repo)
     assert code == 1 and f"record {victim['seq']}: is missing: record {victim['seq']} deleted after " in err, err
+
+
+def test_two_applies_to_two_targets_at_once_both_land_their_evidence(
+    estate: Path, target: LocalTarget, token: str, tmp_path: Path,  # noqa: F811
+) -> None:  # fmt: skip
+    """Production (main, local-cpu) and staging (a branch whose Target is local-b) of one repository,
+    applied at the same moment from two clones, each sealing and pushing to the shared origin."""
+    origin = tmp_path / "origin.git"
+    pygit2.init_repository(str(origin), bare=True)
+    pygit2.Repository(str(estate)).remotes.create("origin", str(origin)).push(["refs/heads/main:refs/heads/main"])
+    staging = tmp_path / "staging"
+    git = pygit2.clone_repository(str(origin), str(staging), checkout_branch="main")
+    git.checkout(git.branches.local.create("staging", git.head.peel(pygit2.Commit)))
+    with LocalTarget("local-b", tmp_path / "target-b", token_env=TOKEN_ENV) as second:
+        old = staging / "specs/targets/local-cpu.yaml"
+        text = old.read_text().replace("name: local-cpu", "name: local-b")
+        (staging / "specs/targets/local-b.yaml").write_text(re.sub(r"url: \S+", f"url: {second.url}", text))
+        old.unlink()
+        edit(staging, "specs/models/fraud-scorer.yaml", "targets: [local-cpu]", "targets: [local-b]")
+        procs = [
+            subprocess.Popen(
+                ["bash", "-ec", f'"{sys.executable}" -m specops apply --auto-approve --repo "{repo}"; '
+                                f'"{sys.executable}" -m specops audit seal --push --repo "{repo}"'],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+            for repo in (estate, staging)
+        ]  # fmt: skip
+        for proc in procs:
+            out, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, out + err
+            assert "Apply complete: 6 change(s)" in out and "pushed to origin" in out
+    shared = GitRepo(pygit2.Repository(str(origin)))
+    assert verify(shared).problem is None
+    records = list(EvidenceStore(shared).load().records())
+    done = sorted((r["target"], r["resource"]) for r in records if r["type"] == "change.done")
+    resources = sorted(r for t, r in done if t == "local-cpu")
+    assert resources == sorted(r.replace("local-b", "local-cpu") for t, r in done if t == "local-b") and len(resources) == 6
+    assert len({r["holder"] for r in records if r["type"] == "apply.start"}) == 2
+    assert [r["seq"] for r in records] == list(range(len(records)))
