@@ -50,7 +50,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="steady load, requests/s")
     args, _ = parser.parse_known_args()
 
-    from specops.apply import AdminClient, LocalTarget, TrafficGenerator, rows_from_csv
+    from specops.apply import LocalTarget, TrafficGenerator, rows_from_csv
     from specops.apply._demo import commit_all, prepare, set_model_version
 
     with tempfile.TemporaryDirectory(prefix="specops-bench-apply-") as tmp:
@@ -62,7 +62,7 @@ def main() -> int:
             _apply(repo, journal)
             artifacts = [(repo / f"specs/artifacts/fraud-scorer-1.{i}.0.onnx").read_bytes() for i in (0, 1)]
             rows = rows_from_csv((repo / "specs/data/transactions-2026-10.csv").read_bytes(), FEATURES)
-            client = AdminClient("local-cpu", target.url, target.token_env)
+            client = target.driver()
             figures: dict[str, list[float]] = {"direct": [], "canary": []}
             waits: list[float] = []
             sent = failed = blocked = 0
@@ -80,14 +80,14 @@ def main() -> int:
                     set_model_version(repo, name, f"specs/artifacts/bench-{version % 2}.onnx", artifacts[version % 2])
                     commit_all(repo, f"{strategy} {name}")
                     if strategy == "canary":
-                        with TrafficGenerator(target.url, "fraud-scorer", "features", rows, rate=args.rate, token_env=target.token_env) as load:
+                        with TrafficGenerator(client, "fraud-scorer", "features", rows, rate=args.rate) as load:
                             total, wait = _apply(repo, journal)
                         sent += load.counts.sent
                         failed += load.counts.failed
                         blocked += load.counts.blocked
                     else:
                         total, wait = _apply(repo, journal)
-                    status = client.state()["resources"]["Model/fraud-scorer"]["status"]
+                    status = client.live_state()["resources"]["Model/fraud-scorer"]["status"]
                     assert status["traffic"].get(name) == 100, status
                     figures[strategy].append((total - wait) * 1000)
                     waits.append(wait)

@@ -71,10 +71,13 @@ def commit_version(repo: Path, version: str, *, broken: bool = False) -> str:
     return commit_all(repo, f"fraud-scorer {version}")
 
 
-def live_model(target: LocalTarget) -> dict[str, Any]:
-    from specops.apply import AdminClient
+def live_state(target: LocalTarget) -> dict[str, Any]:
+    with target.driver() as driver:
+        return driver.live_state()
 
-    state = AdminClient("local-cpu", target.url, TOKEN_ENV).state()
+
+def live_model(target: LocalTarget) -> dict[str, Any]:
+    state = live_state(target)
     status = dict(state["resources"]["Model/fraud-scorer"]["status"])
     status["serving"] = {v: w for v, w in status["traffic"].items() if w > 0}
     return status

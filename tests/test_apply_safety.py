@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from specops.apply import AdminClient, LocalTarget
+from specops.apply import LocalTarget
 from tests._gitutil import edit
 from tests.test_apply_helpers import (  # noqa: F401 (fixtures)
     TEST_ANALYSIS,
@@ -18,6 +18,7 @@ from tests.test_apply_helpers import (  # noqa: F401 (fixtures)
     estate,
     journal_events,
     live_model,
+    live_state,
     run_cli,
     target,
     token,
@@ -64,9 +65,9 @@ def test_stale_and_tampered_plans_are_refused(estate: Path, target: LocalTarget,
     plan.write_text(json.dumps(doc))
     code, _, err = run_cli("apply", str(plan), "--repo", str(estate))
     assert code == 1 and "was modified after it was made" in err
-    revision = AdminClient("local-cpu", target.url, TOKEN_ENV).state()["revision"]
+    revision = live_state(target)["revision"]
     assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0
-    assert AdminClient("local-cpu", target.url, TOKEN_ENV).state()["revision"] != revision
+    assert live_state(target)["revision"] != revision
 
 
 def test_second_apply_is_refused_naming_the_lease_holder(estate: Path, target: LocalTarget) -> None:  # noqa: F811
@@ -74,7 +75,7 @@ def test_second_apply_is_refused_naming_the_lease_holder(estate: Path, target: L
     commit_version(estate, "1.1.0")
     _slow_analysis(estate, "10s")  # long enough that the second apply comes while the first holds the lease
     first = _spawn_apply(estate, "--auto-approve")
-    client = AdminClient("local-cpu", target.url, TOKEN_ENV)
+    client = target.driver()
     wait_for(lambda: client.lease_info().get("holder"), what="the first apply's lease")
     code, _, err = run_cli("apply", "--auto-approve", "--repo", str(estate))
     assert code == 1
@@ -85,6 +86,7 @@ def test_second_apply_is_refused_naming_the_lease_holder(estate: Path, target: L
     assert "stayed Inconclusive for 10s" in err and "rolled back to 1.0.0" in err
     assert live_model(target)["serving"] == {"1.0.0": 100}
     assert client.lease_info().get("holder") is None
+    client.close()
 
 
 def test_killed_apply_is_recovered_by_the_next(estate: Path, target: LocalTarget, tmp_path: Path) -> None:  # noqa: F811

@@ -19,6 +19,7 @@ from specops.plan import (
     read_snapshot,
     render_text,
 )
+from specops.targets import TargetAuthError
 from tests._gitutil import TARGET, commit, live_document, save
 
 TOKEN = "test-token-value"
@@ -96,10 +97,11 @@ def test_wrong_token_is_an_error_naming_the_target(served_repo: Path, server: Se
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     server.document = live_document(served_repo)
     monkeypatch.setenv("SPECOPS_LOCAL_TOKEN", "wrong")
-    with pytest.raises(TargetUnreachableError, match=r"target local-cpu .* HTTP 401"):
+    # Refused credentials are an authentication failure, not an outage (issue 11, item 10).
+    with pytest.raises(TargetAuthError, match=r"target local-cpu: authentication failed .* HTTP 401"):
         make_plan(served_repo)
     monkeypatch.delenv("SPECOPS_LOCAL_TOKEN")
-    with pytest.raises(TargetUnreachableError, match="SPECOPS_LOCAL_TOKEN"):
+    with pytest.raises(TargetAuthError, match="SPECOPS_LOCAL_TOKEN"):
         make_plan(served_repo)
 
 

@@ -260,7 +260,7 @@ def test_apply_workflow_after_merge(
     features = ["amount", "account_age_days", "tx_count_24h", "distinct_merchants_7d",
                 "avg_amount_30d", "hour_of_day", "distance_from_home_km", "card_present"]  # fmt: skip
     rows = rows_from_csv((estate / "specs/data/transactions-2026-10.csv").read_bytes(), features)
-    with TrafficGenerator(target.url, "fraud-scorer", "features", rows, rate=250, token_env=TOKEN_ENV) as traffic:
+    with target.driver() as driver, TrafficGenerator(driver, "fraud-scorer", "features", rows, rate=250) as traffic:
         results = Runner("specops-apply.yml", estate, values).run()
     apply = results["specops apply"]
     assert apply.returncode == 0, apply.stdout + apply.stderr

@@ -1,6 +1,6 @@
 """Apply: runners that roll plans out safely, ``specops status``, and the demo.
 
-The runner changes targets only through their admin API (``_client``),
+The runner changes targets only through their drivers (``specops.targets``),
 under their leases (``_leases``), in the plan's waves, journaling every step
 (``_journal``); models roll out direct or as canaries judged against their
 SLO (``_rollout``, ``_analysis``) and roll back by themselves; an
@@ -19,7 +19,6 @@ from specops.apply._checks import (
 )
 from specops.apply._cli import add_apply_parsers, cmd_apply, cmd_demo, cmd_status, default_journal
 from specops.apply._client import (
-    AdminClient,
     AdminError,
     LeaseHeldError,
     RevisionConflictError,
@@ -33,7 +32,6 @@ from specops.apply._status import ResourceStatus, StatusReport, collect_status, 
 from specops.apply._traffic import TrafficCounts, TrafficGenerator, rows_from_csv
 
 __all__ = [
-    "AdminClient",
     "AdminError",
     "ApplyOptions",
     "ApplyResult",

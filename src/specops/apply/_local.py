@@ -14,12 +14,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 
 from specops._errors import SpecOpsError
+from specops.targets import AdminError, LiveStateError, ServeDriver
 
 __all__ = ["LocalTarget", "free_port"]
 
@@ -80,16 +79,17 @@ class LocalTarget:
         self.stop()
         raise SpecOpsError(f"specops serve did not answer on {self.url} within {timeout:g}s (log: {self.log})")
 
+    def driver(self, *, timeout: float = 30.0) -> ServeDriver:
+        """A driver for this target (close it when done)."""
+        return ServeDriver(self.name, self.url, self.token_env, timeout=timeout)
+
     def _ready(self) -> bool:
-        request = urllib.request.Request(
-            self.url + "/admin/v1/state",
-            headers={"Authorization": f"Bearer {os.environ.get(self.token_env, '')}"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=1) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
+        with ServeDriver(self.name, self.url, self.token_env, timeout=1, retries=1) as probe:
+            try:
+                probe.live_state()
+            except (AdminError, LiveStateError):
+                return False
+            return True
 
     def stop(self, grace: float = 10.0) -> int | None:
         process, self.process = self.process, None

@@ -24,10 +24,10 @@ from typing import Any
 
 from specops._errors import SpecOpsError
 from specops.apply._analysis import Verdict, VersionWindow, judge, window
-from specops.apply._client import AdminClient, AdminError
 from specops.apply._traffic import TrafficGenerator
 from specops.spec import duration_seconds
 from specops.spec._model import Analysis
+from specops.targets import AdminError, TargetDriver
 
 __all__ = ["Rollout", "RolloutFailedError", "TargetSession", "rollback_model", "serving_version"]
 
@@ -43,12 +43,12 @@ class TargetSession:
     """A target the runner holds the lease of, and the revision it last saw there."""
 
     name: str
-    client: AdminClient
+    client: TargetDriver
     revision: str | None = None
     state: dict[str, Any] = field(default_factory=dict)
 
     def refresh(self) -> dict[str, Any]:
-        self.state = self.client.state()
+        self.state = self.client.live_state()
         self.revision = self.state.get("revision")
         return self.state
 
@@ -115,10 +115,14 @@ class Rollout:
             or previous_version is None
             or previous_version == self.version
         ):
-            answer = client.put_resource("Model", self.name, self.doc, self.hash, self.session.revision, activate=True)
+            answer = client.put_resource(
+                "Model", self.name, self.doc, self.hash, expected_revision=self.session.revision, activate=True
+            )
             self.session.advance(answer)
             return "applied"
-        answer = client.put_resource("Model", self.name, self.doc, self.hash, self.session.revision, activate=False)
+        answer = client.put_resource(
+            "Model", self.name, self.doc, self.hash, expected_revision=self.session.revision, activate=False
+        )
         self.session.advance(answer)
         self.journal("rollout.step", outcome="loaded", detail={"candidate": self.version, "weight": 0})
         self.say(f"  {self.where()}: {self.version} loaded beside {previous_version} (weight 0)")
@@ -136,7 +140,7 @@ class Rollout:
         return "promoted"
 
     def _shift(self, weights: dict[str, int], shadow: str | None = None) -> None:
-        answer = self.session.client.set_traffic(self.name, weights, self.session.revision, shadow)
+        answer = self.session.client.set_traffic(self.name, weights, shadow, expected_revision=self.session.revision)
         self.session.advance(answer)
         self.journal("rollout.step", outcome="traffic", detail={"weights": weights, "shadow": shadow})
 
@@ -243,17 +247,17 @@ def rollback_model(
 ) -> None:
     """Back to ``version`` at 100%: re-apply the previous spec (one atomic call), else route only."""
     name = rid.split("/", 1)[1]
-    client: AdminClient = session.client
+    client: TargetDriver = session.client
     spec, hash_ = previous.get("spec"), previous.get("hash")
     try:
         if spec is None or hash_ is None:
             raise AdminError(session.name, "the previous spec is unknown")
-        answer = client.put_resource("Model", name, spec, str(hash_), session.revision, activate=True)
+        answer = client.put_resource("Model", name, spec, str(hash_), expected_revision=session.revision, activate=True)
         session.advance(answer)
         how = "previous spec re-applied"
     except AdminError as exc:
         session.refresh()
-        answer = client.set_traffic(name, {version: 100}, session.revision, None)
+        answer = client.set_traffic(name, {version: 100}, None, expected_revision=session.revision)
         session.advance(answer)
         how = f"traffic routed back ({exc})"
     journal("rollback", outcome="rolled_back", detail={"version": version, "how": how})

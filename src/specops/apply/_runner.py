@@ -25,12 +25,12 @@ from specops.apply._checks import (
     check_policy,
     replan_hint,
 )
-from specops.apply._client import AdminClient, AdminError, TargetDownError
 from specops.apply._journal import Journal
 from specops.apply._leases import holder_name, leases
 from specops.apply._recover import recover
 from specops.apply._rollout import Rollout, RolloutFailedError, TargetSession
 from specops.apply._traffic import TrafficCounts, TrafficGenerator, rows_from_csv
+from specops.targets import AdminError, TargetDownError, driver_for
 
 __all__ = ["ApplyOptions", "ApplyResult", "apply_plan", "placement"]
 
@@ -115,13 +115,13 @@ class _Bound:
 def _sessions(desired: Any, doc: dict[str, Any], timeout: float, load_timeout: float) -> dict[str, TargetSession]:
     sessions: dict[str, TargetSession] = {}
     for spec in desired.estate.of_kind("Target"):
-        target = spec.resource
-        auth = target.spec.auth
-        client = AdminClient(target.name, target.spec.url, auth.token_env if auth else None, timeout, load_timeout=load_timeout)
-        sessions[target.name] = TargetSession(target.name, client)
+        client = driver_for(spec.resource, timeout=timeout, load_timeout=load_timeout)
+        sessions[client.name] = TargetSession(client.name, client)
     for name, fingerprint in (doc.get("live") or {}).items():
         if name not in sessions and fingerprint.get("url"):
-            sessions[name] = TargetSession(name, AdminClient(name, fingerprint["url"], None, timeout, load_timeout=load_timeout))
+            sessions[name] = TargetSession(
+                name, driver_for(name, fingerprint["url"], timeout=timeout, load_timeout=load_timeout)
+            )
     return sessions
 
 
@@ -147,9 +147,24 @@ def apply_plan(
         worktree=bool(fp.get("worktree")),
         specs_root=fp.get("specs_root", "specs"),
     )
+    sessions = _sessions(desired, doc, options.timeout, options.load_timeout)
+    try:
+        return _apply(doc, options, desired, sessions, replan)
+    finally:
+        for session in sessions.values():
+            session.client.close()
+
+
+def _apply(
+    doc: dict[str, Any],
+    options: ApplyOptions,
+    desired: Any,
+    sessions: dict[str, TargetSession],
+    replan: Callable[[], dict[str, Any]] | None,
+) -> ApplyResult:
+    fp = doc["desired"]
     journal = Journal(options.journal)
     holder = holder_name()
-    sessions = _sessions(desired, doc, options.timeout, options.load_timeout)
     open_applies = [o for o in journal.open_applies() if o.holder != holder]
     involved = {t for t in (doc.get("live") or {}) if t in sessions}
     places = placement(desired.estate)
@@ -275,13 +290,13 @@ class _Runner:
         kind, _, name = rid.partition("/")
         client = session.client
         if action in ("delete", "replace") and previous is not None:
-            session.advance(client.delete_resource(kind, name, session.revision))
+            session.advance(client.delete_resource(kind, name, expected_revision=session.revision))
             previous = None
             if action == "delete":
                 return "deleted"
         doc = spec.resource.canonical()
         if kind != "Model":
-            session.advance(client.put_resource(kind, name, doc, spec.hash, session.revision, activate=True))
+            session.advance(client.put_resource(kind, name, doc, spec.hash, expected_revision=session.revision))
             return "applied"
         artifact = doc["spec"]["artifact"]
         if not client.has_artifact(artifact["sha256"]):
@@ -325,10 +340,5 @@ class _Runner:
         data = read_artifact(self.options.repo, self.doc["desired"], artifact, dataset.id)
         rows = rows_from_csv(data, list(tensor["features"]))
         return TrafficGenerator(
-            session.client.url,
-            doc["metadata"]["name"],
-            tensor["name"],
-            rows,
-            rate=self.options.traffic_rate,
-            token_env=session.client.token_env,
+            session.client, doc["metadata"]["name"], tensor["name"], rows, rate=self.options.traffic_rate
         )

@@ -2,9 +2,10 @@
 
 In production real traffic feeds the analysis; in a demo, a test or a
 benchmark, ``specops apply --traffic RATE`` runs a ``TrafficGenerator``
-beside the rollout. It sends Open Inference Protocol v2 requests
-(``POST /v2/models/{name}/infer``), one dataset row each, at a steady rate
-from a few threads with persistent connections, and counts what came back:
+beside the rollout. It sends Open Inference Protocol v2 requests through
+the target's driver (``TargetDriver.infer``), one dataset row each, at a
+steady rate from a few threads sharing the driver's kept-alive connections,
+and counts what came back:
 ``ok`` (2xx), ``blocked`` (4xx, e.g. a guardrail said no) and ``failed``
 (5xx or no answer: what a safe rollout must never cause).
 """
@@ -12,16 +13,15 @@ from a few threads with persistent connections, and counts what came back:
 from __future__ import annotations
 
 import csv
-import http.client
 import io
 import itertools
-import json
 import os
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
+
+from specops.targets import TargetDownError, TargetDriver
 
 __all__ = ["TrafficCounts", "TrafficGenerator", "rows_from_csv"]
 
@@ -58,19 +58,18 @@ class TrafficGenerator:
 
     def __init__(
         self,
-        url: str,
+        driver: TargetDriver,
         model: str,
         input_name: str,
         rows: list[list[float]],
         *,
         rate: float = 200.0,
         threads: int = 4,
-        token_env: str | None = None,
         timeout: float = 10.0,
     ) -> None:
         if not rows:
             raise ValueError("no dataset rows to send")
-        self.url = url
+        self.driver = driver
         self.model = model
         self.input_name = input_name
         self.rows = rows
@@ -78,7 +77,6 @@ class TrafficGenerator:
         self.threads = threads
         self.timeout = timeout
         self.counts = TrafficCounts()
-        self._token = os.environ.get(token_env) if token_env else None
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._workers: list[threading.Thread] = []
@@ -104,11 +102,6 @@ class TrafficGenerator:
         self._workers.clear()
         return self.counts
 
-    def _connection(self) -> http.client.HTTPConnection:
-        parts = urllib.parse.urlsplit(self.url)
-        cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        return cls(parts.hostname or "127.0.0.1", parts.port, timeout=self.timeout)
-
     def _record(self, status: int | None, error: str | None = None) -> None:
         with self._lock:
             if status is not None and 200 <= status < 300:
@@ -122,34 +115,22 @@ class TrafficGenerator:
 
     def _run(self) -> None:
         interval = self.threads / self.rate if self.rate > 0 else 0.0
-        path = urllib.parse.urlsplit(self.url).path.rstrip("/") + f"/v2/models/{self.model}/infer"
-        headers = {"Content-Type": "application/json"}
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
-        conn = self._connection()
         next_at = time.monotonic()
         while not self._stop.is_set():
             n = next(self._seq)
             row = self.rows[n % len(self.rows)]
-            body = json.dumps(
-                {
-                    "id": f"specops-traffic-{os.getpid()}-{n}",
-                    "inputs": [{"name": self.input_name, "shape": [1, len(row)], "datatype": "FP32", "data": row}],
-                }
-            )
+            body = {
+                "id": f"specops-traffic-{os.getpid()}-{n}",
+                "inputs": [{"name": self.input_name, "shape": [1, len(row)], "datatype": "FP32", "data": row}],
+            }
             try:
-                conn.request("POST", path, body=body, headers=headers)
-                response = conn.getresponse()
-                payload = response.read()
-                self._record(response.status, payload[:200].decode("utf-8", "replace"))
-            except (OSError, http.client.HTTPException) as exc:
-                self._record(None, f"{type(exc).__name__}: {exc}")
-                conn.close()
-                conn = self._connection()
+                response = self.driver.infer(self.model, body, timeout=self.timeout)
+                self._record(response.status_code, response.content[:200].decode("utf-8", "replace"))
+            except TargetDownError as exc:
+                self._record(None, str(exc))
             next_at += interval
             delay = next_at - time.monotonic()
             if delay > 0:
                 self._stop.wait(delay)
             else:
                 next_at = time.monotonic()
-        conn.close()

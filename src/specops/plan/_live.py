@@ -30,9 +30,6 @@ whole live picture, so a target it does not mention runs nothing.
 
 from __future__ import annotations
 
-import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NotRequired
@@ -42,7 +39,14 @@ from pydantic import TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from specops._core import canonical_hash
-from specops._errors import SpecOpsError
+from specops.targets import (
+    AdminError,
+    LiveStateError,
+    TargetAuthError,
+    TargetDownError,
+    TargetDriver,
+    TargetUnreachableError,
+)
 
 __all__ = [
     "LIVE_FORMAT_VERSION",
@@ -53,24 +57,11 @@ __all__ = [
     "TargetUnreachableError",
     "fetch_target",
     "live_state_schema",
+    "parse_live",
     "read_snapshot",
 ]
 
 LIVE_FORMAT_VERSION = 1
-STATE_PATH = "/admin/v1/state"
-
-
-class LiveStateError(SpecOpsError):
-    """Live state could not be read or is not a valid live-state document."""
-
-
-class TargetUnreachableError(LiveStateError):
-    def __init__(self, target: str, url: str, reason: str) -> None:
-        super().__init__(
-            f"target {target} at {url} is unreachable: {reason} "
-            "(start it, fix spec.url, or plan with --allow-unreachable to mark its resources unknown)"
-        )
-        self.target = target
 
 
 class LiveResourceDoc(TypedDict):
@@ -226,26 +217,30 @@ def read_snapshot(path: Path) -> LiveState:
     return state
 
 
-def fetch_target(name: str, url: str, token_env: str | None, *, timeout: float = 10.0) -> TargetState:
-    """``GET {url}/admin/v1/state`` with the bearer token named by the Target's ``auth.tokenEnv``."""
-    request = urllib.request.Request(url.rstrip("/") + STATE_PATH, headers={"Accept": "application/json"})
-    if token_env is not None:
-        token = os.environ.get(token_env)
-        if not token:
-            raise TargetUnreachableError(name, url, f"environment variable {token_env} (auth.tokenEnv) is not set")
-        request.add_header("Authorization", f"Bearer {token}")
+def fetch_target(driver: TargetDriver) -> TargetState:
+    """The live state of one target, read through its driver and validated.
+
+    A target that cannot be reached is a ``TargetUnreachableError`` (which
+    ``--allow-unreachable`` may turn into unknown resources); refused
+    credentials stay a ``TargetAuthError``: that is a setting to fix, not an outage.
+    """
+    name, url = driver.name, driver.url
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read()
-    except urllib.error.HTTPError as exc:
-        raise TargetUnreachableError(name, url, f"HTTP {exc.code} {exc.reason}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise TargetUnreachableError(name, url, str(reason)) from exc
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise LiveStateError(f"target {name} at {url} returned invalid JSON: {exc.msg}") from exc
+        data = driver.live_state()
+    except (TargetAuthError, LiveStateError):
+        raise
+    except TargetDownError as exc:
+        reason = str(exc).removeprefix(f"target {name}: ")
+        raise TargetUnreachableError(name, url, reason) from exc
+    except AdminError as exc:
+        raise TargetUnreachableError(name, url, f"HTTP {exc.status} {exc.body.get('error', '')}".strip()) from exc
+    return parse_live(data, name, url)
+
+
+def parse_live(data: Any, name: str, url: str) -> TargetState:
+    """Validate a document a target at ``url`` answered as its live state."""
+    if not isinstance(data, dict):
+        raise LiveStateError(f"target {name} at {url} returned invalid JSON: not an object")
     state = parse_document(data, f"target {name} ({url})", "http", url)
     if state.name != name:
         raise LiveStateError(

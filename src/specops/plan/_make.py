@@ -11,10 +11,11 @@ from specops._git import GitRepo
 from specops._version import __version__
 from specops.plan._cache import ParseCache
 from specops.plan._desired import DesiredState, default_cache_dir, load_desired, review_change
-from specops.plan._live import LiveState, LiveStateError, TargetState, fetch_target, read_snapshot
+from specops.plan._live import LiveState, TargetState, fetch_target, read_snapshot
 from specops.plan._model import Plan, TargetFingerprint
 from specops.plan._planner import nodes_from_estate, plan_changes
-from specops.spec import Estate, Target
+from specops.spec import Estate
+from specops.targets import TargetAuthError, TargetUnreachableError, driver_for, fan_out
 
 __all__ = ["load_desired_state", "make_plan", "read_live"]
 
@@ -33,21 +34,25 @@ def read_live(
             # A snapshot is the whole picture: a target it omits runs nothing.
             state.targets.setdefault(spec.resource.name, TargetState(spec.resource.name, None, "none"))
         return state
+    drivers = [driver_for(spec.resource, timeout=timeout, retries=2) for spec in estate.of_kind("Target")]
+    try:
+        # Concurrently: a plan waits for its slowest target, not for the sum of them.
+        answers = fan_out(drivers, fetch_target)
+    finally:
+        for driver in drivers:
+            driver.close()
     state = LiveState()
-    for spec in estate.of_kind("Target"):
-        target = spec.resource
-        assert isinstance(target, Target)
-        auth = target.spec.auth
-        try:
-            state.targets[target.name] = fetch_target(
-                target.name, target.spec.url, auth.token_env if auth else None, timeout=timeout
+    for driver in drivers:
+        answer = answers[driver.name]
+        # Unreadable for want of credentials is unknown too; the error says which it was.
+        if isinstance(answer, TargetUnreachableError | TargetAuthError) and allow_unreachable:
+            state.targets[driver.name] = TargetState(
+                driver.name, None, "http", driver.url, reachable=False, error=str(answer)
             )
-        except LiveStateError as exc:
-            if not allow_unreachable:
-                raise
-            state.targets[target.name] = TargetState(
-                target.name, None, "http", target.spec.url, reachable=False, error=str(exc)
-            )
+        elif isinstance(answer, Exception):
+            raise answer
+        else:
+            state.targets[driver.name] = answer
     return state
 
 
