@@ -21,7 +21,7 @@ import pygit2
 
 from specops._core import canonical_hash
 from specops._git import GitRepo
-from specops.apply import AdminClient, LocalTarget
+from specops.apply import LocalTarget
 from specops.evidence import REF, EvidenceStore
 from specops.evidence._verify import verify
 from tests._evidence_util import chain_records, csv_rows, tamper
@@ -91,11 +91,11 @@ def test_audit_lists_every_change_and_finds_what_bypassed_specops(estate: Path, 
     edit(estate, "specs/slos/fraud-scorer.yaml", "thresholdMs: 50", "thresholdMs: 60")
     code, out, err = run_cli("apply", "--auto-approve", "--no-policy", "--repo", repo)
     assert code == 0 and "Apply complete: 1 change(s)" in out, out + err
-    client = AdminClient("local-cpu", target.url, TOKEN_ENV)
-    state = client.state()
-    spec = json.loads(json.dumps(state["resources"]["Model/fraud-scorer"]["spec"]))
-    spec["spec"]["version"] = "1.1.1"
-    client.put_resource("Model", "fraud-scorer", spec, canonical_hash(spec), state["revision"], activate=True)
+    with target.driver() as driver:
+        state = driver.live_state()
+        spec = json.loads(json.dumps(state["resources"]["Model/fraud-scorer"]["spec"]))
+        spec["spec"]["version"] = "1.1.1"
+        driver.put_resource("Model", "fraud-scorer", spec, canonical_hash(spec), expected_revision=state["revision"])
 
     code, out, err = run_cli("audit", "--repo", repo, "--format", "csv", "--live")
     assert code == 0, err

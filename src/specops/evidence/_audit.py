@@ -438,16 +438,26 @@ def explained(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], tuple[
     return out
 
 
-def live_findings(records: list[dict[str, Any]], targets: dict[str, tuple[str, str | None]], timeout: float = 10.0) -> list[Finding]:
-    """Compare what every target serves with what the records explain; unreachable targets are listed, not guessed."""
-    from specops.apply._client import AdminClient, AdminError
+def live_findings(
+    records: list[dict[str, Any]], targets: dict[str, tuple[str, str | None, str | None]], timeout: float = 10.0
+) -> list[Finding]:
+    """Compare what every target serves with what the records explain; unreachable targets are listed, not guessed.
+
+    ``targets``: name -> (url, token variable name, ``Target.spec.type``).
+    """
+    from specops._errors import SpecOpsError
+    from specops.targets import driver_for
 
     known = explained(records)
     findings: list[Finding] = []
-    for name, (url, token_env) in sorted(targets.items()):
+    for name, (url, token_env, kind) in sorted(targets.items()):
         try:
-            state = AdminClient(name, url, token_env, timeout).state()
-        except AdminError as exc:
+            driver = driver_for(name, url, token_env, kind=kind, timeout=timeout, retries=1)
+            try:
+                state = driver.live_state()
+            finally:
+                driver.close()
+        except SpecOpsError as exc:
             findings.append(Finding("live-not-checked", f"target {name} at {url} not checked: {exc}", target=name))
             continue
         for rid, entry in sorted((state.get("resources") or {}).items()):

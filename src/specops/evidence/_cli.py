@@ -83,14 +83,14 @@ def _repo(path: str) -> Any:
     return GitRepo.discover(path)
 
 
-def _targets(repo: Any, records: list[dict[str, Any]]) -> dict[str, tuple[str, str | None]]:
+def _targets(repo: Any, records: list[dict[str, Any]]) -> dict[str, tuple[str, str | None, str | None]]:
     """Every target the records name (the URL each apply used) and the desired Targets at HEAD."""
-    targets: dict[str, tuple[str, str | None]] = {}
+    targets: dict[str, tuple[str, str | None, str | None]] = {}
     for record in records:
         if record.get("type") == "apply.start":
             for name, where in ((record.get("detail") or {}).get("targets") or {}).items():
                 if where.get("url"):
-                    targets[name] = (str(where["url"]), where.get("tokenEnv"))
+                    targets[name] = (str(where["url"]), where.get("tokenEnv"), where.get("type"))
     try:
         from specops.plan import load_desired_state
 
@@ -99,7 +99,7 @@ def _targets(repo: Any, records: list[dict[str, Any]]) -> dict[str, tuple[str, s
         return targets
     for spec in estate.of_kind("Target"):
         body = spec.resource.canonical()["spec"]
-        targets[spec.resource.name] = (str(body["url"]), (body.get("auth") or {}).get("tokenEnv"))
+        targets[spec.resource.name] = (str(body["url"]), (body.get("auth") or {}).get("tokenEnv"), body.get("type"))
     return targets
 
 
