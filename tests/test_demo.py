@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from tests.test_apply_helpers import REPO_ROOT
+from tests._evidence_util import csv_rows
+from tests.test_apply_helpers import REPO_ROOT, run_cli
 
 
-def test_demo_runs_the_whole_loop_and_stops_its_server() -> None:
+def test_demo_runs_the_whole_loop_and_stops_its_server(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "specops", "demo"],
+        [sys.executable, "-m", "specops", "demo", "--workdir", str(tmp_path)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     out = result.stdout
@@ -23,4 +25,18 @@ def test_demo_runs_the_whole_loop_and_stops_its_server() -> None:
     assert "Model/fraud-scorer on local-cpu: rolled back; 1.1.0 serves 100%" in out
     assert "1.1.0=100%" in out and "6/6 healthy." in out
     assert "Demo complete" in out
+    # It ends with the audit and the model's history, read back from the evidence it sealed.
+    evidence = out[out.index("$ specops audit"):]
+    assert "Changes (8, from" in evidence and "Model/fraud-scorer 1.2.0 on local-cpu: update -> rolled_back by analysis" in evidence
+    assert "$ specops history Model/fraud-scorer" in evidence and "rolled_back by analysis" in evidence
+    code, csv, err = run_cli("audit", "--repo", str(tmp_path / "estate"), "--format", "csv")
+    assert code == 0, err
+    rows = [r for r in csv_rows(csv) if r["outcome"] != "FINDING"]
+    assert sorted((r["resource"], r["action"], r["outcome"]) for r in rows[:6]) == sorted(
+        (rid, "create", "applied") for rid in ("Target/local-cpu", "Dataset/transactions", "Guardrail/feature-ranges",
+                                               "Model/fraud-scorer", "Prompt/fraud-case-summary", "SLO/fraud-scorer")
+    )  # fmt: skip
+    assert [(r["version"], r["outcome"]) for r in rows[6:]] == [("1.1.0", "promoted"), ("1.2.0", "rolled_back")]
+    assert rows[7]["objective"].startswith("guardrail block rate") and float(rows[7]["measured"]) > 0.05
+    assert all("SO-MODEL-005:pass" in r["policies"] for r in rows)
     assert "specops serve exited" not in result.stderr, result.stderr

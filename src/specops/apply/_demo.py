@@ -8,7 +8,8 @@
 4. commit 1.2.0, a broken export whose probabilities come out 100 times too
    large: the output guardrail blocks its answers, its canary fails analysis
    and rolls back by itself, 1.1.0 serving all traffic;
-5. print ``specops status`` and stop the server.
+5. print ``specops status``, then ``specops audit`` and ``specops history``
+   of the model from the evidence every apply sealed, and stop the server.
 
 The demo shortens the analysis (fewer requests, a one-second interval) so
 it finishes quickly; everything else is the example estate as committed.
@@ -170,6 +171,10 @@ def run_demo(
         model = next(r for r in report.resources if r.id == "Model/fraud-scorer")
         if model.traffic != {"1.1.0": 100}:
             raise SpecOpsError(f"demo: expected 1.1.0 to serve all traffic after the rollback, got {model.traffic}")
+        say("== 6. the evidence: every change sealed on refs/specops/evidence (specops audit, specops history)")
+        from specops.evidence._cli import print_evidence
+
+        print_evidence(repo, out, "Model/fraud-scorer")
         say("Demo complete: applied, promoted a canary, rolled back a bad version; stopping the server.")
         return 0
     finally:
@@ -202,13 +207,19 @@ def _plan_and_apply(
     plan.plan_id = plan.compute_id()
     for line in render_text(plan, colour=False).splitlines():
         say(f"   {line}")
+    from specops.evidence import seal, stash_plan
+
     options = ApplyOptions(repo, workdir / "journal.jsonl", traffic_rate=traffic, say=lambda line: say(f"   {line}"))
+    doc = plan.to_json()
+    stash_plan(options.journal, doc)
     try:
-        result = apply_plan(plan.to_json(), options)
+        result = apply_plan(doc, options)
     except RolloutFailedError as exc:
         if expect_failure:
             return str(exc)
         raise
+    finally:
+        seal(repo, options.journal, say=options.say)
     if expect_failure:
         raise SpecOpsError("demo: the broken version was expected to fail its canary analysis")
     say(f"   {result.message}")

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from specops._errors import SpecOpsError
 
-__all__ = ["add_audit_parsers", "cmd_audit", "cmd_history", "history_entries"]
+__all__ = ["add_audit_parsers", "cmd_audit", "cmd_history", "history_entries", "print_evidence"]
 
 EXIT_OK = 0
 
@@ -212,6 +212,19 @@ def history_entries(records: list[dict[str, Any]], resource: str | None = None) 
         }
         for row in audit.rows
     ]
+
+
+def print_evidence(repo_path: Path, out: TextIO, resource: str) -> None:
+    """``specops audit`` and ``specops history RESOURCE`` of a repository, as text (the demo's last step)."""
+    from specops.evidence._audit import build_audit
+    from specops.evidence._render import render_audit, render_history
+
+    repo = _repo(str(repo_path))
+    chain, records, problem = _load(repo)
+    audit = build_audit(records, repo=repo, problem=problem)
+    audit.head = chain.commit
+    out.write("$ specops audit\n" + render_audit(audit, "text"))
+    out.write(f"$ specops history {resource}\n" + render_history(history_entries(records, resource), "text"))
 
 
 def cmd_history(args: argparse.Namespace, out: TextIO) -> int:

@@ -58,7 +58,7 @@ def _text(audit: Audit) -> str:
         out.append(f"      plan {row.plan_id[:12]}  commit {row.commit[:12]}  holder {row.holder}  author {row.author or '?'}"
                    f"  approvers {', '.join(row.approvers) or 'none'}")  # fmt: skip
         if row.policies:
-            out.append(f"      policies {', '.join(row.policies)}")
+            out.append(f"      policies {_policy_summary(row)}")
         if row.waivers:
             out.append(f"      waivers {'; '.join(row.waivers)}")
         if row.canary:
@@ -68,6 +68,18 @@ def _text(audit: Audit) -> str:
         if row.alerts:
             out.append(f"      alerts {AuditRow.flat(row)['alerts']}")
     return "\n".join(out) + "\n"
+
+
+def _policy_summary(row: AuditRow) -> str:
+    """``12/12 pass (bundle ...)``, naming only the rules that did not simply pass."""
+    judged = [p for p in row.policies if ":" in p]
+    if not judged:
+        return ", ".join(row.policies)
+    other = [p for p in judged if not p.endswith(":pass")]
+    text = f"{len(judged) - len(other)}/{len(judged)} pass"
+    if other:
+        text += "; " + ", ".join(other)
+    return f"{text} (bundle {row.policy_bundle})" if row.policy_bundle else text
 
 
 _STYLE = """
