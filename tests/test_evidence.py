@@ -347,3 +347,14 @@ def test_tamper_helper_rewrites_history(git_repo: Path, tmp_path: Path) -> None:
     tamper(git_repo, lambda path, data: data.replace(b'"a1"', b'"a9"', 1) if b'"a1"' in data else None, rewrite=True)
     problem = verify(GitRepo.discover(git_repo)).problem
     assert problem is not None and problem.seq == 0 and "was edited" in str(problem)
+
+
+def test_live_lists_unreachable_targets_as_not_checked(git_repo: Path, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.jsonl")
+    _apply(journal, "p1", "a1")  # its target t1 is at 127.0.0.1:9, where nothing listens
+    seal(git_repo, journal.path)
+    code, out, err = run_cli("audit", "--repo", str(git_repo), "--live", "--format", "jsonl")
+    assert code == 0, err
+    findings = [json.loads(line) for line in out.splitlines() if '"finding"' in line]
+    assert [(f["code"], f["target"]) for f in findings if f["code"].startswith("live")] == [("live-not-checked", "t1")]
+    assert "http://127.0.0.1:9 not checked" in findings[-1]["message"]

@@ -102,8 +102,6 @@ def verify_chain(
             return len(parsed), Problem(None, where, "is not valid JSON (edited by hand?)")
         if not isinstance(record, dict) or not isinstance(record.get("seq"), int):
             return len(parsed), Problem(None, where, "is not a record (no seq)")
-        if canonical(record) != line:
-            return len(parsed), Problem(record["seq"], where, "is not in canonical form (edited by hand?)")
         parsed.append((record, line, where))
         if record.get("type") == "prune":
             start_seq, start_prev = int(record["through"]) + 1, str(record["last_hash"])

@@ -11,6 +11,8 @@ retention and appends a ``prune`` record saying where the chain resumes.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,12 +82,12 @@ class PruneResult:
         return {"removed": self.removed, "through": self.through, "cutoff": self.cutoff}
 
 
-def _last_ts(chain: Chain, path: str) -> tuple[int, str, str]:
-    """The last record of a segment: seq, hash, timestamp."""
-    lines = [line for line, where in chain.lines if where.path == path]
-    last = lines[-1]
-    record = orjson.loads(last)
-    return int(record["seq"]), digest(last), str(record.get("ts") or "")
+def _last_lines(chain: Chain) -> dict[str, bytes]:
+    """The last stored line of every segment."""
+    out: dict[str, bytes] = {}
+    for line, where in chain.lines:
+        out[where.path] = line
+    return out
 
 
 def prune(repo: GitRepo, retention_days: int, *, now: dt.datetime | None = None, dry_run: bool = False) -> PruneResult:
@@ -105,9 +107,11 @@ def prune(repo: GitRepo, retention_days: int, *, now: dt.datetime | None = None,
         chain = store.load()
         removed: list[str] = []
         through: tuple[int, str] | None = None
+        last_lines = _last_lines(chain)
         for path, _ in chain.segments[:-1]:
             day = path.split("/")[1:4]
-            seq, last_hash, last_ts = _last_ts(chain, path)
+            last = orjson.loads(last_lines[path])
+            seq, last_hash, last_ts = int(last["seq"]), digest(last_lines[path]), str(last.get("ts") or "")
             sealed = dt.datetime(int(day[0]), int(day[1]), int(day[2]), tzinfo=dt.UTC) + dt.timedelta(days=1)
             if sealed > cutoff or (last_ts and last_ts > cutoff_text):
                 break
@@ -118,6 +122,7 @@ def prune(repo: GitRepo, retention_days: int, *, now: dt.datetime | None = None,
             body = {
                 "type": "prune",
                 "id": f"prune/{through[0]}/{through[1][:16]}",
+                "holder": f"prune@{socket.gethostname()}:{os.getpid()}",
                 "ts": moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
                 "through": through[0],
                 "last_hash": through[1],
