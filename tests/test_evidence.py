@@ -358,3 +358,18 @@ def test_live_lists_unreachable_targets_as_not_checked(git_repo: Path, tmp_path:
     findings = [json.loads(line) for line in out.splitlines() if '"finding"' in line]
     assert [(f["code"], f["target"]) for f in findings if f["code"].startswith("live")] == [("live-not-checked", "t1")]
     assert "http://127.0.0.1:9 not checked" in findings[-1]["message"]
+
+
+def test_a_recovered_change_is_closed_by_the_recovery(git_repo: Path, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.jsonl")
+    stash_plan(journal.path, _plan("p1", approvals=["alice"]))
+    who = {"apply_id": "killed", "plan_id": "p1", "commit": "c0ffee", "holder": "apply@host:1"}
+    journal.append("apply.start", **who, outcome="started", detail={})
+    at = {**who, "target": "t1", "resource": "Model/m", "action": "update"}
+    journal.append("change.start", **at, outcome="started", detail={"after_hash": "h1", "previous": {"hash": "h0"}})
+    # the runner was killed here; the next apply (another holder) recovers it and sealing covers both
+    journal.append("recovery", **{**at, "holder": "apply@host:2"}, outcome="rolled_back", detail={"changed": True})
+    journal.append("apply.recovered", **who, outcome="recovered", detail={"changes": 1})
+    seal(git_repo, journal.path)
+    rows = build_audit(chain_records(git_repo)).rows
+    assert [(r.resource, r.outcome, r.outcome_by, r.holder) for r in rows] == [("Model/m", "rolled_back", "recovery", "apply@host:1")]
