@@ -196,28 +196,28 @@ def _trim(event: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read_journal(path: Path, offset: int) -> tuple[str | None, list[tuple[int, bytes]]]:
-    """The journal's id and its complete lines from ``offset`` on, each with the offset just after it."""
+def _journal_id(path: Path) -> str | None:
+    """The SHA-256 of the journal's first complete line (``None`` while it has none)."""
     try:
         with path.open("rb") as handle:
             first = handle.readline()
-            if not first.endswith(b"\n"):
-                return None, []
-            journal_id = digest(first)[:32]
-            if offset > 0:
-                handle.seek(offset)
-            else:
-                handle.seek(0)
-            data = handle.read()
     except FileNotFoundError:
-        return None, []
+        return None
+    return digest(first)[:32] if first.endswith(b"\n") else None
+
+
+def _read_journal(path: Path, offset: int) -> list[tuple[int, bytes]]:
+    """The journal's complete lines from ``offset`` on, each with the offset just after it."""
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        data = handle.read()
     lines: list[tuple[int, bytes]] = []
     at = offset
     for line in data.split(b"\n")[:-1]:  # the piece after the last newline is a torn or unfinished write
         at += len(line) + 1
         if line.strip():
             lines.append((at, line))
-    return journal_id, lines
+    return lines
 
 
 def _bodies(
@@ -270,11 +270,11 @@ def seal(
         if sharing:
             store.pull(remote)
         head = store.read_head(store.head_commit())
-        journal_id, _ = _read_journal(journal_path, 0) if journal_path.exists() else (None, [])
+        journal_id = _journal_id(journal_path)
         sealed = 0
         if journal_id is not None:
             mark = (head.get("journals") or {}).get(journal_id) or {}
-            _, lines = _read_journal(journal_path, int(mark.get("offset", 0)))
+            lines = _read_journal(journal_path, int(mark.get("offset", 0)))
             bodies, last = _bodies(Path(repo), journal_path, journal_id, lines)
             if bodies and last is not None:
                 message = f"evidence: sealed {len(bodies)} record(s) from journal {journal_id[:12]} by {_who()}"
