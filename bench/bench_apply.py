@@ -33,12 +33,14 @@ FEATURES = [
 
 
 def _apply(repo: Path, journal: Path) -> tuple[float, float]:
+    from specops._project import Project
     from specops.apply import ApplyOptions, apply_plan
-    from specops.plan import make_plan
+    from specops.plan import run_pipeline
 
     start = time.perf_counter()
-    plan = make_plan(repo, cache_dir=True).to_json()
-    result = apply_plan(plan, ApplyOptions(repo, journal))
+    project = Project.discover(repo, journal=journal)
+    made = run_pipeline(project)
+    result = apply_plan(made.plan, ApplyOptions(project), desired=made.desired)
     total = time.perf_counter() - start
     assert result.outcome == "applied", result.message
     return total, result.analysis_wait_s

@@ -9,18 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from specops.apply import LocalTarget
-from tests.test_apply_helpers import (  # noqa: F401 (fixtures)
+from tests.helpers.cli import run_cli
+from tests.helpers.serve import (
     commit_version,
-    estate,
     journal_events,
     live_model,
-    run_cli,
-    target,
-    token,
 )
 
 
-def test_apply_promote_and_roll_back(estate: Path, target: LocalTarget, tmp_path: Path) -> None:  # noqa: F811
+def test_apply_promote_and_roll_back(estate: Path, target: LocalTarget, tmp_path: Path) -> None:
     journal = estate / ".git" / "specops" / "journal.jsonl"
     code, out, err = run_cli("apply", "--auto-approve", "--repo", str(estate))
     assert code == 0, err

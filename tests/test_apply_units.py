@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from specops._project import Project
 from specops.apply._analysis import judge, quantile, wilson_upper, window
 from specops.apply._checks import (
     PlanRefusedError,
@@ -18,9 +19,17 @@ from specops.apply._checks import (
     load_plan,
 )
 from specops.apply._journal import Journal
-from specops.apply._runner import placement
-from specops.plan import load_desired_state, make_plan
-from tests._gitutil import edit, live_document, save
+from specops.plan import (
+    BlockedChange,
+    ResourceChange,
+    Summary,
+    load_desired_state,
+    make_plan,
+    placement,
+)
+from specops.policy import PolicyReport, PolicyResult
+from tests.helpers.git import edit, live_document, save
+from tests.helpers.plans import plan_of
 
 OBJECTIVES = [
     {"type": "latency", "percentile": 99, "thresholdMs": 25.0},
@@ -166,34 +175,45 @@ def test_guardrail_blocks_are_judged_against_the_baseline() -> None:
 # -- refusing plans -----------------------------------------------------------
 
 
+def _denied(resource: str, message: str) -> PolicyReport:
+    report = PolicyReport("embedded", "b", "2026-12-01T00:00:00Z")
+    report.results.append(PolicyResult("SO-TEST", "t", "high", "d", "deny", "denied", message, resource=resource))
+    return report.finish()
+
+
 def test_policy_blocked_plan_is_refused() -> None:
-    doc = {"plan_id": "abc", "policy": {"blocked": True, "denials": [{"resource": "Model/m", "message": "no prod on Friday"}]}}
+    # The verdict is recorded when the plan is made; apply enforces the record.
+    plan = plan_of(policy=_denied("Model/m", "no prod on Friday"))
+    assert not plan.applyable and [r.reason for r in plan.refusals] == ["policy"]
     with pytest.raises(PlanRefusedError, match=r"blocked by policy: Model/m: no prod on Friday"):
-        check_policy(doc)
-    check_policy({"plan_id": "abc", "policy": {"blocked": False}, "summary": {}})
+        check_policy(plan)
+    check_policy(plan_of(policy=PolicyReport("embedded", "b", "2026-12-01T00:00:00Z").finish()))
 
 
 def test_unknown_and_protected_changes_are_refused() -> None:
+    unknown = ResourceChange("Model/m", "Model", "m", ["unknown"], "target_unreachable")
     with pytest.raises(PlanRefusedError, match="unreachable"):
-        check_policy({"plan_id": "x", "summary": {"unknown": 1}, "desired": {}})
+        check_policy(plan_of(summary=Summary(unknown=1), resource_changes=[unknown]))
+    blocked = BlockedChange("Dataset/d", ["delete"], "protected", "Dataset/d is protected")
     with pytest.raises(PlanRefusedError, match="protected"):
-        check_policy({"plan_id": "x", "summary": {"blocked": 1}, "blocked_deletions": [{"id": "Dataset/d"}]})
+        check_policy(plan_of(summary=Summary(blocked=1), blocked_deletions=[blocked]))
 
 
 def test_desired_state_that_moved_is_refused(example_repo: Path, tmp_path: Path) -> None:
     live = save(tmp_path / "live.json", live_document(example_repo))
-    doc = make_plan(example_repo, live=live, cache_dir=False).to_json()
-    check_desired(doc, example_repo)
+    plan = make_plan(example_repo, live=live, cache_dir=False)
+    project = Project.discover(example_repo, cache=False)
+    assert check_desired(plan, project).fingerprint.content == plan.desired.content
     edit(example_repo, "specs/slos/fraud-scorer.yaml", "thresholdMs: 50", "thresholdMs: 60")
     with pytest.raises(PlanRefusedError, match=r"desired state moved.*HEAD is at commit .*specops plan --ref HEAD --out"):
-        check_desired(doc, example_repo)
+        check_desired(plan, project)
 
 
 def test_live_state_that_moved_is_refused() -> None:
-    doc = {"desired": {"ref": "main"}, "live": {"t1": {"revision": "5"}, "t2": {"revision": "9"}}}
-    check_live(doc, {"t1": "5", "t2": "9"})
+    plan = plan_of(ref="main", live={"t1": "5", "t2": "9"})
+    check_live(plan, {"t1": "5", "t2": "9"})
     with pytest.raises(PlanRefusedError, match=r"target t2 is at revision 10, the plan saw 9.*--ref main"):
-        check_live(doc, {"t1": "5", "t2": "10"})
+        check_live(plan, {"t1": "5", "t2": "10"})
 
 
 def test_load_plan_rejects_what_is_not_a_plan(tmp_path: Path) -> None:

@@ -25,15 +25,9 @@ from specops.apply import LocalTarget
 from specops.evidence import REF, EvidenceStore
 from specops.evidence._verify import verify
 from tests._evidence_util import chain_records, csv_rows, tamper
-from tests._gitutil import edit
-from tests.test_apply_helpers import (  # noqa: F401 (fixtures)
-    TOKEN_ENV,
-    commit_version,
-    estate,
-    run_cli,
-    target,
-    token,
-)
+from tests.helpers.cli import run_cli
+from tests.helpers.git import edit
+from tests.helpers.serve import TOKEN_ENV, commit_version
 
 
 def _changes(out: str) -> list[dict[str, str]]:
@@ -48,7 +42,7 @@ def _findings(out: str) -> dict[str, list[dict[str, str]]]:
     return found
 
 
-def test_audit_lists_every_change_and_finds_what_bypassed_specops(estate: Path, target: LocalTarget) -> None:  # noqa: F811
+def test_audit_lists_every_change_and_finds_what_bypassed_specops(estate: Path, target: LocalTarget) -> None:
     repo = str(estate)
     assert run_cli("apply", "--auto-approve", "--repo", repo)[0] == 0
     commit_version(estate, "1.1.0")
@@ -170,7 +164,7 @@ def test_audit_lists_every_change_and_finds_what_bypassed_specops(estate: Path, 
 
 
 def test_two_applies_to_two_targets_at_once_both_land_their_evidence(
-    estate: Path, target: LocalTarget, token: str, tmp_path: Path,  # noqa: F811
+    estate: Path, target: LocalTarget, token: str, tmp_path: Path,
 ) -> None:  # fmt: skip
     """Production (main, local-cpu) and staging (a branch whose Target is local-b) of one repository,
     applied at the same moment from two clones, each sealing and pushing to the shared origin."""

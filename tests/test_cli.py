@@ -15,9 +15,9 @@ import pytest
 from specops import __version__, load_estate
 from specops._cli import main
 from specops._onnx import cuda_device_count
+from specops._twins import PURE_FORCED
 from specops.spec import KINDS, json_schema
 
-PURE_FORCED = os.environ.get("SPECOPS_PURE_PYTHON") == "1"
 HEX64 = re.compile(r"[0-9a-f]{64}")
 IDS = [
     "Target/local-cpu",
@@ -311,9 +311,26 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == f"specops {__version__}\n"
 
 
-def test_usage_errors_exit_2_without_a_traceback(tmp_path: Path) -> None:
-    for args in ([], ["frobnicate"], ["validate", "--format", "yaml"]):
+def test_usage_errors_exit_1_without_a_traceback(tmp_path: Path) -> None:
+    # Exit 2 means "changes present" (--detailed-exitcode); a usage error is an error (issue 11, item 9).
+    for args in ([], ["frobnicate"], ["validate", "--format", "yaml"], ["plan", "--detailed-exitcode", "--nope"]):
         result = specops(*args, cwd=tmp_path)
-        assert result.returncode == 2, args
+        assert result.returncode == 1, args
         assert "usage: specops" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_an_internal_bug_exits_3_and_names_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import specops._cli as cli
+
+    def broken(args: object, out: object) -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "cmd_doctor", broken)
+    monkeypatch.setenv("SPECOPS_LOG_DIR", str(tmp_path / "log"))
+    assert main(["doctor"]) == 3
+    err = capsys.readouterr().err
+    assert f"this is a bug; details in {tmp_path / 'log' / 'specops.log'}" in err
+    assert "RuntimeError: a bug" in (tmp_path / "log" / "specops.log").read_text()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from types import ModuleType
 from typing import Any
 
@@ -12,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from specops import _core, _core_py
+from specops._twins import PURE_FORCED
 
 try:
     from specops import _core_c
 except ImportError:  # the test below fails loudly when it should have loaded
     _core_c = None  # type: ignore[assignment]
 
-PURE_FORCED = os.environ.get("SPECOPS_PURE_PYTHON") == "1"
 IMPLEMENTATIONS = [pytest.param(_core_py, id="python")]
 if _core_c is not None:
     IMPLEMENTATIONS.append(pytest.param(_core_c, id="cython"))

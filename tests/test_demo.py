@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from tests._evidence_util import csv_rows
-from tests.test_apply_helpers import REPO_ROOT, run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.serve import REPO_ROOT
 
 
 def test_demo_runs_the_whole_loop_and_stops_its_server(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from specops.evidence._config import load_evidence_config
 from specops.evidence._record import GENESIS, digest
 from specops.evidence._verify import prune, verify
 from tests._evidence_util import chain_records, tamper
-from tests.test_apply_helpers import run_cli
+from tests.helpers.cli import run_cli
 
 
 def _plan(plan_id: str, *, policy: bool = True, approvals: list[str] | None = None, waiver: dict[str, Any] | None = None,
@@ -208,7 +208,7 @@ def test_findings_from_the_record_alone(git_repo: Path, tmp_path: Path) -> None:
 
 
 def test_unapproved_merge_to_main(git_repo: Path, tmp_path: Path) -> None:
-    from tests._gitutil import commit
+    from tests.helpers.git import commit
 
     head = commit(git_repo, {"specs/a.yaml": "a: 1\n"})
     journal = Journal(tmp_path / "journal.jsonl")

@@ -16,6 +16,7 @@ EXPECTED = {
     "Guardrail",
     "LoadedSpec",
     "Model",
+    "Plan",
     "Prompt",
     "Resource",
     "SpecError",
@@ -46,3 +47,19 @@ def test_public_names_are_in_all() -> None:
         if not n.startswith("_") and n != "annotations" and not isinstance(v, types.ModuleType)
     }
     assert public <= set(specops.__all__)
+
+
+def test_plan_is_the_typed_plan_apply_reads() -> None:
+    from specops.plan._model import Plan
+
+    assert specops.Plan is Plan
+    assert callable(specops.Plan.from_json)
+
+
+def test_policy_imports_nothing_of_the_planner() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, specops.policy; print(sorted(m for m in sys.modules if m.startswith('specops.plan')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

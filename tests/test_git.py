@@ -9,7 +9,7 @@ import pytest
 
 from specops._errors import SpecOpsError
 from specops._git import GitRepo, NotARepositoryError, UnknownRefError, blob_id
-from tests._gitutil import commit
+from tests.helpers.git import commit
 
 
 def test_discovers_the_repository_from_a_subdirectory(example_repo: Path) -> None:

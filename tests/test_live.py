@@ -20,7 +20,7 @@ from specops.plan import (
     render_text,
 )
 from specops.targets import TargetAuthError
-from tests._gitutil import TARGET, commit, live_document, save
+from tests.helpers.git import TARGET, commit, live_document, save
 
 TOKEN = "test-token-value"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from specops import _plan_core, _plan_py
+from specops._twins import PURE_FORCED
 from specops.plan import (
     DependencyCycleError,
     LiveState,
@@ -30,14 +30,13 @@ from specops.plan import (
 from specops.plan._live import LiveResource, TargetState
 from specops.plan._planner import Node, plan_changes
 from specops.plan._render import MARKDOWN_LIMIT
-from tests._gitutil import commit, edit, live_document, save
+from tests.helpers.git import commit, edit, live_document, save
 
 try:
     from specops import _plan_c
 except ImportError:  # the activation test below fails loudly
     _plan_c = None  # type: ignore[assignment]
 
-PURE_FORCED = os.environ.get("SPECOPS_PURE_PYTHON") == "1"
 MODEL = "specs/models/fraud-scorer.yaml"
 TARGET = "specs/targets/local-cpu.yaml"
 ORDER = [
@@ -353,8 +352,8 @@ def test_markdown_stays_under_the_limit_and_says_what_it_left_out() -> None:
     from specops.plan import Summary
     from specops.plan._desired import DesiredFingerprint
 
-    plan = Plan(DesiredFingerprint("HEAD", "c", "t", False, "specs", "x"), {}, planned.summary,
-                planned.changes, planned.waves)
+    plan = Plan(desired=DesiredFingerprint("HEAD", "c", "t", False, "specs", "x"), live={},
+                summary=planned.summary, resource_changes=planned.changes, waves=planned.waves)
     assert isinstance(plan.summary, Summary)
     # Diffs make details long; fake some on every change.
     from specops.plan import FieldChange

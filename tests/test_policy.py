@@ -17,7 +17,7 @@ from specops.policy._bundle import PolicyLoadError, load_bundle
 from specops.policy._check import PolicyOptions, check_plan
 from specops.policy._engine import EmbeddedEngine
 from specops.policy._evaluate import DecisionCache
-from tests._gitutil import commit, edit
+from tests.helpers.git import commit, edit, estate_of
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POLICIES = REPO_ROOT / "policies"
@@ -208,7 +208,7 @@ def test_replacing_production_needs_owner_approval_from_the_pull_request(
 ) -> None:
     data = "policy:\n  paths: [policies]\n  data:\n    teams: {risk-ml: [alice]}\n"
     commit(project, {"specops.yaml": data})
-    from tests._gitutil import live_document
+    from tests.helpers.git import live_document
 
     doc = live_document(project)
     doc["resources"]["Model/fraud-scorer"]["spec"]["spec"]["signature"]["inputs"][0]["dtype"] = "float64"
@@ -382,7 +382,7 @@ def test_engine_errors_and_bad_shapes_deny(project: Path, body: str, expected: s
     write_policy(project / "extra", "bad.rego", body)
     plan = make_plan(project, live=project.parent / "live.json", cache_dir=False)
     report = check_plan(plan, PolicyOptions(policies=["extra"], context=str(project.parent / "context.yaml")),
-                        repo_path=project, cache_dir=False)
+                        repo_path=project, estate=estate_of(project))
     assert report is not None and report.blocked
     assert any(r.status == "denied" and expected in r.message for r in report.results), report.results
 
@@ -390,7 +390,7 @@ def test_engine_errors_and_bad_shapes_deny(project: Path, body: str, expected: s
 def test_a_slow_decision_denies(project: Path) -> None:
     plan = make_plan(project, live=project.parent / "live.json", cache_dir=False)
     report = check_plan(plan, PolicyOptions(timeout=1e-9, context=str(project.parent / "context.yaml")),
-                        repo_path=project, cache_dir=False)
+                        repo_path=project, estate=estate_of(project))
     assert report is not None and report.blocked
     assert all(r.rule == "SPECOPS-ENGINE" for r in report.results)
     assert "over the 1e-09s limit" in report.results[0].message
@@ -401,7 +401,7 @@ def test_plan_wide_rules_see_every_change(project: Path) -> None:
                  'warn contains msg if {\n\tinput.scope == "plan"\n\tmsg := sprintf("%d changes", [count(input.plan.changes)])\n}')
     plan = make_plan(project, live=project.parent / "live.json", cache_dir=False)
     report = check_plan(plan, PolicyOptions(policies=["extra"], context=str(project.parent / "context.yaml")),
-                        repo_path=project, cache_dir=False)
+                        repo_path=project, estate=estate_of(project))
     assert report is not None and not report.blocked
     [result] = report.results
     assert (result.status, result.message, result.resource) == ("warned", "6 changes", None)
@@ -412,9 +412,9 @@ def test_decisions_are_cached_by_bundle_and_input(project: Path) -> None:
     plan = make_plan(project, live=project.parent / "live.json", cache_dir=False)
     cache = DecisionCache()
     options = PolicyOptions(context=str(project.parent / "context.yaml"))
-    first = check_plan(plan, options, repo_path=project, cache_dir=False, cache=cache)
+    first = check_plan(plan, options, repo_path=project, estate=estate_of(project), cache=cache)
     assert (cache.hits, cache.misses) == (0, 7)
-    second = check_plan(plan, options, repo_path=project, cache_dir=False, cache=cache)
+    second = check_plan(plan, options, repo_path=project, estate=estate_of(project), cache=cache)
     assert (cache.hits, cache.misses) == (7, 7)
     assert first is not None and second is not None
     assert [d.to_json() for d in first.decisions] == [d.to_json() for d in second.decisions]
@@ -429,7 +429,7 @@ def test_input_document_carries_change_related_and_context(project: Path) -> Non
     ))
     plan = make_plan(project, live=project.parent / "live.json", cache_dir=False)
     report = check_plan(plan, PolicyOptions(policies=["extra"], context=str(project.parent / "context.yaml")),
-                        repo_path=project, cache_dir=False)
+                        repo_path=project, estate=estate_of(project))
     assert report is not None
     [result] = report.results
     action, path, line, related, author, creates = json.loads(result.message)

@@ -23,7 +23,7 @@ import regorus
 from specops._cli import main
 from specops.plan import make_plan
 from specops.policy._check import PolicyOptions, check_plan
-from tests._gitutil import commit, edit
+from tests.helpers.git import commit, edit, estate_of
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "opa-test-token-value"
@@ -165,8 +165,8 @@ def test_opa_engine_pushes_the_bundle_and_gives_the_embedded_results(
     monkeypatch.setenv("SPECOPS_TEST_OPA_TOKEN", TOKEN)
     context = str(project.parent / "context.yaml")
     plan = make_plan(project, live=project.parent / "live.json", cache_dir=False)
-    remote = check_plan(plan, options(url, context=context), repo_path=project, cache_dir=False)
-    local = check_plan(plan, PolicyOptions(context=context), repo_path=project, cache_dir=False)
+    remote = check_plan(plan, options(url, context=context), repo_path=project, estate=estate_of(project))
+    local = check_plan(plan, PolicyOptions(context=context), repo_path=project, estate=estate_of(project))
     assert remote is not None and local is not None
     assert remote.engine.startswith("opa http://127.0.0.1:")
     assert [r.to_json() for r in remote.results] == [r.to_json() for r in local.results]
@@ -186,7 +186,7 @@ def test_opa_engine_without_push_asks_each_package_by_name(
     context = str(project.parent / "context.yaml")
     plan = make_plan(project, live=project.parent / "live.json", cache_dir=False)
     # Nothing loaded on the server: every package is undefined, and the plan is denied (fail closed).
-    report = check_plan(plan, options(url, context=context, opa_push=False), repo_path=project, cache_dir=False)
+    report = check_plan(plan, options(url, context=context, opa_push=False), repo_path=project, estate=estate_of(project))
     assert report is not None and report.blocked
     assert {r.rule for r in report.results} == {"SPECOPS-ENGINE"}
     assert "OPA has no package" in report.results[0].message
@@ -194,7 +194,7 @@ def test_opa_engine_without_push_asks_each_package_by_name(
     for path in sorted((project / "policies").rglob("*.rego")):
         if not path.name.endswith("_test.rego"):
             state.modules[path.name] = path.read_text()
-    report = check_plan(plan, options(url, context=context, opa_push=False), repo_path=project, cache_dir=False)
+    report = check_plan(plan, options(url, context=context, opa_push=False), repo_path=project, estate=estate_of(project))
     assert report is not None
     assert [r.rule for r in report.results] == ["SO-MODEL-002"]
     assert any(p == "/v1/data/specops/policies/model_canary" for m, p in state.requests if m == "POST")
@@ -208,12 +208,12 @@ def test_wrong_token_and_unreachable_server_fail_closed(
     plan = make_plan(project, live=project.parent / "live.json", cache_dir=False)
     state.modules = {}
     monkeypatch.setenv("SPECOPS_TEST_OPA_TOKEN", "not-the-token")
-    report = check_plan(plan, options(url, context=context, opa_push=False), repo_path=project, cache_dir=False)
+    report = check_plan(plan, options(url, context=context, opa_push=False), repo_path=project, estate=estate_of(project))
     assert report is not None and report.blocked
     assert "401" in report.results[0].message
     # a server that is gone: every decision denies, naming the failure
     closed = "http://127.0.0.1:9"
-    report = check_plan(plan, options(closed, context=context, opa_push=False), repo_path=project, cache_dir=False)
+    report = check_plan(plan, options(closed, context=context, opa_push=False), repo_path=project, estate=estate_of(project))
     assert report is not None and report.blocked
     assert all(r.rule == "SPECOPS-ENGINE" and "OPA query" in r.message for r in report.results)
     # the token never reaches the plan or the output

@@ -8,7 +8,8 @@ from pathlib import Path
 from specops.apply import free_port
 from specops.apply._demo import prepare
 from specops.apply._status import _model_health
-from tests.test_apply_helpers import REPO_ROOT, run_cli
+from tests.helpers.cli import run_cli
+from tests.helpers.serve import REPO_ROOT
 
 
 def test_unreachable_target_is_unknown(tmp_path: Path) -> None:

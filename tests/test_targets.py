@@ -279,3 +279,18 @@ def test_driver_for_reads_the_target_spec() -> None:
     driver.close()
     with pytest.raises(Exception, match="no url"):
         driver_for("lonely")
+
+
+def test_the_in_memory_driver_keeps_the_seams_contract() -> None:
+    from tests.helpers.memory import MemoryDriver
+
+    driver = MemoryDriver("t")
+    assert isinstance(driver, TargetDriver)
+    driver.acquire("me", 30)
+    with pytest.raises(LeaseHeldError):
+        driver.acquire("you", 30)
+    revision = driver.live_state()["revision"]
+    driver.put_resource("SLO", "s", {}, "h", expected_revision=revision)
+    with pytest.raises(RevisionConflictError):
+        driver.delete_resource("SLO", "s", expected_revision=revision)
+    assert set(driver.live_state()["resources"]) == {"SLO/s"}

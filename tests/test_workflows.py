@@ -26,16 +26,12 @@ import pytest
 from ruamel.yaml import YAML
 
 from specops.apply import LocalTarget, TrafficGenerator, rows_from_csv
-from tests._gitutil import commit, edit
-from tests.test_apply_helpers import (  # noqa: F401 (fixtures)
+from tests.helpers.cli import run_cli
+from tests.helpers.git import commit, edit
+from tests.helpers.serve import (
     REPO_ROOT,
-    TOKEN_ENV,
     commit_version,
-    estate,
     live_model,
-    run_cli,
-    target,
-    token,
 )
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
@@ -111,7 +107,7 @@ def _branch(repo: Path, name: str, at: str) -> None:
     git.checkout(branch)
 
 
-def test_plan_workflow_on_a_pull_request(estate: Path, target: LocalTarget) -> None:  # noqa: F811
+def test_plan_workflow_on_a_pull_request(estate: Path, target: LocalTarget) -> None:
     base = _with_policies(estate)
     assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0  # main is live
     _branch(estate, "feature", base)
@@ -131,7 +127,7 @@ def test_plan_workflow_on_a_pull_request(estate: Path, target: LocalTarget) -> N
     assert pygit2.Repository(str(estate)).branches["main"].target == pygit2.Oid(hex=base)
 
 
-def test_plan_workflow_fails_a_pull_request_policy_blocks(estate: Path, target: LocalTarget) -> None:  # noqa: F811
+def test_plan_workflow_fails_a_pull_request_policy_blocks(estate: Path, target: LocalTarget) -> None:
     base = _with_policies(estate)
     assert run_cli("apply", "--auto-approve", "--repo", str(estate))[0] == 0  # main is live
     _branch(estate, "bad", base)
@@ -234,7 +230,7 @@ def test_pr_context_reads_who_approved_the_merged_head(
 
 
 def test_apply_workflow_after_merge(
-    estate: Path, target: LocalTarget, token: str, github: RecordedGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,  # noqa: F811
+    estate: Path, target: LocalTarget, token: str, github: RecordedGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:  # fmt: skip
     base = _with_policies(estate)
     origin = tmp_path / "origin.git"

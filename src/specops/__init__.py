@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+
 from specops._core import COMPILED, canonical_bytes, canonical_hash
 from specops._errors import Diagnostic, SpecError, SpecOpsError
 from specops._version import __version__
@@ -20,6 +22,9 @@ from specops.spec import (
     load_estate,
 )
 
+if typing.TYPE_CHECKING:
+    from specops.plan import Plan
+
 __all__ = [
     "COMPILED",
     "KINDS",
@@ -30,6 +35,7 @@ __all__ = [
     "Guardrail",
     "LoadedSpec",
     "Model",
+    "Plan",
     "Prompt",
     "Resource",
     "SpecError",
@@ -41,3 +47,13 @@ __all__ = [
     "json_schema",
     "load_estate",
 ]
+
+
+def __getattr__(name: str) -> typing.Any:
+    # ``specops.Plan`` loads the planner on first use, so ``import specops`` stays light for
+    # ``specops serve`` processes, and ``import specops.policy`` loads nothing of the planner.
+    if name == "Plan":
+        from specops.plan import Plan
+
+        return Plan
+    raise AttributeError(f"module 'specops' has no attribute {name!r}")

@@ -1,8 +1,13 @@
 """The ``specops`` command line: one small function per subcommand.
 
-Expected failures (``SpecOpsError``) become a one-line message and exit 1;
-anything else is a bug: the traceback goes to a log file and the user is told
-where it is.
+Exit codes mean one thing each (the README has the table):
+
+- 0: success (no changes, with ``--detailed-exitcode``)
+- 1: an expected failure: invalid input, a usage error, a policy denial, a
+  refused plan, an unreachable target (``SpecOpsError``: one-line message)
+- 2: success with changes (``--detailed-exitcode``, as Terraform)
+- 3: an internal bug: the traceback goes to a log file and the message says where
+- 130: interrupted
 """
 
 from __future__ import annotations
@@ -10,13 +15,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
-import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from specops._errors import SpecError, SpecOpsError
 from specops._version import __version__
@@ -26,6 +29,15 @@ __all__ = ["main"]
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
+EXIT_BUG = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on exit 1: exit 2 means "changes present" (``--detailed-exitcode``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
 
 
 def _dump_json(data: Any, out: TextIO) -> None:
@@ -198,9 +210,7 @@ _REGISTRARS = [
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="specops", description="GitOps and policy-as-code for AI operations."
-    )
+    parser = _Parser(prog="specops", description="GitOps and policy-as-code for AI operations.")
     parser.add_argument("--version", action="version", version=f"specops {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -235,7 +245,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _log_unexpected() -> str:
-    directory = Path(os.environ.get("SPECOPS_LOG_DIR") or Path(tempfile.gettempdir()) / "specops")
+    from specops._project import default_log_dir
+
+    directory = default_log_dir()
     directory.mkdir(parents=True, exist_ok=True)
     log = directory / "specops.log"
     with log.open("a", encoding="utf-8") as handle:
@@ -265,4 +277,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(
             f"error: unexpected {type(exc).__name__}: {exc} (this is a bug; details in {log})\n"
         )
-        return EXIT_ERROR
+        return EXIT_BUG

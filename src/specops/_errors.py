@@ -1,9 +1,38 @@
 """The one error hierarchy of SpecOps.
 
 Every expected failure is a ``SpecOpsError``: the command line turns it into
-a one-line message and exit code 1, never a traceback. Errors about spec
+a one-line message and exit code 1, never a traceback (anything else is a bug:
+exit 3, the traceback in ``$SPECOPS_LOG_DIR/specops.log``). Errors about spec
 files carry ``Diagnostic`` records that locate the problem (file, line,
 column, field path) and, where one exists, a hint that says how to fix it.
+
+The tree (where each class lives)::
+
+    SpecOpsError                              _errors
+     ├── SpecError                            _errors      invalid specs; .diagnostics locate each problem
+     │    └── PolicyLoadError                 policy._bundle
+     ├── GitError                             _git
+     │    ├── NotARepositoryError             _git
+     │    └── UnknownRefError                 _git
+     ├── OnnxError                            _onnx
+     │    ├── OnnxLoadError / OnnxInputError / OnnxRunError
+     ├── DesiredStateError                    plan._desired   missing specs root, empty desired state
+     ├── PlanError                            plan._planner
+     │    └── DependencyCycleError            plan._planner
+     ├── PlanFormatError                      plan._model     not a plan / edited / wrong format_version
+     ├── LiveStateError                       targets._errors invalid live-state document
+     │    └── TargetUnreachableError          targets._errors plan could not read a target
+     ├── AdminError                           targets._errors a target answered an admin call with an error
+     │    ├── TargetDownError                 targets._errors unreachable (the next apply recovers)
+     │    │    └── MutationUncertainError     targets._errors a change's answer was lost: re-read, never repeat
+     │    ├── TargetAuthError                 targets._errors 401/403 or the token variable unset
+     │    ├── LeaseHeldError                  targets._errors another runner holds the lease
+     │    └── RevisionConflictError           targets._errors live state moved: re-plan
+     ├── PlanRefusedError                     apply._checks   not applyable, or stale
+     ├── RolloutFailedError                   apply._rollout  analysis failed; rolled back
+     ├── ArtifactError                        apply._artifacts
+     ├── HTTPError                            serve._errors   what the serving target answers (4xx)
+     └── StateCorruptError                    serve._errors
 """
 
 from __future__ import annotations

@@ -165,6 +165,10 @@ class GitRepo:
         out.sort()
         return out
 
+    def has_dir(self, tree_id: str, path: str) -> bool:
+        """Whether ``path`` is a directory in a tree."""
+        return self._subtree(tree_id, path) is not None
+
     def has_path(self, tree_id: str, path: str) -> bool:
         """Whether a file exists at ``path`` in a tree (artifact checks in ref mode)."""
         try:
@@ -235,6 +239,22 @@ class GitRepo:
                     out.append((full.relative_to(self.workdir).as_posix(), blob_id(data), data))
         out.sort()
         return out
+
+    def uncommitted(self, root: str) -> list[str]:
+        """Spec files under ``root`` whose work-tree state differs from HEAD (edited, new, deleted).
+
+        Uses git's status (the index's stat cache), so an unchanged tree costs no reads.
+        """
+        if self._repo.is_bare:
+            return []
+        prefix = root.strip("/") + "/"
+        out = []
+        for path, flags in self._repo.status().items():
+            if flags & pygit2.enums.FileStatus.IGNORED or not _is_spec(path):
+                continue
+            if prefix == "./" or path.startswith(prefix):
+                out.append(path)
+        return sorted(out)
 
     def head_commit(self) -> str | None:
         if self._repo.head_is_unborn:

@@ -17,7 +17,7 @@ from specops.apply._checks import (
     check_policy,
     load_plan,
 )
-from specops.apply._cli import add_apply_parsers, cmd_apply, cmd_demo, cmd_status, default_journal
+from specops.apply._cli import add_apply_parsers, cmd_apply, cmd_demo, cmd_status
 from specops.apply._client import (
     AdminError,
     LeaseHeldError,
@@ -27,7 +27,7 @@ from specops.apply._client import (
 from specops.apply._journal import Journal, OpenApply
 from specops.apply._local import LocalTarget, free_port
 from specops.apply._rollout import RolloutFailedError
-from specops.apply._runner import ApplyOptions, ApplyResult, apply_plan, placement
+from specops.apply._runner import ApplyOptions, ApplyResult, apply_plan
 from specops.apply._status import ResourceStatus, StatusReport, collect_status, render_status_text
 from specops.apply._traffic import TrafficCounts, TrafficGenerator, rows_from_csv
 
@@ -58,11 +58,9 @@ __all__ = [
     "cmd_demo",
     "cmd_status",
     "collect_status",
-    "default_journal",
     "free_port",
     "judge",
     "load_plan",
-    "placement",
     "quantile",
     "render_status_text",
     "rows_from_csv",

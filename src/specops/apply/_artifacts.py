@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from specops._errors import SpecOpsError
 from specops._git import GitError, GitRepo
+from specops.plan import DesiredFingerprint
 
 __all__ = ["ArtifactError", "read_artifact"]
 
@@ -30,11 +31,10 @@ def _from_tree(repo: GitRepo, commit: str, path: str) -> bytes:
         raise ArtifactError(f"{path} does not exist at commit {commit[:12]} (commit the artifact)") from exc
 
 
-def read_artifact(repo_path: Path, desired: dict[str, Any], artifact: dict[str, Any], owner: str) -> bytes:
+def read_artifact(repo: GitRepo, desired: DesiredFingerprint, artifact: dict[str, Any], owner: str) -> bytes:
     """The bytes of ``artifact`` (``{uri, sha256}``) as the plan's desired state names them."""
     uri = str(artifact["uri"])
     parts = urlsplit(uri)
-    repo = GitRepo.discover(repo_path)
     if parts.scheme == "file":
         path = Path(unquote(parts.path))
         try:
@@ -46,13 +46,13 @@ def read_artifact(repo_path: Path, desired: dict[str, Any], artifact: dict[str, 
             f"{owner}: artifact {uri} is not on the target and this runner uploads only repository "
             "paths and file:// uris (stage it on the target, or use a repository path)"
         )
-    elif desired.get("worktree") or not desired.get("commit"):
+    elif desired.worktree or not desired.commit:
         try:
             data = (repo.workdir / uri).read_bytes()
         except OSError as exc:
             raise ArtifactError(f"{owner}: cannot read artifact {uri}: {exc.strerror}") from exc
     else:
-        data = _from_tree(repo, str(desired["commit"]), uri)
+        data = _from_tree(repo, desired.commit, uri)
     digest = hashlib.sha256(data).hexdigest()
     if digest != artifact["sha256"]:
         raise ArtifactError(

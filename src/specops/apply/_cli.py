@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["add_apply_parsers", "cmd_apply", "cmd_demo", "cmd_status", "default_journal"]
+__all__ = ["add_apply_parsers", "cmd_apply", "cmd_demo", "cmd_status"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
-
-
-def default_journal(repo: str | Path) -> Path:
-    """``$SPECOPS_JOURNAL``, else ``specops/journal.jsonl`` in the git dir (per clone, never committed)."""
-    override = os.environ.get("SPECOPS_JOURNAL")
-    if override:
-        return Path(override)
-    from specops._git import GitRepo
-
-    return GitRepo.discover(repo).git_dir / "specops" / "journal.jsonl"
 
 
 def add_apply_parsers(subparsers: Any) -> None:
@@ -36,6 +25,10 @@ def add_apply_parsers(subparsers: Any) -> None:
     apply.add_argument("--repo", default=".", help="a path inside the git repository (default: .)")
     apply.add_argument("--ref", default="HEAD", help="with --auto-approve: the git ref to apply (default: HEAD)")
     apply.add_argument("--specs-root", default="specs", help="with --auto-approve: the specs directory")
+    apply.add_argument(
+        "--allow-empty", action="store_true",
+        help="with --auto-approve: allow deleting every resource of a target",
+    )  # fmt: skip
     apply.add_argument("--context", metavar="FILE", help="with --auto-approve: pull-request context for the policies")
     apply.add_argument(
         "--no-policy", action="store_true", help="with --auto-approve: skip policy evaluation (a saved plan keeps its verdict)"
@@ -77,9 +70,12 @@ def add_apply_parsers(subparsers: Any) -> None:
 
 def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
     from specops._errors import SpecOpsError
+    from specops._project import Project
     from specops.apply._checks import load_plan
     from specops.apply._runner import ApplyOptions, apply_plan
     from specops.evidence import stash_plan
+    from specops.plan import PlanRequest, PlanResult, run_pipeline
+    from specops.policy._check import PolicyOptions
 
     if bool(args.plan_file) == bool(args.auto_approve):
         raise SpecOpsError(
@@ -93,9 +89,10 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
             out.write(line + "\n")
             out.flush()
 
+    policy = None if args.no_policy else PolicyOptions(context=args.context)
+    project = Project.discover(args.repo, specs_root=args.specs_root, journal=args.journal, policy=policy)
     options = ApplyOptions(
-        repo=Path(args.repo),
-        journal=Path(args.journal) if args.journal else default_journal(args.repo),
+        project=project,
         lease_ttl_s=args.lease_ttl,
         traffic_rate=args.traffic,
         timeout=args.timeout,
@@ -103,34 +100,29 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
         say=say,
     )
     replan = None
+    desired = None
     if args.plan_file:
-        doc = load_plan(Path(args.plan_file))
+        plan = load_plan(Path(args.plan_file))
     else:
-        from specops.plan import make_plan
 
-        def replan() -> dict[str, Any]:
-            # The same pipeline as `specops plan`: plan, then policies judge it.
-            from specops.policy._check import PolicyOptions, check_plan
+        def replan() -> PlanResult:
+            # The same pipeline as `specops plan`: one estate, planned and judged.
+            made = run_pipeline(project, PlanRequest(ref=args.ref, allow_empty=args.allow_empty))
+            stash_plan(project.journal, made.plan.to_json())
+            return made
 
-            plan = make_plan(args.repo, ref=args.ref, specs_root=args.specs_root, cache_dir=True)
-            if not args.no_policy:
-                plan.policy = check_plan(plan, PolicyOptions(context=args.context), repo_path=args.repo)
-                plan.plan_id = plan.compute_id()
-            fresh = plan.to_json()
-            stash_plan(options.journal, fresh)
-            return fresh
-
-        doc = replan()
-    say(f"Applying plan {str(doc['plan_id'])[:12]} (commit {str(doc['desired'].get('commit'))[:12]}); journal {options.journal}")
-    stash_plan(options.journal, doc)  # the evidence seals the plan's policy decisions with the apply
+        made = replan()
+        plan, desired = made.plan, made.desired
+    say(f"Applying plan {plan.plan_id[:12]} (commit {str(plan.desired.commit)[:12]}); journal {project.journal}")
+    stash_plan(project.journal, plan.to_json())  # the evidence seals the plan's policy decisions with the apply
     try:
-        result = apply_plan(doc, options, replan=replan)
+        result = apply_plan(plan, options, desired=desired, replan=replan)
     except SpecOpsError as exc:
         if not text:
             out.write(json.dumps({"outcome": "failed", "error": str(exc)}, indent=2) + "\n")
         raise
     finally:
-        _seal_evidence(args.repo, options.journal, say)
+        _seal_evidence(args.repo, project.journal, say)
     if text:
         say(result.message)
         if result.traffic.sent:
@@ -141,11 +133,13 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _seal_evidence(repo: str, journal: Path, say: Any) -> None:
+def _seal_evidence(repo: str, journal: Path | None, say: Any) -> None:
     """Seal what this apply journaled into the repository's evidence; a failure warns, the apply's result stands."""
     from specops._errors import SpecOpsError
     from specops.evidence import seal
 
+    if journal is None:
+        return
     try:
         seal(repo, journal, say=say)
     except SpecOpsError as exc:
@@ -153,9 +147,11 @@ def _seal_evidence(repo: str, journal: Path, say: Any) -> None:
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    from specops._project import Project
     from specops.apply._status import collect_status, render_status_text
 
-    report = collect_status(args.repo, ref=args.ref, worktree=args.worktree, specs_root=args.specs_root)
+    project = Project.discover(args.repo, specs_root=args.specs_root)
+    report = collect_status(project, ref=args.ref, worktree=args.worktree)
     if args.format == "json":
         out.write(json.dumps(report.to_json(), indent=2) + "\n")
     else:

@@ -18,17 +18,17 @@ it finishes quickly; everything else is the example estate as committed.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import shutil
 import signal
 import tempfile
-import urllib.request
 from pathlib import Path
 from typing import Any, TextIO
 
 from specops._errors import SpecOpsError
 from specops._git import GitRepo
+from specops._project import Project
+from specops.targets import TargetDriver
 
 __all__ = ["rescaled_model", "run_demo"]
 
@@ -103,15 +103,12 @@ def prepare(specs: Path, repo: Path, url: str, analysis: str = FAST_ANALYSIS) ->
     commit_all(repo, "example estate (demo)")
 
 
-def infer(url: str, model: str, rows: list[list[float]], token: str | None) -> list[float]:
+def infer(driver: TargetDriver, model: str, rows: list[list[float]]) -> list[float]:
     body = {"inputs": [{"name": "features", "shape": [len(rows), len(rows[0])], "datatype": "FP32", "data": [v for r in rows for v in r]}]}
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(f"{url}/v2/models/{model}/infer", json.dumps(body).encode(), headers)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        answer = json.loads(response.read())
-    data = answer["outputs"][0]["data"]
+    response = driver.infer(model, body, timeout=10)
+    if response.status_code != 200:
+        raise SpecOpsError(f"demo: inference on {model} answered HTTP {response.status_code}: {response.text[:200]}")
+    data = response.json()["outputs"][0]["data"]
     return [float(data[i * 2 + 1]) for i in range(len(rows))]
 
 
@@ -124,8 +121,6 @@ def run_demo(
     traffic: float = 300.0,
     err: TextIO | None = None,
 ) -> int:
-    import os
-
     from specops.apply._local import LocalTarget, free_port
 
     temp = None
@@ -150,7 +145,8 @@ def run_demo(
         from specops.apply._traffic import rows_from_csv
 
         rows = rows_from_csv((repo / "specs/data/transactions-2026-10.csv").read_bytes(), _features(repo), limit=3)
-        scores = infer(server.url, "fraud-scorer", rows, os.environ.get(server.token_env))
+        with server.driver() as driver:
+            scores = infer(driver, "fraud-scorer", rows)
         for row, score in zip(rows, scores, strict=True):
             say(f"   inference: amount={row[0]:8.2f} -> P(fraud) = {score:.4f}")
         say("== 3. commit fraud-scorer 1.1.0: canary 10% -> 50% -> 100%, judged against its SLO")
@@ -166,7 +162,7 @@ def run_demo(
         say("== 5. status")
         from specops.apply._status import collect_status, render_status_text
 
-        report = collect_status(repo)
+        report = collect_status(Project.discover(repo))
         out.write(render_status_text(report))
         model = next(r for r in report.resources if r.id == "Model/fraud-scorer")
         if model.traffic != {"1.1.0": 100}:
@@ -187,9 +183,9 @@ def run_demo(
 
 
 def _features(repo: Path) -> list[str]:
-    from specops.plan import load_desired_state
+    from specops.plan import read_desired
 
-    spec = load_desired_state(repo, cache_dir=False).estate.get("Model", "fraud-scorer")
+    spec = read_desired(Project.discover(repo, cache=False)).estate.get("Model", "fraud-scorer")
     assert spec is not None
     return list(spec.resource.canonical()["spec"]["signature"]["inputs"][0]["features"])
 
@@ -199,27 +195,26 @@ def _plan_and_apply(
 ) -> str:
     from specops.apply._rollout import RolloutFailedError
     from specops.apply._runner import ApplyOptions, apply_plan
-    from specops.plan import make_plan, render_text
-    from specops.policy import PolicyOptions, check_plan
+    from specops.plan import render_text, run_pipeline
+    from specops.policy import PolicyOptions
 
-    plan = make_plan(repo, cache_dir=False)
-    plan.policy = check_plan(plan, PolicyOptions(), repo_path=repo, cache_dir=False)
-    plan.plan_id = plan.compute_id()
+    project = Project.discover(repo, cache=False, journal=workdir / "journal.jsonl", policy=PolicyOptions())
+    made = run_pipeline(project)
+    plan = made.plan
     for line in render_text(plan, colour=False).splitlines():
         say(f"   {line}")
     from specops.evidence import seal, stash_plan
 
-    options = ApplyOptions(repo, workdir / "journal.jsonl", traffic_rate=traffic, say=lambda line: say(f"   {line}"))
-    doc = plan.to_json()
-    stash_plan(options.journal, doc)
+    options = ApplyOptions(project, traffic_rate=traffic, say=lambda line: say(f"   {line}"))
+    stash_plan(project.journal, plan.to_json())  # the evidence seals the plan's policy decisions with the apply
     try:
-        result = apply_plan(doc, options)
+        result = apply_plan(plan, options, desired=made.desired)
     except RolloutFailedError as exc:
         if expect_failure:
             return str(exc)
         raise
     finally:
-        seal(repo, options.journal, say=options.say)
+        seal(repo, workdir / "journal.jsonl", say=options.say)
     if expect_failure:
         raise SpecOpsError("demo: the broken version was expected to fail its canary analysis")
     say(f"   {result.message}")

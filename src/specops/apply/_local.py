@@ -68,14 +68,15 @@ class LocalTarget:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SpecOpsError(
-                    f"specops serve exited with {self.process.returncode} while starting (log: {self.log})"
-                )
-            if self._ready():
-                return self
-            time.sleep(0.05)
+        with ServeDriver(self.name, self.url, self.token_env, timeout=1, retries=1) as probe:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise SpecOpsError(
+                        f"specops serve exited with {self.process.returncode} while starting (log: {self.log})"
+                    )
+                if _answers(probe):
+                    return self
+                time.sleep(0.05)
         self.stop()
         raise SpecOpsError(f"specops serve did not answer on {self.url} within {timeout:g}s (log: {self.log})")
 
@@ -83,13 +84,6 @@ class LocalTarget:
         """A driver for this target (close it when done)."""
         return ServeDriver(self.name, self.url, self.token_env, timeout=timeout)
 
-    def _ready(self) -> bool:
-        with ServeDriver(self.name, self.url, self.token_env, timeout=1, retries=1) as probe:
-            try:
-                probe.live_state()
-            except (AdminError, LiveStateError):
-                return False
-            return True
 
     def stop(self, grace: float = 10.0) -> int | None:
         process, self.process = self.process, None
@@ -118,3 +112,11 @@ class LocalTarget:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _answers(probe: ServeDriver) -> bool:
+    try:
+        probe.live_state()
+    except (AdminError, LiveStateError):
+        return False
+    return True

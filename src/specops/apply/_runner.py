@@ -1,11 +1,13 @@
 """The runner: apply a plan, wave by wave, under the targets' leases, journaling every step.
 
-The pipeline: refuse a plan policy blocked or whose desired state moved ->
-take every involved target's lease -> recover what an interrupted apply left
-(``_recover``) -> refuse the plan if live state moved -> apply each change in
-the plan's waves and order (Model changes through a rollout strategy) ->
-release the leases. The first failure stops the apply: the failed change is
-rolled back, later ones are not started, and the journal says so.
+The runner reads a ``Plan`` and nothing else decides what it does: it
+refuses a plan whose own record says it is not applyable, or whose desired
+state moved -> takes every involved target's lease -> recovers what an
+interrupted apply left (``_recover``) -> refuses the plan if live state
+moved -> applies each change in the plan's waves and order, on exactly the
+targets the change lists (Model changes through a rollout strategy) ->
+releases the leases. The first failure stops the apply: the failed change
+is rolled back, later ones are not started, and the journal says so.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from specops._errors import SpecOpsError
+from specops._project import Project
 from specops.apply._artifacts import read_artifact
 from specops.apply._checks import (
     PlanRefusedError,
@@ -25,20 +27,21 @@ from specops.apply._checks import (
     check_policy,
     replan_hint,
 )
-from specops.apply._journal import Journal
+from specops.apply._journal import Journal, kill_point
 from specops.apply._leases import holder_name, leases
 from specops.apply._recover import recover
 from specops.apply._rollout import Rollout, RolloutFailedError, TargetSession
 from specops.apply._traffic import TrafficCounts, TrafficGenerator, rows_from_csv
+from specops.plan import DesiredState, Plan, PlanResult, ResourceChange
+from specops.spec import LoadedSpec
 from specops.targets import AdminError, TargetDownError, driver_for
 
-__all__ = ["ApplyOptions", "ApplyResult", "apply_plan", "placement"]
+__all__ = ["ApplyOptions", "ApplyResult", "apply_plan"]
 
 
 @dataclass(slots=True)
 class ApplyOptions:
-    repo: Path
-    journal: Path
+    project: Project
     lease_ttl_s: float = 60.0
     traffic_rate: float | None = None
     timeout: float = 30.0
@@ -70,34 +73,6 @@ class ApplyResult:
         }
 
 
-def placement(estate: Any) -> dict[str, set[str]]:
-    """Targets each desired resource lives on.
-
-    A Target on itself, a Model on ``spec.targets``; a Prompt or SLO wherever
-    its model is; a Dataset or Guardrail wherever a model that uses it is.
-    A resource nothing places goes to every target (it costs a target nothing
-    to know it, and a plan is never half-applied for want of a home).
-    """
-    out: dict[str, set[str]] = {}
-    targets = {s.resource.name for s in estate.of_kind("Target")}
-    models: dict[str, set[str]] = {}
-    for spec in estate.of_kind("Target"):
-        out[spec.id] = {spec.resource.name}
-    for spec in estate.of_kind("Model"):
-        placed = set(spec.resource.spec.targets)
-        models[spec.resource.name] = placed
-        out[spec.id] = placed
-        for ref in spec.resource.references():
-            if ref.kind in ("Dataset", "Guardrail"):
-                out.setdefault(f"{ref.kind}/{ref.name}", set()).update(placed)
-    for spec in list(estate.of_kind("Prompt")) + list(estate.of_kind("SLO")):
-        out[spec.id] = set(models.get(spec.resource.spec.model, set()))
-    for spec in estate:
-        if not out.get(spec.id):
-            out[spec.id] = set(targets)
-    return out
-
-
 class _Bound:
     """Journal writes with the apply's identity on every entry."""
 
@@ -112,91 +87,97 @@ class _Bound:
         return _Bound(self.journal, **self.identity, **more)
 
 
-def _sessions(desired: Any, doc: dict[str, Any], timeout: float, load_timeout: float) -> dict[str, TargetSession]:
+def _sessions(desired: DesiredState, plan: Plan, timeout: float, load_timeout: float) -> dict[str, TargetSession]:
     sessions: dict[str, TargetSession] = {}
     for spec in desired.estate.of_kind("Target"):
         client = driver_for(spec.resource, timeout=timeout, load_timeout=load_timeout)
         sessions[client.name] = TargetSession(client.name, client)
-    for name, fingerprint in (doc.get("live") or {}).items():
-        if name not in sessions and fingerprint.get("url"):
-            sessions[name] = TargetSession(
-                name, driver_for(name, fingerprint["url"], timeout=timeout, load_timeout=load_timeout)
-            )
+    for name, fingerprint in plan.live.items():
+        if name not in sessions and fingerprint.url:
+            client = driver_for(name, fingerprint.url, timeout=timeout, load_timeout=load_timeout)
+            sessions[name] = TargetSession(name, client)
     return sessions
 
 
 def apply_plan(
-    doc: dict[str, Any],
+    plan: Plan,
     options: ApplyOptions,
     *,
-    replan: Callable[[], dict[str, Any]] | None = None,
+    desired: DesiredState | None = None,
+    replan: Callable[[], PlanResult] | None = None,
 ) -> ApplyResult:
-    """Apply a plan document (``Plan.to_json()`` or a saved plan file's JSON).
+    """Apply ``plan`` (made now by the pipeline, or read back with ``Plan.from_json``).
 
-    ``replan`` (``apply --auto-approve``) makes a fresh plan after a recovery
-    changed live state; without it, such a plan is refused as stale.
+    ``desired`` is the estate the plan was made from when the caller has it
+    (``apply --auto-approve``); otherwise it is loaded once, at the plan's
+    commit, after checking the ref has not moved. ``replan`` makes a fresh
+    plan after a recovery changed live state; without it, such a plan is
+    refused as stale.
     """
-    from specops.plan import load_desired_state
-
-    check_policy(doc)
-    check_desired(doc, options.repo)
-    fp = doc["desired"]
-    desired = load_desired_state(
-        options.repo,
-        ref=fp.get("commit") or "HEAD",
-        worktree=bool(fp.get("worktree")),
-        specs_root=fp.get("specs_root", "specs"),
-    )
-    sessions = _sessions(desired, doc, options.timeout, options.load_timeout)
+    check_policy(plan)
+    if desired is None:
+        desired = check_desired(plan, options.project)
+    sessions = _sessions(desired, plan, options.timeout, options.load_timeout)
     try:
-        return _apply(doc, options, desired, sessions, replan)
+        return _apply(plan, desired, options, sessions, replan)
     finally:
         for session in sessions.values():
             session.client.close()
 
 
+def _involved(plan: Plan, sessions: dict[str, TargetSession], open_targets: set[str]) -> list[TargetSession]:
+    """Every target the plan saw, every target a change lands on, every target an open apply touched."""
+    landing = {t for change in plan.changes() for t in change.targets}
+    missing = sorted(landing - set(sessions))
+    if missing:
+        raise PlanRefusedError(
+            f"the plan changes target(s) {', '.join(missing)} that neither the desired state nor the plan "
+            "can reach (no url); " + replan_hint(plan)
+        )
+    names = set(plan.live) | open_targets | landing
+    return [sessions[n] for n in sorted(names) if n in sessions]
+
+
 def _apply(
-    doc: dict[str, Any],
+    plan: Plan,
+    desired: DesiredState,
     options: ApplyOptions,
-    desired: Any,
     sessions: dict[str, TargetSession],
-    replan: Callable[[], dict[str, Any]] | None,
+    replan: Callable[[], PlanResult] | None,
 ) -> ApplyResult:
-    fp = doc["desired"]
-    journal = Journal(options.journal)
+    journal = Journal(options.project.journal or options.project.repo.git_dir / "specops" / "journal.jsonl")
     holder = holder_name()
     open_applies = [o for o in journal.open_applies() if o.holder != holder]
-    involved = {t for t in (doc.get("live") or {}) if t in sessions}
-    places = placement(desired.estate)
-    for change in doc["resource_changes"]:
-        involved.update(places.get(change["id"], ()))
+    open_targets: set[str] = set()
     for open_apply in open_applies:
-        involved.update(t for t in (open_apply.entries[0].get("detail") or {}).get("targets", {}) if t in sessions)
-    held = [sessions[t] for t in sorted(involved) if t in sessions]
+        open_targets.update((open_apply.entries[0].get("detail") or {}).get("targets", {}))
+    held = _involved(plan, sessions, {t for t in open_targets if t in sessions})
     apply_id = uuid.uuid4().hex[:16]
-    result = ApplyResult(apply_id, str(doc["plan_id"]), "no-changes")
-    with leases(held, holder, options.lease_ttl_s, {o.holder for o in open_applies}):
+    result = ApplyResult(apply_id, plan.plan_id, "no-changes")
+    with leases(held, holder, options.lease_ttl_s, options.say):
+        kill_point("lease.taken")
         for session in held:
             session.refresh()
         if open_applies:
             result.recovered = recover(open_applies, {s.name: s for s in held}, journal, options.say)
             if result.recovered and replan is not None and any(r["changed"] for r in result.recovered):
-                doc = replan()
-                check_policy(doc)
-                result.plan_id = str(doc["plan_id"])
+                fresh = replan()
+                plan, desired = fresh.plan, fresh.desired
+                check_policy(plan)
+                result.plan_id = plan.plan_id
         try:
-            check_live(doc, {s.name: s.revision for s in held})
+            check_live(plan, {s.name: s.revision for s in held})
         except PlanRefusedError as exc:
             if result.recovered:
                 raise PlanRefusedError(
                     f"recovered an interrupted apply ({len(result.recovered)} change(s) made consistent); {exc}"
                 ) from exc
             raise
-        changes = [c for c in doc["resource_changes"] if c["actions"] not in (["no-op"], ["unknown"])]
+        changes = plan.changes()
         if not changes:
             result.message = "No changes. Live state matches the plan."
             return result
-        log = _Bound(journal, apply_id=apply_id, plan_id=result.plan_id, commit=fp.get("commit"), holder=holder)
+        log = _Bound(journal, apply_id=apply_id, plan_id=result.plan_id, commit=plan.desired.commit, holder=holder)
         log(
             "apply.start",
             outcome="started",
@@ -205,10 +186,11 @@ def _apply(
                 "targets": {s.name: {"url": s.client.url, "token_env": s.client.token_env} for s in held},
             },
         )
-        runner = _Runner(options, desired, {s.name: s for s in held}, places, log, result, doc)
+        kill_point("apply.started")
+        runner = _Runner(options, desired, {s.name: s for s in held}, log, result, plan)
         try:
-            by_id = {c["id"]: c for c in changes}
-            for wave in doc["waves"]:
+            by_id = {c.id: c for c in changes}
+            for wave in plan.waves:
                 for rid in wave:
                     if rid in by_id:
                         runner.change(by_id[rid])
@@ -221,6 +203,7 @@ def _apply(
             result.outcome = "failed"
             raise
         log("apply.done", outcome="applied", detail={"changes": len(result.changes)})
+        kill_point("apply.done")
         result.outcome = "applied"
         result.message = f"Apply complete: {len(result.changes)} change(s) on {len(held)} target(s)."
         return result
@@ -230,44 +213,39 @@ class _Runner:
     def __init__(
         self,
         options: ApplyOptions,
-        desired: Any,
+        desired: DesiredState,
         sessions: dict[str, TargetSession],
-        places: dict[str, set[str]],
         log: _Bound,
         result: ApplyResult,
-        doc: dict[str, Any],
+        plan: Plan,
     ) -> None:
         self.options = options
         self.desired = desired
         self.sessions = sessions
-        self.places = places
         self.log = log
         self.result = result
-        self.doc = doc
+        self.plan = plan
 
-    def _targets(self, change: dict[str, Any]) -> list[str]:
-        if change["actions"] == ["delete"]:
-            return sorted(n for n, s in self.sessions.items() if s.entry(change["id"]) is not None)
-        return sorted(self.places.get(change["id"], ()))
-
-    def change(self, change: dict[str, Any]) -> None:
-        rid = change["id"]
-        action = "replace" if len(change["actions"]) == 2 else change["actions"][0]
+    def change(self, change: ResourceChange) -> None:
+        rid, action = change.id, change.action
         spec = self.desired.estate.specs.get(rid)
-        if action != "delete" and (spec is None or spec.hash != change.get("after_hash")):
-            raise PlanRefusedError(f"{rid}: the desired spec does not match the plan; " + replan_hint(self.doc))
-        for target in self._targets(change):
+        if action != "delete" and (spec is None or spec.hash != change.after_hash):
+            raise PlanRefusedError(f"{rid}: the desired spec does not match the plan; " + replan_hint(self.plan))
+        # Exactly where the plan says: the reviewer approved these targets.
+        for target in change.targets:
             session = self.sessions[target]
             log = self.log.at(target=target, resource=rid, action=action)
             previous = session.entry(rid)
             log(
                 "change.start",
                 outcome="started",
-                detail={"after_hash": change.get("after_hash"), "previous": previous},
+                detail={"after_hash": change.after_hash, "previous": previous},
             )
             self.options.say(f"{rid} on {target}: {action}")
+            kill_point("change.started")
             try:
                 outcome = self._apply_one(session, rid, action, spec, previous, log)
+                kill_point("change.made")
             except RolloutFailedError as exc:
                 log("change.failed", outcome="rolled_back", detail={"error": str(exc)})
                 raise
@@ -285,7 +263,13 @@ class _Runner:
             self.options.say(f"{rid} on {target}: {outcome}")
 
     def _apply_one(
-        self, session: TargetSession, rid: str, action: str, spec: Any, previous: dict[str, Any] | None, log: _Bound
+        self,
+        session: TargetSession,
+        rid: str,
+        action: str,
+        spec: LoadedSpec | None,
+        previous: dict[str, Any] | None,
+        log: _Bound,
     ) -> str:
         kind, _, name = rid.partition("/")
         client = session.client
@@ -294,13 +278,14 @@ class _Runner:
             previous = None
             if action == "delete":
                 return "deleted"
+        assert spec is not None  # checked against the plan in change()
         doc = spec.resource.canonical()
         if kind != "Model":
             session.advance(client.put_resource(kind, name, doc, spec.hash, expected_revision=session.revision))
             return "applied"
         artifact = doc["spec"]["artifact"]
         if not client.has_artifact(artifact["sha256"]):
-            data = read_artifact(self.options.repo, self.doc["desired"], artifact, f"{rid} on {session.name}")
+            data = read_artifact(self.options.project.repo, self.plan.desired, artifact, f"{rid} on {session.name}")
             client.upload(artifact["sha256"], data)
             log("rollout.step", outcome="uploaded", detail={"sha256": artifact["sha256"], "bytes": len(data)})
         rollout = Rollout(session, rid, doc, spec.hash, previous, self._objectives(doc), log, self.options.say)
@@ -337,7 +322,7 @@ class _Runner:
             self.options.say(f"  (no dataset rows for {doc['metadata']['name']}: --traffic needs spec.trainedOn and named features)")
             return None
         artifact = dataset.resource.canonical()["spec"]["artifact"]
-        data = read_artifact(self.options.repo, self.doc["desired"], artifact, dataset.id)
+        data = read_artifact(self.options.project.repo, self.plan.desired, artifact, dataset.id)
         rows = rows_from_csv(data, list(tensor["features"]))
         return TrafficGenerator(
             session.client, doc["metadata"]["name"], tensor["name"], rows, rate=self.options.traffic_rate

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from specops._core import canonical_hash
+from specops._project import Project
 
 __all__ = ["ResourceStatus", "StatusReport", "collect_status", "render_status_text"]
 
@@ -99,18 +100,18 @@ def _health(rid: str, entry: dict[str, Any]) -> tuple[str, str]:
 
 
 def collect_status(
-    repo: Path | str = ".",
+    repo: Path | str | Project = ".",
     *,
     ref: str = "HEAD",
     worktree: bool = False,
     specs_root: str = "specs",
     timeout: float = 10.0,
 ) -> StatusReport:
-    """Desired state at ``ref`` against every target's live state."""
-    from specops.apply._runner import placement
-    from specops.plan import load_desired_state, read_live
+    """Desired state at ``ref`` against every target's live state, on the targets the planner places it."""
+    from specops.plan import placement, read_desired, read_live
 
-    desired = load_desired_state(repo, ref=ref, worktree=worktree, specs_root=specs_root)
+    project = repo if isinstance(repo, Project) else Project.discover(repo, specs_root=specs_root)
+    desired = read_desired(project, ref=ref, worktree=worktree)
     live = read_live(desired.estate, None, allow_unreachable=True, timeout=timeout)
     places = placement(desired.estate)
     targets = {

@@ -149,14 +149,14 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_seal(args: argparse.Namespace, out: TextIO) -> int:
-    from specops.apply._cli import default_journal
+    from specops._project import Project
     from specops.evidence._config import load_evidence_config
     from specops.evidence._seal import seal
 
-    repo = _repo(args.repo)
-    remote = args.remote or load_evidence_config(repo.workdir).remote
-    journal = Path(args.journal) if args.journal else default_journal(args.repo)
-    result = seal(args.repo, journal, push=args.push, remote=remote)
+    project = Project.discover(args.repo, journal=args.journal, cache=False)
+    remote = args.remote or load_evidence_config(project.repo.workdir).remote
+    assert project.journal is not None  # Project always resolves one
+    result = seal(args.repo, project.journal, push=args.push, remote=remote)
     if args.push and not result.pushed:
         raise SpecOpsError(f"no remote named {remote!r} to push the evidence to (git remote add {remote} URL)")
     where = f"; pushed to {remote} ({result.push_attempts} attempt(s))" if result.pushed else ""

@@ -50,8 +50,10 @@ def _plans_dir(journal_path: Path) -> Path:
     return journal_path.parent / (journal_path.stem + ".plans")
 
 
-def stash_plan(journal_path: Path, doc: dict[str, Any]) -> Path:
+def stash_plan(journal_path: Path | None, doc: dict[str, Any]) -> Path | None:
     """Keep the plan an apply is about to read beside its journal, for sealing (write-then-rename)."""
+    if journal_path is None:
+        return None
     directory = _plans_dir(journal_path)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{doc['plan_id']}.json"

@@ -1,9 +1,11 @@
 """``specops plan``: the parser registration and the command, for ``specops._cli`` to wire in.
 
-The command is a pipeline: plan (``make_plan``) -> check policies
-(``specops.policy.check_plan``) -> fingerprint -> render. A plan that a
-policy denies, or that waits for an approval, is *blocked*: it is still
-printed (and saved with ``--out``), and the command exits 1.
+The command resolves a ``Project``, runs the one pipeline (``run_pipeline``:
+load -> live -> plan -> policy) and renders. A plan that a policy denies,
+or that waits for an approval, is *blocked*: it is still printed (and
+saved with ``--out``), and the command exits 1. Invalid specs make no plan
+and write no plan file; the chosen format carries the errors on stdout
+(SARIF results, GitHub annotations, a markdown comment, JSON), exit 1.
 """
 
 from __future__ import annotations
@@ -13,8 +15,17 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from specops.plan._make import make_plan
-from specops.plan._render import render_json, render_markdown, render_text, use_colour
+from specops._errors import SpecError, SpecOpsError
+from specops._project import Project
+from specops.plan._pipeline import PlanRequest, run_pipeline
+from specops.plan._render import (
+    render_invalid,
+    render_json,
+    render_markdown,
+    render_text,
+    use_colour,
+)
+from specops.policy._check import PolicyOptions
 
 __all__ = ["add_plan_parser", "cmd_plan"]
 
@@ -36,6 +47,10 @@ def add_plan_parser(subparsers: Any) -> argparse.ArgumentParser:
     plan.add_argument(
         "--allow-unreachable", action="store_true", help="plan unreachable targets' resources as unknown"
     )
+    plan.add_argument(
+        "--allow-empty", action="store_true",
+        help="allow a plan that deletes every resource of a target (the specs declare nothing for it)",
+    )  # fmt: skip
     plan.add_argument("--target", metavar="KIND/NAME", help="plan one resource and what it depends on")
     plan.add_argument("--out", metavar="FILE", help="also save the plan (JSON) for apply")
     plan.add_argument(
@@ -77,40 +92,50 @@ def add_plan_parser(subparsers: Any) -> argparse.ArgumentParser:
     return plan  # type: ignore[no-any-return]
 
 
+def policy_options(args: argparse.Namespace) -> PolicyOptions | None:
+    """The policy flags of ``plan`` (``None`` with ``--no-policy``)."""
+    if args.no_policy:
+        return None
+    return PolicyOptions(
+        policies=args.policies,
+        config=args.config,
+        context=args.context,
+        waivers=args.waivers,
+        opa_url=args.opa_url,
+        opa_token_env=args.opa_token_env,
+        opa_push=False if args.opa_no_push else None,
+        timeout=args.policy_timeout,
+        policy_ref=args.policy_ref,
+    )
+
+
 def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
     if args.worktree and args.ref != "HEAD":
-        from specops._errors import SpecOpsError
-
         raise SpecOpsError("--worktree plans the work tree; it cannot be combined with --ref")
-    plan = make_plan(
-        args.repo,
+    project = Project.discover(
+        args.repo, specs_root=args.specs_root, cache=not args.no_cache, policy=policy_options(args)
+    )
+    request = PlanRequest(
         ref=args.ref,
         worktree=args.worktree,
         base=args.base,
         live=args.live,
         allow_unreachable=args.allow_unreachable,
+        allow_empty=args.allow_empty,
         target=args.target,
-        specs_root=args.specs_root,
-        cache_dir=not args.no_cache,
     )
-    if not args.no_policy:
-        from specops.policy._check import PolicyOptions, check_plan
-
-        options = PolicyOptions(
-            policies=args.policies,
-            config=args.config,
-            context=args.context,
-            waivers=args.waivers,
-            opa_url=args.opa_url,
-            opa_token_env=args.opa_token_env,
-            opa_push=False if args.opa_no_push else None,
-            timeout=args.policy_timeout,
-            policy_ref=args.policy_ref,
-        )
-        plan.policy = check_plan(
-            plan, options, repo_path=args.repo, worktree=args.worktree, cache_dir=not args.no_cache
-        )
-        plan.plan_id = plan.compute_id()
+    try:
+        result = run_pipeline(project, request)
+    except SpecError as exc:
+        if args.format == "text":
+            raise
+        out.write(render_invalid(exc, args.format, fallback=project.specs_root))
+        for diagnostic in exc.diagnostics:
+            sys.stderr.write(diagnostic.format() + "\n")
+        return EXIT_BLOCKED
+    for warning in result.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
+    plan = result.plan
     if args.out:
         Path(args.out).write_text(render_json(plan), encoding="utf-8")
     if args.format == "json":

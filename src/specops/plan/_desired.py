@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from specops._errors import Diagnostic, SpecError
+from specops._errors import Diagnostic, SpecError, SpecOpsError
 from specops._git import FileChange, GitRepo, Snapshot
 from specops._plan_core import field_diff
+from specops._project import Project
 from specops._yaml import format_path
 from specops.plan._cache import CacheStats, ParseCache
+from specops.plan._json import JsonDump
 from specops.spec import Estate
 from specops.spec._load import build_estate
 from specops.spec._validate import check_estate
@@ -20,6 +20,7 @@ from specops.spec._validate import check_estate
 __all__ = [
     "DesiredFingerprint",
     "DesiredState",
+    "DesiredStateError",
     "ResourceReview",
     "Review",
     "default_cache_dir",
@@ -29,7 +30,7 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class DesiredFingerprint:
+class DesiredFingerprint(JsonDump):
     """What the desired state was read from; a saved plan is stale once this moves.
 
     ``content`` hashes every (path, blob id) pair under the specs root, so it
@@ -43,15 +44,6 @@ class DesiredFingerprint:
     specs_root: str
     content: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ref": self.ref,
-            "commit": self.commit,
-            "tree": self.tree,
-            "worktree": self.worktree,
-            "specs_root": self.specs_root,
-            "content": self.content,
-        }
 
 
 @dataclass(slots=True)
@@ -63,10 +55,37 @@ class DesiredState:
     snapshot: Snapshot | None = None
 
 
+class DesiredStateError(SpecOpsError):
+    """The desired state is missing or empty: never planned as "nothing is wanted"."""
+
+
 def default_cache_dir(repo: GitRepo) -> Path:
     """``$SPECOPS_CACHE_DIR`` if set, else inside the git dir (never committed, per clone)."""
-    override = os.environ.get("SPECOPS_CACHE_DIR")
-    return Path(override) if override else repo.git_dir / "specops-cache"
+    cache_dir = Project.of(repo).cache_dir
+    assert cache_dir is not None
+    return cache_dir
+
+
+def _require_root(repo: GitRepo, snapshot: Snapshot | None, specs_root: str) -> None:
+    """A specs root that is missing or not a directory is an error naming the ref and the path."""
+    if specs_root in ("", "."):
+        return
+    if snapshot is None:
+        where = repo.workdir / specs_root
+        if where.is_dir():
+            return
+        what = "is a file, not a directory of specs" if where.exists() else "does not exist"
+        raise DesiredStateError(
+            f"the specs root {specs_root}/ {what} in the work tree ({where}); "
+            "fix --specs-root, or create it (an empty desired state is never planned)"
+        )
+    if repo.has_dir(snapshot.tree, specs_root):
+        return
+    what = "is a file, not a directory of specs" if repo.has_path(snapshot.tree, specs_root) else "does not exist"
+    raise DesiredStateError(
+        f"the specs root {specs_root}/ {what} at {snapshot.ref} ({snapshot.commit[:12]}); "
+        "fix --specs-root or --ref, or commit the specs (an empty desired state is never planned)"
+    )
 
 
 def _content_id(blobs: list[tuple[str, str]]) -> str:
@@ -88,11 +107,14 @@ def load_desired(
     """Load and validate the estate at ``ref`` (from git objects) or in the work tree.
 
     Raises ``SpecError`` for invalid specs unless ``validate`` is false (a
-    review's base may predate rules that its head satisfies).
+    review's base may predate rules that its head satisfies, or have no specs
+    yet); a missing specs root is a ``DesiredStateError`` unless ``validate`` is false.
     """
     specs_root = specs_root.strip("/")
     snapshot: Snapshot | None = None
     if worktree:
+        if validate:
+            _require_root(repo, None, specs_root)
         files = repo.worktree_blobs(specs_root)
         listing = [(path, blob) for path, blob, _ in files]
         parsed = cache.load(files, repo.read_blob)
@@ -100,6 +122,8 @@ def load_desired(
         fingerprint = DesiredFingerprint(None, commit, None, True, specs_root, _content_id(listing))
     else:
         snapshot = repo.resolve(ref)
+        if validate:
+            _require_root(repo, snapshot, specs_root)
         listing = repo.spec_blobs(snapshot.tree, specs_root)
         parsed = cache.load(((p, b, None) for p, b in listing), repo.read_blob)
         fingerprint = DesiredFingerprint(
@@ -152,7 +176,7 @@ def _check(repo: GitRepo, estate: Estate, snapshot: Snapshot | None) -> list[Dia
 
 
 @dataclass(frozen=True, slots=True)
-class ResourceReview:
+class ResourceReview(JsonDump):
     """How one resource's desired state changes between base and head."""
 
     id: str
@@ -160,33 +184,15 @@ class ResourceReview:
     fields: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "status": self.status, "fields": self.fields, "files": self.files}
 
 
 @dataclass(frozen=True, slots=True)
-class Review:
+class Review(JsonDump):
     base: DesiredFingerprint
     head: DesiredFingerprint
     files: list[FileChange]
     resources: list[ResourceReview]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "base": self.base.to_json(),
-            "head": self.head.to_json(),
-            "files": [
-                {
-                    "status": f.status,
-                    "old_path": f.old_path,
-                    "new_path": f.new_path,
-                    "old_blob": f.old_blob,
-                    "new_blob": f.new_blob,
-                }
-                for f in self.files
-            ],
-            "resources": [r.to_json() for r in self.resources],
-        }
 
 
 def review_change(repo: GitRepo, base: DesiredState, head: DesiredState) -> Review:

@@ -39,6 +39,7 @@ from pydantic import TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from specops._core import canonical_hash
+from specops.spec import Estate
 from specops.targets import (
     AdminError,
     LiveStateError,
@@ -46,6 +47,8 @@ from specops.targets import (
     TargetDownError,
     TargetDriver,
     TargetUnreachableError,
+    driver_for,
+    fan_out,
 )
 
 __all__ = [
@@ -58,6 +61,7 @@ __all__ = [
     "fetch_target",
     "live_state_schema",
     "parse_live",
+    "read_live",
     "read_snapshot",
 ]
 
@@ -246,4 +250,40 @@ def parse_live(data: Any, name: str, url: str) -> TargetState:
         raise LiveStateError(
             f"target {name} at {url} reports itself as {state.name!r} (spec.url points at another target?)"
         )
+    return state
+
+
+def read_live(
+    estate: Estate,
+    live: Path | str | None,
+    *,
+    allow_unreachable: bool = False,
+    timeout: float = 10.0,
+) -> LiveState:
+    """Live state from a snapshot file, or from every desired Target over HTTP."""
+    if live is not None:
+        state = read_snapshot(Path(live))
+        for spec in estate.of_kind("Target"):
+            # A snapshot is the whole picture: a target it omits runs nothing.
+            state.targets.setdefault(spec.resource.name, TargetState(spec.resource.name, None, "none"))
+        return state
+    drivers = [driver_for(spec.resource, timeout=timeout, retries=2) for spec in estate.of_kind("Target")]
+    try:
+        # Concurrently: a plan waits for its slowest target, not for the sum of them.
+        answers = fan_out(drivers, fetch_target)
+    finally:
+        for driver in drivers:
+            driver.close()
+    state = LiveState()
+    for driver in drivers:
+        answer = answers[driver.name]
+        # Unreadable for want of credentials is unknown too; the error says which it was.
+        if isinstance(answer, TargetUnreachableError | TargetAuthError) and allow_unreachable:
+            state.targets[driver.name] = TargetState(
+                driver.name, None, "http", driver.url, reachable=False, error=str(answer)
+            )
+        elif isinstance(answer, Exception):
+            raise answer
+        else:
+            state.targets[driver.name] = answer
     return state

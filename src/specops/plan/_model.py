@@ -1,29 +1,40 @@
-"""The plan document: what would change, in what order, and what it was computed from.
+"""The plan: what would change, in what order, what it was computed from, and whether it may be applied.
 
 A plan is a contract with its consumers (policies, the PR comment, the
-runner that applies it), so its JSON carries ``format_version`` and
-``plan_schema()`` publishes its JSON Schema, generated from these classes.
+runner that applies it). ``Plan`` is one frozen, typed value; its JSON is
+the dump of one pydantic ``TypeAdapter(Plan)``, which also publishes the
+JSON Schema (``plan_schema()``, ``schemas/plan.json``) and reads a saved plan
+back (``Plan.from_json``), so what is written, what is documented and what
+apply accepts cannot drift apart.
+
 ``plan_id`` is the SHA-256 of everything else in the document; a saved plan
 records the desired fingerprint (commit, tree, content) and each target's
-live revision, which is what apply needs to refuse a stale plan.
+live revision, which is what apply needs to refuse a stale plan. Whether a
+plan may be applied is decided when it is made (Terraform's ``Applyable``):
+``applyable`` and ``refusals`` say so and why (a policy denial or missing
+approval, a change of unknown effect, a protected resource), and apply
+enforces that record; it never judges the plan again.
 
 Sensitive values never reach a plan: a field whose key mentions a token,
 secret, password, credential or private key is masked in before/after
-documents and diffs. Keys ending in ``Env`` are exempt: they *name* an
-environment variable (``auth.tokenEnv``), which is what specs are for.
+documents and diffs (``specops._mask``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import orjson
-from pydantic import TypeAdapter
+from pydantic import ConfigDict, ValidationError
 
+from specops._errors import SpecOpsError
+from specops._mask import MASK, is_sensitive, mask
 from specops.plan._desired import DesiredFingerprint, Review
+from specops.plan._json import JsonDump, adapter
 from specops.policy._model import PolicyReport
-from specops.spec._document_checks import names_a_credential
 
 __all__ = [
     "MASK",
@@ -31,6 +42,8 @@ __all__ = [
     "BlockedChange",
     "FieldChange",
     "Plan",
+    "PlanFormatError",
+    "Refusal",
     "ResourceChange",
     "Summary",
     "TargetFingerprint",
@@ -41,50 +54,26 @@ __all__ = [
 ]
 
 PLAN_FORMAT_VERSION = 1
-MASK = "(sensitive)"
 
 Action = Literal["create", "update", "delete", "no-op", "unknown"]
 Reason = Literal["missing_live", "spec_changed", "drifted", "orphaned", "in_sync", "target_unreachable"]
 
 
-def is_sensitive(key: str) -> bool:
-    """A key that names a credential, by whole words: ``apiKey`` and ``client_secret`` are,
-    ``maxTokens`` and ``tokenizer`` are not (the same rule that rejects such labels in specs)."""
-    if key.endswith("Env"):
-        return False
-    return names_a_credential(key)
-
-
-def mask(value: Any) -> Any:
-    """A copy of a JSON-like value with sensitive keys' values replaced by ``MASK``."""
-    if isinstance(value, dict):
-        return {k: MASK if is_sensitive(k) else mask(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask(v) for v in value]
-    return value
-
-
 @dataclass(slots=True)
-class FieldChange:
+class FieldChange(JsonDump):
     path: str
     before: Any
     after: Any
     sensitive: bool = False
     forces_replacement: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "before": self.before,
-            "after": self.after,
-            "sensitive": self.sensitive,
-            "forces_replacement": self.forces_replacement,
-        }
-
 
 @dataclass(slots=True)
-class ResourceChange:
-    """One resource's change; ``actions`` reads like Terraform's (``["delete", "create"]`` is a replace)."""
+class ResourceChange(JsonDump):
+    """One resource's change; ``actions`` reads like Terraform's (``["delete", "create"]`` is a replace).
+
+    ``targets`` is where the change lands, decided by the planner; apply writes there and nowhere else.
+    """
 
     id: str
     kind: str
@@ -106,27 +95,9 @@ class ResourceChange:
         """``create``, ``update``, ``replace``, ``delete``, ``no-op`` or ``unknown``."""
         return "replace" if len(self.actions) == 2 else self.actions[0]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "name": self.name,
-            "actions": self.actions,
-            "reason": self.reason,
-            "before_hash": self.before_hash,
-            "after_hash": self.after_hash,
-            "before": self.before,
-            "after": self.after,
-            "diffs": [d.to_json() for d in self.diffs],
-            "path": self.path,
-            "line": self.line,
-            "targets": self.targets,
-            "wave": self.wave,
-        }
-
 
 @dataclass(slots=True)
-class BlockedChange:
+class BlockedChange(JsonDump):
     """A deletion (or replacement) the plan refuses because the resource is protected."""
 
     id: str
@@ -134,23 +105,17 @@ class BlockedChange:
     reason: Literal["protected"]
     message: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "actions": self.actions, "reason": self.reason, "message": self.message}
 
-
-@dataclass(slots=True)
-class TargetFingerprint:
+@dataclass(frozen=True, slots=True)
+class TargetFingerprint(JsonDump):
     revision: str | None
     source: Literal["http", "file", "none"]
     reachable: bool
     url: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {"revision": self.revision, "source": self.source, "reachable": self.reachable, "url": self.url}
-
 
 @dataclass(slots=True)
-class Summary:
+class Summary(JsonDump):
     create: int = 0
     update: int = 0
     replace: int = 0
@@ -163,33 +128,41 @@ class Summary:
     def changes(self) -> int:
         return self.create + self.update + self.replace + self.delete
 
-    def to_json(self) -> dict[str, int]:
-        return {
-            "create": self.create,
-            "update": self.update,
-            "replace": self.replace,
-            "delete": self.delete,
-            "no_op": self.no_op,
-            "unknown": self.unknown,
-            "blocked": self.blocked,
-        }
+
+@dataclass(frozen=True, slots=True)
+class Refusal(JsonDump):
+    """Why a plan may not be applied: ``policy`` (a denial or a missing approval), ``unknown``
+    (a target was unreachable) or ``protected`` (it would delete or replace a protected resource)."""
+
+    reason: Literal["policy", "unknown", "protected"]
+    message: str
 
 
-@dataclass(slots=True)
-class Plan:
+class PlanFormatError(SpecOpsError):
+    """A document is not a valid plan of this format version (the message reads after its name)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan(JsonDump):
+    """A plan, as ``specops plan --out`` saves it and ``specops apply`` applies it (frozen)."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
+    format_version: int = PLAN_FORMAT_VERSION
+    plan_id: str = ""
+    specops_version: str = ""
     desired: DesiredFingerprint
     live: dict[str, TargetFingerprint]
+    target: str | None = None
     summary: Summary
     resource_changes: list[ResourceChange]
     waves: list[list[str]]
     blocked_deletions: list[BlockedChange] = field(default_factory=list)
     review: Review | None = None
-    target: str | None = None
     policy: PolicyReport | None = None
     """What the policies said (``None`` when the project has none, or with ``--no-policy``)."""
-    specops_version: str = ""
-    format_version: int = PLAN_FORMAT_VERSION
-    plan_id: str = ""
+    applyable: bool = True
+    refusals: list[Refusal] = field(default_factory=list)
 
     @property
     def has_changes(self) -> bool:
@@ -200,41 +173,85 @@ class Plan:
         """A denial or a missing approval: the plan may not be applied."""
         return self.policy is not None and self.policy.blocked
 
-    def to_json(self) -> dict[str, Any]:
-        body = self._body()
-        return {"format_version": self.format_version, "plan_id": self.plan_id, **body}
+    def changes(self) -> list[ResourceChange]:
+        """The changes apply makes (not no-ops, not unknowns), in wave order."""
+        return [c for c in self.resource_changes if c.action not in ("no-op", "unknown")]
 
-    def _body(self) -> dict[str, Any]:
-        return {
-            "specops_version": self.specops_version,
-            "desired": self.desired.to_json(),
-            "live": {name: fp.to_json() for name, fp in sorted(self.live.items())},
-            "target": self.target,
-            "summary": self.summary.to_json(),
-            "resource_changes": [c.to_json() for c in self.resource_changes],
-            "waves": self.waves,
-            "blocked_deletions": [b.to_json() for b in self.blocked_deletions],
-            "review": self.review.to_json() if self.review is not None else None,
-            "policy": self.policy.to_json() if self.policy is not None else None,
-        }
+    def finish(self, policy: PolicyReport | None = None) -> Plan:
+        """This plan with the policy verdict, whether it is applyable and why, and its id."""
+        refusals = _refusals(self, policy)
+        done = dataclasses.replace(
+            self, policy=policy, refusals=refusals, applyable=not refusals, plan_id=""
+        )
+        return dataclasses.replace(done, plan_id=done.compute_id())
 
     def compute_id(self) -> str:
         """SHA-256 over the whole document but its id: same inputs, same plan, same id."""
-        return plan_id_of({"format_version": self.format_version, **self._body()})
+        return plan_id_of(self.to_json())
+
+    def dump_json(self) -> str:
+        """The plan file: the model's JSON dump, indented, with a final newline."""
+        return adapter(Plan).dump_json(self, indent=2).decode() + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Plan:
+        """Read a saved plan, validated against the model that writes it and checked against its id."""
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            raise PlanFormatError(f"is not a plan (invalid JSON: {exc})") from exc
+        if not isinstance(data, dict) or "plan_id" not in data or "resource_changes" not in data:
+            raise PlanFormatError("is not a plan (save one with `specops plan --out FILE`)")
+        if plan_id_of(data) != data["plan_id"]:
+            raise PlanFormatError(
+                "was modified after it was made (its plan_id does not match its content); "
+                "re-plan with `specops plan --out FILE` and apply the new plan"
+            )
+        if data.get("format_version") != PLAN_FORMAT_VERSION:
+            raise PlanFormatError(
+                f"has plan format_version {data.get('format_version')!r}, which is not supported "
+                f"(this SpecOps applies version {PLAN_FORMAT_VERSION}; re-plan with this version)"
+            )
+        try:
+            plan: Plan = adapter(Plan).validate_python(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "document"
+            raise PlanFormatError(f"is not a valid plan: {where}: {first['msg']}") from exc
+        return plan
+
+
+def _refusals(plan: Plan, policy: PolicyReport | None) -> list[Refusal]:
+    out: list[Refusal] = []
+    for result in policy.results if policy is not None else []:
+        if not result.blocking:
+            continue
+        text = result.message
+        if result.status == "pending_approval" and result.approvers:
+            text = f"{text} (needs approval by {', '.join(result.approvers)})"
+        out.append(Refusal("policy", f"{result.resource or 'plan'}: {text} [{result.rule}]"))
+    unknown = [c.id for c in plan.resource_changes if c.action == "unknown"]
+    if unknown:
+        out.append(
+            Refusal("unknown", f"{len(unknown)} change(s) of unknown effect ({', '.join(unknown[:5])}): "
+                    "a target was unreachable when the plan was made")
+        )  # fmt: skip
+    if plan.blocked_deletions:
+        ids = ", ".join(b.id for b in plan.blocked_deletions)
+        out.append(Refusal("protected", f"it would delete or replace protected resources ({ids})"))
+    return out
 
 
 def plan_id_of(document: dict[str, Any]) -> str:
     """The id of a plan document (``Plan.to_json()`` or a saved plan): SHA-256 of the
     document without ``plan_id``, keys sorted. Apply recomputes it to detect edits."""
-    import hashlib
-
     body = {k: v for k, v in document.items() if k != "plan_id"}
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def plan_schema() -> dict[str, Any]:
-    """JSON Schema of ``Plan.to_json()``, generated from the classes above."""
-    schema = TypeAdapter(Plan).json_schema(mode="serialization")
+    """JSON Schema of a plan document, generated from the same adapter that writes and reads it."""
+    schema = adapter(Plan).json_schema(mode="serialization")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = f"SpecOps plan (format_version {PLAN_FORMAT_VERSION})"
     return schema

@@ -48,6 +48,7 @@ __all__ = [
     "PlanError",
     "Planned",
     "nodes_from_estate",
+    "placement",
     "plan_changes",
 ]
 
@@ -186,6 +187,17 @@ class _Placement:
         return sorted(found)
 
 
+def placement(estate: Estate) -> dict[str, set[str]]:
+    """Targets every desired resource lives on, by the planner's one rule (``status`` shows them).
+
+    A Target on itself, a Model on ``spec.targets``; anything else where what
+    it depends on lives, else where what depends on it lives. A resource
+    nothing places is on no target.
+    """
+    where = _Placement(nodes_from_estate(estate))
+    return {rid: set(where.of(rid)) for rid in estate.specs}
+
+
 def _field_changes(kind: str, before: dict[str, Any], after: dict[str, Any]) -> tuple[list[FieldChange], bool]:
     immutable = IMMUTABLE_FIELDS.get(kind, ())
     out: list[FieldChange] = []
@@ -249,7 +261,8 @@ def plan_changes(
         if code == core.NOOP:
             where = []
         elif node is None and have is not None:
-            where = [have.target]
+            # A deletion lands on every target that runs the resource.
+            where = [n for n, t in sorted(live.targets.items()) if rid in t.resources]
         else:
             where = placement.of(rid)
         source = node.source if node is not None else None

@@ -8,11 +8,15 @@ from typing import Any, TextIO
 
 import orjson
 
+from specops._errors import SpecError
 from specops.plan._model import Plan, ResourceChange
+from specops.policy._model import PolicyReport, PolicyResult, PolicyRule
 
 __all__ = [
     "MARKDOWN_LIMIT",
+    "diagnostics_report",
     "policy_line",
+    "render_invalid",
     "render_json",
     "render_markdown",
     "render_text",
@@ -141,7 +145,70 @@ def _text_change(change: ResourceChange, colour: bool) -> list[str]:
 
 
 def render_json(plan: Plan) -> str:
-    return orjson.dumps(plan.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n"
+    """The plan file's bytes: the model's own dump (``Plan.from_json`` reads them back)."""
+    return plan.dump_json()
+
+
+# -- invalid specs, in every format ---------------------------------------------
+
+_INVALID = PolicyRule(
+    "SPECOPS-SPEC", "Invalid spec", "high",
+    "The spec does not validate; nothing can be planned until it does (`specops validate`).",
+    "specops", "", 0,
+)  # fmt: skip
+
+
+def diagnostics_report(error: SpecError) -> PolicyReport:
+    """Validation errors as a report the SARIF and GitHub renderers show like policy denials."""
+    report = PolicyReport("validate", "", "")
+    report.rules = [_INVALID]
+    for d in error.diagnostics:
+        text = d.message + (f" ({d.hint})" if d.hint else "")
+        if d.field:
+            text = f"{d.field}: {text}"
+        report.results.append(
+            PolicyResult(
+                _INVALID.id, _INVALID.title, _INVALID.severity, _INVALID.description, "deny",
+                "denied" if d.severity == "error" else "warned", text, resource=d.resource or None,
+                path=d.path, line=d.line or 1, column=d.column or 1, field=d.field or None,
+            )
+        )  # fmt: skip
+    return report.finish()
+
+
+def render_invalid(error: SpecError, fmt: str, *, fallback: str = "specs") -> str:
+    """What ``specops plan --format FMT`` prints when the specs do not validate (no plan is made)."""
+    errors = error.errors
+    if fmt == "json":
+        return orjson.dumps(
+            {"valid": False, "errors": [d.to_json() for d in errors],
+             "warnings": [d.to_json() for d in error.diagnostics if d.severity == "warning"]},
+            option=orjson.OPT_INDENT_2,
+        ).decode() + "\n"  # fmt: skip
+    if fmt == "sarif":
+        from specops.policy._report import render_sarif
+
+        return render_sarif(diagnostics_report(error), fallback=fallback)
+    if fmt == "github":
+        from specops.policy._report import github_annotations
+
+        lines = github_annotations(diagnostics_report(error), fallback=fallback)
+        lines.append(f"::notice title=SpecOps plan::invalid specs ({error.summary()}); no plan was made")
+        return "\n".join(lines) + "\n"
+    if fmt == "markdown":
+        lines = [
+            "### SpecOps plan",
+            "",
+            f"> [!CAUTION]\n> **The specs are invalid ({error.summary()}); no plan was made.**",
+            "",
+            "| file | line | field | problem |",
+            "|---|---:|---|---|",
+        ]
+        for d in errors:
+            problem = d.message + (f" ({d.hint})" if d.hint else "")
+            lines.append(f"| `{d.path}` | {d.line} | {_cell(d.field or '-')} | {_cell(problem)} |")
+        return "\n".join(lines)[:MARKDOWN_LIMIT] + "\n"
+    return "".join(d.format() + "\n" for d in error.diagnostics)
 
 
 def _md_change(change: ResourceChange) -> str:

@@ -1,14 +1,22 @@
 """Policy as code: Rego policies judge every plan; waivers, approvals and reports.
 
-The names load on first use: ``specops.plan`` imports this package's result
-classes, and the evaluator imports the planner, so nothing heavy is
-imported here eagerly.
+Policies judge the plan *document* plus the estate it was made from, so
+this package imports nothing from ``specops.plan``; the plan holds only the
+result type (``PolicyReport``).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from specops.policy._bundle import PolicyLoadError, load_bundle
+from specops.policy._check import PolicyOptions, check_plan
+from specops.policy._config import load_config
+from specops.policy._engine import EmbeddedEngine, PolicyEngine, PolicyEngineError
+from specops.policy._evaluate import DecisionCache, evaluate_plan
+from specops.policy._model import Decision, PolicyReport, PolicyResult, PolicyRule
+from specops.policy._opa import OpaEngine
+from specops.policy._report import render_github, render_sarif
+from specops.policy._testing import run_tests
+from specops.policy._waivers import load_waivers
 
 __all__ = [
     "Decision",
@@ -31,32 +39,3 @@ __all__ = [
     "render_sarif",
     "run_tests",
 ]
-
-_WHERE = {
-    "Decision": "_model",
-    "PolicyReport": "_model",
-    "PolicyResult": "_model",
-    "PolicyRule": "_model",
-    "DecisionCache": "_evaluate",
-    "evaluate_plan": "_evaluate",
-    "EmbeddedEngine": "_engine",
-    "PolicyEngine": "_engine",
-    "PolicyEngineError": "_engine",
-    "OpaEngine": "_opa",
-    "PolicyLoadError": "_bundle",
-    "load_bundle": "_bundle",
-    "PolicyOptions": "_check",
-    "check_plan": "_check",
-    "load_config": "_config",
-    "load_waivers": "_waivers",
-    "render_github": "_report",
-    "render_sarif": "_report",
-    "run_tests": "_testing",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'specops.policy' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"specops.policy.{module}"), name)

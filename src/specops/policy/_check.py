@@ -4,8 +4,8 @@ Policies, configuration and waivers are read from the work tree of the
 repository (where CI checked out the reviewed branch), or with
 ``policy_ref`` from git at that ref: a pull request is then judged by the
 policies of the branch it merges into, so it cannot weaken or waive its
-way past them in the same change. The desired state they judge is always
-the plan's, read from git at the plan's ref.
+way past them in the same change. The desired state they judge is the
+estate the plan was made from, handed over by the pipeline (never read again).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from specops._errors import SpecOpsError
 from specops._git import GitRepo
-from specops.plan._model import Plan
 from specops.policy._bundle import load_bundle
 from specops.policy._config import CONFIG_FILE, PolicyConfig, ProjectConfig, load_config
 from specops.policy._context import build_context, load_context
@@ -25,6 +25,7 @@ from specops.policy._engine import EmbeddedEngine, PolicyEngine
 from specops.policy._evaluate import DecisionCache, evaluate_plan
 from specops.policy._model import PolicyReport
 from specops.policy._waivers import load_waivers
+from specops.spec import Estate
 
 __all__ = ["PolicyOptions", "check_plan", "open_engine"]
 
@@ -67,16 +68,19 @@ def open_engine(config: PolicyConfig, options: PolicyOptions, root: Path) -> Pol
 
 
 def check_plan(
-    plan: Plan,
+    plan: Any,
     options: PolicyOptions,
     *,
+    estate: Estate,
+    repo: GitRepo | None = None,
     repo_path: Path | str = ".",
-    worktree: bool = False,
-    cache_dir: bool = True,
     cache: DecisionCache | None = None,
 ) -> PolicyReport | None:
-    """Evaluate the project's policies on ``plan``; ``None`` when there are none to evaluate."""
-    repo = GitRepo.discover(repo_path)
+    """Evaluate the project's policies on ``plan`` (its document, or a ``Plan``) made from ``estate``.
+
+    ``None`` when the project has no policies to evaluate.
+    """
+    repo = repo or GitRepo.discover(repo_path)
     with ExitStack() as scratch:
         root = repo.workdir
         config_path = Path(options.config) if options.config else None
@@ -85,7 +89,7 @@ def check_plan(
             root = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="specops-policy-")))
             source = {"ref": options.policy_ref, "commit": _export_policies(repo, options, root)}
             config_path = root / options.config if options.config else None
-        report = _check(plan, options, repo, root, config_path, repo_path, worktree, cache_dir, cache)
+        report = _check(plan, estate, options, repo, root, config_path, cache)
         if report is not None:
             report.source = source
         return report
@@ -118,33 +122,19 @@ def _export_policies(repo: GitRepo, options: PolicyOptions, dest: Path) -> str:
 
 
 def _check(
-    plan: Plan,
+    plan: Any,
+    estate: Estate,
     options: PolicyOptions,
     repo: GitRepo,
     root: Path,
     config_path: Path | None,
-    repo_path: Path | str,
-    worktree: bool,
-    cache_dir: bool,
     cache: DecisionCache | None,
 ) -> PolicyReport | None:
-    from specops.plan._make import load_desired_state
-
     config, _ = load_config(root, config_path)
     engine = open_engine(config, options, root)
     if engine is None:
         return None
     try:
-        fp = plan.desired
-        desired = load_desired_state(
-            repo_path,
-            ref=fp.ref or "HEAD",
-            worktree=worktree,
-            specs_root=fp.specs_root,
-            cache_dir=cache_dir,
-        )
-        if desired.fingerprint.content != fp.content:
-            raise SpecOpsError("the specs changed while the plan was made; plan again")
         waivers_file = options.waivers or config.waivers
         waivers = None
         if waivers_file:
@@ -152,11 +142,11 @@ def _check(
             path = path if path.is_absolute() else root / path
             waivers = load_waivers(path, _display(path, root))
         context_file = load_context(Path(options.context) if options.context else None)
-        context = build_context(plan, repo.workdir, context_file)
+        context = build_context(plan, repo, context_file)
         return evaluate_plan(
-            plan, desired.estate, engine, context,
+            plan, estate, engine, context,
             enforcement=dict(config.enforcement), waivers=waivers, cache=cache,
-        )
+        )  # fmt: skip
     finally:
         engine.close()
 

@@ -23,8 +23,8 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 
 from specops._git import GitError, GitRepo
-from specops.plan._model import Plan
 from specops.policy._files import load_model
+from specops.policy._input import plan_document
 from specops.spec._common import SpecModel
 
 __all__ = ["ContextFile", "build_context", "load_context", "parse_now"]
@@ -76,29 +76,31 @@ def load_context(path: Path | None) -> ContextFile:
     return model
 
 
-def _commits(repo_path: Path, head: str | None, base: str | None) -> list[dict[str, Any]]:
+def _commits(repo: GitRepo | Path, head: str | None, base: str | None) -> list[dict[str, Any]]:
     if head is None:
         return []
-    try:
-        repo = GitRepo.discover(repo_path)
-    except GitError:
-        return []
+    if not isinstance(repo, GitRepo):
+        try:
+            repo = GitRepo.discover(repo)
+        except GitError:
+            return []
     return repo.commits(head, base, MAX_COMMITS)
 
 
 def build_context(
-    plan: Plan, repo_path: Path, context: ContextFile, now: dt.datetime | None = None
+    plan: Any, repo: GitRepo | Path, context: ContextFile, now: dt.datetime | None = None
 ) -> dict[str, Any]:
-    """The ``input.context`` document: the same for every decision of one plan."""
+    """The ``input.context`` document: the same for every decision of one plan (its document, or a ``Plan``)."""
+    doc = plan_document(plan)
     moment = parse_now(context.now) if context.now else (now or dt.datetime.now(dt.UTC))
-    head = plan.desired
-    base = plan.review.base if plan.review is not None else None
-    commits = _commits(repo_path, head.commit, base.commit if base is not None else None)
+    head = doc["desired"]
+    base = (doc.get("review") or {}).get("base")
+    commits = _commits(repo, head["commit"], base["commit"] if base is not None else None)
     pr = context.pull_request
     return {
         "now": format_now(moment),
-        "head": {"ref": head.ref, "commit": head.commit, "worktree": head.worktree},
-        "base": {"ref": base.ref, "commit": base.commit} if base is not None else None,
+        "head": {"ref": head["ref"], "commit": head["commit"], "worktree": head["worktree"]},
+        "base": {"ref": base["ref"], "commit": base["commit"]} if base is not None else None,
         "commits": commits,
         "authors": sorted({c["author"] for c in commits}),
         "pull_request": pr.model_dump(mode="json") if pr is not None else None,

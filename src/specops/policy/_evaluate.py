@@ -23,10 +23,9 @@ from typing import Any
 
 import orjson
 
-from specops.plan._model import Plan, ResourceChange
 from specops.policy._context import parse_now
 from specops.policy._engine import PolicyEngine, PolicyEngineError
-from specops.policy._input import InputBuilder
+from specops.policy._input import Change, InputBuilder
 from specops.policy._model import Decision, PolicyReport, PolicyResult, PolicyRule, Status
 from specops.policy._waivers import WaiverSet
 from specops.spec import Estate
@@ -195,7 +194,8 @@ class Evaluator:
 
     # -- a plan ---------------------------------------------------------------
 
-    def evaluate(self, plan: Plan, estate: Estate, context: dict[str, Any]) -> PolicyReport:
+    def evaluate(self, plan: Any, estate: Estate, context: dict[str, Any]) -> PolicyReport:
+        """Judge a plan (its document, or a ``Plan``) made from ``estate``."""
         now = context["now"]
         today = parse_now(now).date()
         builder = InputBuilder(plan, estate, context)
@@ -231,7 +231,7 @@ class Evaluator:
         decision: Decision,
         items: list[Any] | None,
         shapes: dict[str, str],
-        change: ResourceChange | None,
+        change: Change | None,
         estate: Estate,
         labels: dict[str, Any],
         approvals: set[str],
@@ -284,7 +284,7 @@ class Evaluator:
                 out.update(str(m) for m in members)
         return out
 
-    def _failure(self, message: str, change: ResourceChange | None, decision_id: str) -> PolicyResult:
+    def _failure(self, message: str, change: Change | None, decision_id: str) -> PolicyResult:
         rule = ENGINE_RULE
         result = PolicyResult(
             rule.id, rule.title, rule.severity, rule.description, "deny", "denied", message,
@@ -295,7 +295,7 @@ class Evaluator:
         return result
 
     @staticmethod
-    def _locate(result: PolicyResult, change: ResourceChange | None, estate: Estate) -> None:
+    def _locate(result: PolicyResult, change: Change | None, estate: Estate) -> None:
         spec = estate.specs.get(result.resource) if result.resource else None
         if spec is None:
             if change is not None and change.path:
@@ -325,7 +325,7 @@ def _labels(doc: Any) -> dict[str, Any]:
 
 
 def evaluate_plan(
-    plan: Plan,
+    plan: Any,
     estate: Estate,
     engine: PolicyEngine,
     context: dict[str, Any],

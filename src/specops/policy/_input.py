@@ -17,24 +17,65 @@ change without its documents) plus the same ``context``.
 Documents are canonical spec documents: fields left at their default are
 absent (``object.get`` with the default in Rego), exactly as the plan and
 its hashes see them.
+
+The builder reads the plan *document* (``Plan.to_json()``: a mapping), not
+the planner's classes, so this package imports nothing from ``specops.plan``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from specops.plan._model import Plan, ResourceChange, mask
+from specops._mask import mask
 from specops.spec import Estate
 
-__all__ = ["InputBuilder"]
+__all__ = ["Change", "InputBuilder", "plan_document"]
+
+
+def plan_document(plan: Any) -> Mapping[str, Any]:
+    """The plan as a document: a mapping already, or anything with ``to_json()`` (a ``Plan``)."""
+    if isinstance(plan, Mapping):
+        return plan
+    return plan.to_json()  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of the plan document's ``resource_changes``, as policies judge it."""
+
+    id: str
+    kind: str
+    name: str
+    actions: tuple[str, ...]
+    reason: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    changed_fields: tuple[str, ...]
+    path: str | None
+    line: int | None
+    targets: tuple[str, ...]
+
+    @property
+    def action(self) -> str:
+        return "replace" if len(self.actions) == 2 else self.actions[0]
+
+    @classmethod
+    def of(cls, doc: Mapping[str, Any]) -> Change:
+        return cls(
+            doc["id"], doc["kind"], doc["name"], tuple(doc["actions"]), doc["reason"],
+            doc.get("before"), doc.get("after"),
+            tuple(d["path"] for d in doc.get("diffs") or ()),
+            doc.get("path"), doc.get("line"), tuple(doc.get("targets") or ()),
+        )  # fmt: skip
 
 
 class InputBuilder:
     """Builds every input of one plan; the desired state's reference graph is indexed once."""
 
-    def __init__(self, plan: Plan, estate: Estate, context: dict[str, Any]) -> None:
-        self.plan = plan
+    def __init__(self, plan: Any, estate: Estate, context: dict[str, Any]) -> None:
+        self.plan = plan_document(plan)
         self.estate = estate
         self.context = context
         self._docs: dict[str, dict[str, Any]] = {}
@@ -46,15 +87,12 @@ class InputBuilder:
             self._out[rid] = refs
             for ref in refs:
                 self._in.setdefault(ref, []).append(rid)
+        desired = self.plan["desired"]
         self._plan_doc = {
-            "summary": self.plan.summary.to_json(),
-            "desired": {
-                "ref": self.plan.desired.ref,
-                "commit": self.plan.desired.commit,
-                "tree": self.plan.desired.tree,
-                "worktree": self.plan.desired.worktree,
-            },
+            "summary": dict(self.plan["summary"]),
+            "desired": {k: desired.get(k) for k in ("ref", "commit", "tree", "worktree")},
         }
+        self._changes = [Change.of(c) for c in self.plan["resource_changes"]]
 
     def document(self, rid: str) -> dict[str, Any] | None:
         doc = self._docs.get(rid)
@@ -84,12 +122,12 @@ class InputBuilder:
                 out[other] = doc
         return out
 
-    def changes(self) -> Iterator[ResourceChange]:
-        for change in self.plan.resource_changes:
+    def changes(self) -> Iterator[Change]:
+        for change in self._changes:
             if change.action not in ("no-op", "unknown"):
                 yield change
 
-    def resource_input(self, change: ResourceChange) -> dict[str, Any]:
+    def resource_input(self, change: Change) -> dict[str, Any]:
         return {
             "scope": "resource",
             "change": {
@@ -101,7 +139,7 @@ class InputBuilder:
                 "reason": change.reason,
                 "before": change.before,
                 "after": change.after,
-                "changed_fields": [d.path for d in change.diffs],
+                "changed_fields": list(change.changed_fields),
                 "path": change.path,
                 "line": change.line,
                 "targets": list(change.targets),
@@ -126,7 +164,7 @@ class InputBuilder:
                     "reason": change.reason,
                     "labels": metadata.get("labels", {}),
                     "owner": metadata.get("owner"),
-                    "changed_fields": [d.path for d in change.diffs],
+                    "changed_fields": list(change.changed_fields),
                     "path": change.path,
                     "line": change.line,
                 }

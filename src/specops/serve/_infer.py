@@ -21,12 +21,14 @@ from specops._onnx import OnnxInputError, OnnxRunError
 from specops.serve._codec import InferRequest, encode_response
 from specops.serve._errors import HTTPError
 from specops.serve._guardrails import GuardrailBlocked, Hit
+from specops.serve._metrics import FeatureStats
 from specops.serve._registry import ModelVersion
 from specops.serve._target import ServeTarget
 
 __all__ = ["MAX_MIRRORS", "infer"]
 
 MAX_MIRRORS = 64
+OBSERVE_ROWS = 1 << 14
 _log = logging.getLogger("specops.serve")
 _mirrors: set[asyncio.Task[None]] = set()
 
@@ -44,7 +46,7 @@ async def _run(target: ServeTarget, mv: ModelVersion, request: InferRequest, *, 
         for features in stats.features:
             array = feeds.get(features.tensor)
             if array is not None:
-                features.observe(array)
+                _observe(features, array)
         for name in mv.guardrails:
             feeds = target.guardrails[name].apply("input", feeds, mv.features, hits)
         names = [n for n, _ in wanted]
@@ -75,6 +77,15 @@ async def _run(target: ServeTarget, mv: ModelVersion, request: InferRequest, *, 
         stats.record(outcome, ms, shadow=shadow)
         for hit in hits:
             target.metrics.hit(mv.name, hit.guardrail, f"{hit.check}:{hit.type}", hit.stage, hit.action)
+
+
+def _observe(features: FeatureStats, array: np.ndarray) -> None:
+    """Feature statistics of a batch, a slice of rows at a time (what they cost stays small)."""
+    if array.ndim < 2 or array.shape[0] <= OBSERVE_ROWS:
+        features.observe(array)
+        return
+    for start in range(0, array.shape[0], OBSERVE_ROWS):
+        features.observe(array[start : start + OBSERVE_ROWS])
 
 
 async def _mirror(target: ServeTarget, mv: ModelVersion, request: InferRequest) -> None:

@@ -1,4 +1,4 @@
-"""Helpers for planner tests: commit files to real repositories, build live-state documents."""
+"""Real git repositories for tests: commit files (pinned author), and the live state a target would report."""
 
 from __future__ import annotations
 
@@ -57,6 +57,11 @@ def live_document(
     }
     doc.update(patch)
     return doc
+
+
+def estate_of(repo: Path, ref: str = "HEAD") -> Any:
+    """The estate at ``ref`` (what the pipeline hands the policies beside the plan)."""
+    return load_desired_state(repo, ref=ref, cache_dir=False).estate
 
 
 def save(path: Path, document: dict[str, Any]) -> Path:

@@ -1,4 +1,4 @@
-"""Shared parts of the apply, status, workflow and demo tests (no tests here).
+"""A real ``specops serve`` target for the apply, status, workflow and demo tests.
 
 Real parts only: a git repository holding the example estate, a real
 ``specops serve`` subprocess on a free loopback port with an admin token, and
@@ -7,57 +7,21 @@ real ONNX models (the example ones, and a broken export of one).
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import time
-from collections.abc import Iterator
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from specops._cli import main
 from specops.apply import LocalTarget
-from specops.apply._demo import commit_all, prepare, rescaled_model, set_model_version
+from specops.apply._demo import commit_all, rescaled_model, set_model_version
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN_ENV = "SPECOPS_LOCAL_TOKEN"
 # Short canary timings keep the suite fast: steps need 50 requests, judged from 0.5 s on. Windows
 # that short can be swamped by one stall of this shared machine (hundreds of ms of host steal
 # were measured), so a step tolerates two failed measurements; a bad version fails all three.
 # The deadline only bounds an undecided step: a busy machine serves the 10% canary 3 requests/s.
 TEST_ANALYSIS = "analysis: {slo: fraud-scorer, minRequests: 50, interval: 500ms, deadline: 2m, failureLimit: 2}"
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    """``specops ARGV`` in this process: exit code, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture
-def token(monkeypatch: pytest.MonkeyPatch) -> str:
-    value = "test-admin-token-" + os.urandom(6).hex()
-    monkeypatch.setenv(TOKEN_ENV, value)
-    return value
-
-
-@pytest.fixture
-def target(tmp_path: Path, token: str) -> Iterator[LocalTarget]:
-    server = LocalTarget("local-cpu", tmp_path / "target-state", token_env=TOKEN_ENV)
-    with server:
-        yield server
-
-
-@pytest.fixture
-def estate(tmp_path: Path, target: LocalTarget) -> Path:
-    """The example estate committed to a real git repository, its Target at ``target``."""
-    repo = tmp_path / "estate"
-    prepare(REPO_ROOT / "specs", repo, target.url, TEST_ANALYSIS)
-    return repo
 
 
 def commit_version(repo: Path, version: str, *, broken: bool = False) -> str:

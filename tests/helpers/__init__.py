@@ -1,0 +1,1 @@
+"""Shared parts of the test suite: real git repositories, the CLI, real targets, real models, plans."""
