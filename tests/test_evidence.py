@@ -373,3 +373,28 @@ def test_a_recovered_change_is_closed_by_the_recovery(git_repo: Path, tmp_path: 
     seal(git_repo, journal.path)
     rows = build_audit(chain_records(git_repo)).rows
     assert [(r.resource, r.outcome, r.outcome_by, r.holder) for r in rows] == [("Model/m", "rolled_back", "recovery", "apply@host:1")]
+
+
+def test_a_watch_rollback_journaled_like_an_apply(git_repo: Path, tmp_path: Path) -> None:
+    """The watch loop journals its rollback as an apply of its own (``detail.by: watch``, no plan)."""
+    journal = Journal(tmp_path / "journal.jsonl")
+    stash_plan(journal.path, _plan("p1", approvals=["alice"]))
+    _apply(journal, "p1", "a1")  # 2.0.0 promoted on t1
+    ids = {"apply_id": "watch-1", "plan_id": None, "commit": "c0ffee", "holder": "watch@host:3"}
+    reason = "SLO m: error rate burning 14.4x its budget over 5m and 1h (page)"
+    journal.append("apply.start", **ids, outcome="started", detail={"by": "watch", "reason": reason})
+    at = {**ids, "target": "t1", "resource": "Model/m"}
+    journal.append("change.start", **at, action="rollback", detail={"from": "2.0.0", "to": "1.0.0", "after_hash": "h0", "previous": None, "reason": reason})
+    journal.append("rollback", **at, outcome="rolled_back", detail={"version": "2.0.0", "to": "1.0.0", "how": "traffic routed back"})
+    journal.append("change.done", **at, outcome="rolled_back", detail={"version": "2.0.0", "to": "1.0.0"})
+    journal.append("revert.proposed", **at, outcome="proposed", detail={"branch": "specops/revert-m-2.0.0"})
+    journal.append("apply.done", **ids, outcome="rolled_back", detail={"by": "watch"})
+    seal(git_repo, journal.path)
+    audit = build_audit(chain_records(git_repo))
+    assert audit.findings == [], "a watch action has no plan by design"
+    applied, action = audit.rows
+    assert (applied.version, applied.outcome, applied.outcome_by, applied.objective) == ("2.0.0", "rolled_back", "watch", reason)
+    assert (action.action, action.version, action.outcome, action.outcome_by) == ("rollback", "1.0.0", "rolled_back", "watch")
+    from specops.evidence._audit import explained
+
+    assert explained(chain_records(git_repo))[("t1", "Model/m")] == ({"h0", "h1"}, {"1.0.0", "2.0.0"})

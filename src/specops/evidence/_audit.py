@@ -10,12 +10,15 @@ or spec no record explains. Records are read in chain order:
   and resource make one row; ``analysis`` records are its canary steps,
   ``rollback`` its rollback by analysis; ``recovery`` closes a row an
   interrupted apply left open;
-* watch events: a record whose type ends in ``rollback`` with
-  ``detail.by == "watch"`` (or a ``watch.`` type) marks the serving row
-  rolled back by watch; a type starting with ``alert`` (``alert.fired``)
-  with ``resource``, ``detail.version``, ``detail.slo``/``objective``,
-  ``value`` and ``threshold`` is an alert that fired while that row's
-  version served.
+* watch's actions are journaled like an apply whose ``apply.start`` says
+  ``detail.by == "watch"`` (no plan: not a finding): its ``change.start``
+  (``action: rollback``, ``detail.from``/``to``/``reason``) is a row of its
+  own and marks the row that put ``from`` there as rolled back by watch.
+  A record whose type ends in ``rollback`` with ``detail.by == "watch"`` (or
+  a ``watch.`` type) does the same on its own. A type starting with
+  ``alert`` (``alert.fired``) with ``resource``, ``detail.version``,
+  ``detail.slo``/``objective``, ``value`` and ``threshold`` is an alert that
+  fired while that version served, attached to the row that put it there.
 """
 
 from __future__ import annotations
@@ -167,7 +170,8 @@ class _Builder:
         self.plans: dict[str, dict[str, Any]] = {}
         self.open: dict[tuple[str, str, str], AuditRow] = {}
         self.rows: list[AuditRow] = []
-        self.serving: dict[tuple[str, str], AuditRow] = {}
+        self.served: dict[tuple[str, str], list[AuditRow]] = {}
+        self.watch_applies: set[str] = set()
         self.findings: list[Finding] = []
         self._authors: dict[str, str] = {}
         self._on_main: dict[str, bool] = {}
@@ -187,7 +191,10 @@ class _Builder:
             entry = self.applies.setdefault(apply_id, _Apply(record))
             entry.record = record
             entry.plan = self.plans.get(apply_id)
-            self._check_plan(record, entry.plan)
+            if (record.get("detail") or {}).get("by") == "watch" or str(record.get("holder")).startswith("watch@"):
+                self.watch_applies.add(apply_id)  # watch acting on an alert, not a plan applied
+            else:
+                self._check_plan(record, entry.plan)
             return
         handler = getattr(self, "_on_" + kind.replace(".", "_"), None)
         if handler is not None:
@@ -262,6 +269,13 @@ class _Builder:
         detail = record.get("detail") or {}
         row.after_hash = str(detail.get("after_hash") or "")
         row.restored_hash = str((detail.get("previous") or {}).get("hash") or "")
+        if apply_id in self.watch_applies:
+            row.version, row.outcome_by, row.objective = str(detail.get("to") or ""), "watch", str(detail.get("reason") or "")
+            row.policies = ["(watch action: no plan)"]
+            self.open[(apply_id, target, rid)] = row
+            self.rows.append(row)
+            self._rolled_back_by_watch(target, rid, str(detail.get("from") or ""), row.objective, None, None)
+            return
         if plan is not None:
             change: dict[str, Any] = next((c for c in plan.get("changes") or [] if c.get("id") == rid), {})
             row.version = str(change.get("version") or "")
@@ -299,6 +313,18 @@ class _Builder:
         self.open[(apply_id, target, rid)] = row
         self.rows.append(row)
 
+    def _rolled_back_by_watch(
+        self, target: str, rid: str, version: str, objective: str, measured: Any, limit: Any
+    ) -> None:
+        """Mark the row that put ``version`` there (the newest, else the newest of the resource) as rolled back by watch."""
+        rows = self.served.get((target, rid)) or []
+        row = next((r for r in reversed(rows) if version and r.version == version), rows[-1] if rows else None)
+        if row is None:
+            return
+        row.outcome, row.outcome_by = "rolled_back", "watch"
+        row.objective = objective
+        row.measured, row.limit = measured, limit
+
     def _row(self, record: dict[str, Any], apply_id: str) -> AuditRow | None:
         return self.open.get((apply_id, str(record.get("target")), str(record.get("resource"))))
 
@@ -310,10 +336,14 @@ class _Builder:
 
     def _on_rollback(self, record: dict[str, Any], apply_id: str) -> None:
         detail = record.get("detail") or {}
-        if detail.get("by") == "watch":
+        if detail.get("by") == "watch" and apply_id not in self.watch_applies:
             self._watch_rollback(record)
             return
         row = self._row(record, apply_id)
+        if apply_id in self.watch_applies:
+            if row is not None:
+                row.outcome = "rolled_back"
+            return
         if row is None:
             return
         row.outcome, row.outcome_by = "rolled_back", "analysis"
@@ -329,7 +359,8 @@ class _Builder:
         row.completed_at = str(record.get("ts"))
         outcome = str(record.get("outcome") or "applied")
         row.outcome = "deleted" if outcome == "deleted" else ("promoted" if row.canary else outcome)
-        self.serving[(row.target, row.resource)] = row
+        if apply_id not in self.watch_applies:
+            self.served.setdefault((row.target, row.resource), []).append(row)
 
     def _on_change_failed(self, record: dict[str, Any], apply_id: str) -> None:
         row = self.open.pop((apply_id, str(record.get("target")), str(record.get("resource"))), None)
@@ -351,29 +382,26 @@ class _Builder:
         row.outcome = {"completed": "applied", "not_applied": "not_applied", "rolled_back": "rolled_back"}.get(outcome, outcome)
         row.outcome_by = "recovery"
         if outcome == "completed":
-            self.serving[(row.target, row.resource)] = row
+            self.served.setdefault((row.target, row.resource), []).append(row)
 
     def _watch_rollback(self, record: dict[str, Any]) -> None:
         detail = record.get("detail") or {}
-        key = (str(record.get("target")), str(record.get("resource")))
-        row = self.serving.get(key)
-        if row is None:
-            return
-        row.outcome, row.outcome_by = "rolled_back", "watch"
-        row.objective = str(detail.get("objective") or detail.get("slo") or "")
-        row.measured, row.limit = detail.get("value"), detail.get("threshold")
-        if detail.get("restored_hash"):
-            row.restored_hash = str(detail["restored_hash"])
+        self._rolled_back_by_watch(
+            str(record.get("target")), str(record.get("resource")), str(detail.get("version") or ""),
+            str(detail.get("objective") or detail.get("slo") or detail.get("reason") or ""),
+            detail.get("value"), detail.get("threshold"),
+        )  # fmt: skip
 
     def _alert(self, record: dict[str, Any]) -> None:
         detail = record.get("detail") or {}
         rid = str(record.get("resource") or (f"Model/{detail['model']}" if detail.get("model") else ""))
-        for (target, resource), row in self.serving.items():
+        version = str(detail.get("version") or "")
+        for (target, resource), rows in self.served.items():
             if resource != rid or (record.get("target") and record.get("target") != target):
                 continue
-            if detail.get("version") and row.version and str(detail["version"]) != row.version:
-                continue
-            row.alerts.append({"ts": record.get("ts"), "type": record.get("type"), "detail": detail})
+            row = next((r for r in reversed(rows) if not version or r.version == version), None)
+            if row is not None:
+                row.alerts.append({"ts": record.get("ts"), "type": record.get("type"), "detail": detail})
 
 
 def build_audit(
@@ -432,9 +460,9 @@ def explained(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], tuple[
             landed = kind == "change.done" or record.get("outcome") == "completed"
             if landed and start.get("after_hash"):
                 hashes.add(str(start["after_hash"]))
-                version = versions.get((key[0], "*", key[2]))
+                version = versions.get((key[0], "*", key[2])) or start.get("to")
                 if version:
-                    known.add(version)
+                    known.add(str(version))
     return out
 
 
