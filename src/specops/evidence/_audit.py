@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from specops._git import GitRepo
-from specops.evidence._record import Problem
+from specops.evidence._record import ChainCheck
 
 __all__ = ["AUDIT_COLUMNS", "Audit", "AuditRow", "Finding", "build_audit", "live_findings"]
 
@@ -172,6 +172,7 @@ class _Builder:
         self.rows: list[AuditRow] = []
         self.served: dict[tuple[str, str], list[AuditRow]] = {}
         self.watch_applies: set[str] = set()
+        self._changes: dict[str, dict[str, dict[str, Any]]] = {}
         self.findings: list[Finding] = []
         self._authors: dict[str, str] = {}
         self._on_main: dict[str, bool] = {}
@@ -277,7 +278,10 @@ class _Builder:
             self._rolled_back_by_watch(target, rid, str(detail.get("from") or ""), row.objective, None, None)
             return
         if plan is not None:
-            change: dict[str, Any] = next((c for c in plan.get("changes") or [] if c.get("id") == rid), {})
+            by_id = self._changes.get(apply_id)
+            if by_id is None:  # once per plan: an apply of a thousand changes stays linear
+                by_id = self._changes[apply_id] = {c.get("id"): c for c in plan.get("changes") or []}
+            change: dict[str, Any] = by_id.get(rid) or {}
             row.version = str(change.get("version") or "")
             row.artifact_sha256 = str(change.get("artifact_sha256") or "")
             row.fields_changed = list(change.get("fields") or [])
@@ -411,14 +415,16 @@ def build_audit(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     resource: str | None = None,
-    problem: Problem | None = None,
+    check: ChainCheck | None = None,
 ) -> Audit:
+    """The audit of ``records`` (any iterable: one pass); ``check``, fed by that same pass, adds a broken chain."""
     builder = _Builder(repo)
     count = 0
     for record in records:
         builder.feed(record)
         count += 1
     audit = Audit(records=count)
+    problem = check.finish() if check is not None else None
     if problem is not None:
         audit.findings.append(Finding("chain-broken", f"the evidence chain is broken: {problem}", seq=problem.seq))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -103,13 +104,22 @@ def _targets(repo: Any, records: list[dict[str, Any]]) -> dict[str, tuple[str, s
     return targets
 
 
-def _load(repo: Any) -> tuple[Any, list[dict[str, Any]], Any]:
-    from specops.evidence._record import verify_chain
+def _stream(repo: Any) -> tuple[str | None, Iterator[dict[str, Any]], Any]:
+    """The evidence head, its records as one streaming pass, and the chain check that pass feeds."""
+    from specops.evidence._record import ChainCheck
     from specops.evidence._store import EvidenceStore
 
-    chain = EvidenceStore(repo).load()
-    _, problem = verify_chain(chain.lines, chain.head)
-    return chain, list(chain.records()), problem
+    store = EvidenceStore(repo)
+    commit = store.head_commit()
+    check = ChainCheck(store.read_head(commit))
+
+    def records() -> Iterator[dict[str, Any]]:
+        for line, where in store.iter_lines(commit):
+            record = check.feed(line, where)
+            if record is not None:
+                yield record
+
+    return commit, records(), check
 
 
 def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
@@ -117,10 +127,12 @@ def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     from specops.evidence._render import render_audit
 
     repo = _repo(args.repo)
-    chain, records, problem = _load(repo)
-    audit = build_audit(records, repo=repo, since=args.since, until=args.until, resource=args.resource, problem=problem)
-    audit.head = chain.commit
+    commit, stream, check = _stream(repo)
+    records: Iterable[dict[str, Any]] = list(stream) if args.live else stream  # --live reads them twice
+    audit = build_audit(records, repo=repo, since=args.since, until=args.until, resource=args.resource, check=check)
+    audit.head = commit
     if args.live:
+        assert isinstance(records, list)
         found = live_findings(records, _targets(repo, records))
         audit.findings.extend(f for f in found if args.resource is None or f.resource in (None, args.resource))
     text = json.dumps(audit.to_json(), indent=2) + "\n" if args.format == "json" else render_audit(audit, args.format)
@@ -192,7 +204,7 @@ def cmd_pr_context(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def history_entries(records: list[dict[str, Any]], resource: str | None = None) -> list[dict[str, Any]]:
+def history_entries(records: Iterable[dict[str, Any]], resource: str | None = None) -> list[dict[str, Any]]:
     """Argo CD-style history: one entry per apply of a resource on a target, oldest first."""
     from specops.evidence._audit import build_audit
 
@@ -220,9 +232,10 @@ def print_evidence(repo_path: Path, out: TextIO, resource: str) -> None:
     from specops.evidence._render import render_audit, render_history
 
     repo = _repo(str(repo_path))
-    chain, records, problem = _load(repo)
-    audit = build_audit(records, repo=repo, problem=problem)
-    audit.head = chain.commit
+    commit, stream, check = _stream(repo)
+    records = list(stream)
+    audit = build_audit(records, repo=repo, check=check)
+    audit.head = commit
     out.write("$ specops audit\n" + render_audit(audit, "text"))
     out.write(f"$ specops history {resource}\n" + render_history(history_entries(records, resource), "text"))
 
@@ -230,6 +243,6 @@ def print_evidence(repo_path: Path, out: TextIO, resource: str) -> None:
 def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
     from specops.evidence._render import render_history
 
-    _, records, _ = _load(_repo(args.repo))
+    _, records, _ = _stream(_repo(args.repo))
     out.write(render_history(history_entries(records, args.resource), args.format))
     return EXIT_OK

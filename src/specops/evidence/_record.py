@@ -14,6 +14,7 @@ record's seq and hash, where the remaining chain picks up.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ import orjson
 
 __all__ = [
     "GENESIS",
+    "ChainCheck",
     "Location",
     "Problem",
     "canonical",
@@ -85,58 +87,115 @@ class Problem:
         return f"{name}{where}: {self.message}"
 
 
-def verify_chain(
-    lines: list[tuple[bytes, Location]],
-    head: dict[str, Any] | None,
-) -> tuple[int, Problem | None]:
-    """Check ``lines`` (in stored order) as one chain; how many records checked out, and the first problem.
+class ChainCheck:
+    """Verifies a chain fed one stored line at a time (in stored order), holding two records at a time.
 
-    ``head`` is the chain head (``{"seq", "hash"}``) that vouches for the last record.
+    ``feed`` returns the parsed record (``None`` for a line that is not one),
+    and keeps returning records after the first problem, so one pass can both
+    verify the chain and build an audit from it. ``head`` (``{"seq", "hash",
+    "pruned"}``) vouches for the newest record and says where a pruned chain
+    starts; a ``prune`` record must back that claim.
     """
-    start_seq, start_prev = 0, GENESIS
-    parsed: list[tuple[dict[str, Any], bytes, Location]] = []
-    for line, where in lines:
+
+    def __init__(self, head: dict[str, Any] | None) -> None:
+        self.head = head
+        self.pruned: dict[str, Any] | None = (head or {}).get("pruned") or None
+        self.expected_seq = int(self.pruned["through"]) + 1 if self.pruned else 0
+        self.expected_prev = str(self.pruned["last_hash"]) if self.pruned else GENESIS
+        self.backed = self.pruned is None
+        self.count = 0
+        self.problem: Problem | None = None
+        self._previous: tuple[int, Location] | None = None
+        # a record whose prev did not match (seq, where, its hash, and the record before it)
+        self._suspect: tuple[int, Location, str, int, Location] | None = None
+        # a seq jump: a deletion, unless the missing seq turns up later (a reorder)
+        self._gap: tuple[int, int, Location] | None = None
+
+    def feed(self, line: bytes, where: Location) -> dict[str, Any] | None:
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError:
-            return len(parsed), Problem(None, where, "is not valid JSON (edited by hand?)")
+            self._fail(Problem(None, where, "is not valid JSON (edited by hand?)"))
+            return None
         if not isinstance(record, dict) or not isinstance(record.get("seq"), int):
-            return len(parsed), Problem(None, where, "is not a record (no seq)")
-        parsed.append((record, line, where))
-        if record.get("type") == "prune":
-            start_seq, start_prev = int(record["through"]) + 1, str(record["last_hash"])
-    expected_seq, expected_prev = start_seq, start_prev
-    prev_where: Location | None = None
-    stored = {record["seq"] for record, _, _ in parsed}
-    for i, (record, line, where) in enumerate(parsed):
+            self._fail(Problem(None, where, "is not a record (no seq)"))
+            return None
+        if self.problem is None:
+            self._check(record, line, where)
+        return record
+
+    def _fail(self, problem: Problem) -> None:
+        if self.problem is None:
+            self.problem = problem
+
+    def _check(self, record: dict[str, Any], line: bytes, where: Location) -> None:
         seq = record["seq"]
-        if seq != expected_seq:
-            if seq > expected_seq and expected_seq not in stored:
-                missing = f"record {expected_seq}" if seq == expected_seq + 1 else f"records {expected_seq}-{seq - 1}"
-                after = f" after {prev_where}" if prev_where else " at the start of the chain"
-                return i, Problem(expected_seq, None, f"is missing: {missing} deleted{after}, before {where}")
-            return i, Problem(seq, where, f"is out of order: expected record {expected_seq} here (records reordered?)")
-        if record.get("prev") != expected_prev:
-            if i == 0:
-                return i, Problem(seq, where, "does not link to the start of the chain (its prev is wrong)")
-            previous_seq = parsed[i - 1][0]["seq"]
-            # The earlier record's bytes changed (its hash no longer matches what this one recorded),
-            # unless this record's own prev was edited, which the next record would also show.
-            follower_ok = i + 1 >= len(parsed) or parsed[i + 1][0].get("prev") == digest(line)
-            if follower_ok:
-                return i - 1, Problem(
-                    previous_seq, parsed[i - 1][2],
-                    f"was edited: its SHA-256 no longer matches the prev that record {seq} ({where}) holds",
-                )  # fmt: skip
-            return i, Problem(seq, where, f"was edited: its prev does not match the hash of record {previous_seq}")
-        expected_seq, expected_prev, prev_where = seq + 1, digest(line), where
-    if head is not None:
-        last_seq = expected_seq - 1
-        if int(head.get("seq", -1)) > last_seq:
-            first = last_seq + 1
-            return len(parsed), Problem(first, None, f"is missing: the chain's head names record {head.get('seq')}, the last stored is {last_seq}")
-        if int(head.get("seq", -1)) == last_seq and head.get("hash") != expected_prev and parsed:
-            return len(parsed) - 1, Problem(
-                last_seq, parsed[-1][2], "was edited: its SHA-256 no longer matches the chain's head (head.json)"
+        if self._gap is not None:
+            if seq == self._gap[0]:
+                self._fail(Problem(self._gap[1], self._gap[2],
+                                   f"is out of order: expected record {self._gap[0]} here (records reordered?)"))  # fmt: skip
+            return
+        line_hash = digest(line)
+        if self._suspect is not None:
+            bad_seq, bad_where, bad_hash, before_seq, before_where = self._suspect
+            if record.get("prev") == bad_hash:  # the follower vouches for it: the one before it changed
+                self._fail(Problem(before_seq, before_where,
+                                   f"was edited: its SHA-256 no longer matches the prev that record {bad_seq} ({bad_where}) holds"))  # fmt: skip
+            else:
+                self._fail(Problem(bad_seq, bad_where, f"was edited: its prev does not match the hash of record {before_seq}"))
+            return
+        if seq != self.expected_seq:
+            if seq < self.expected_seq:
+                self._fail(Problem(seq, where, f"is out of order: expected record {self.expected_seq} here (records reordered?)"))
+            else:
+                self._gap = (self.expected_seq, seq, where)
+            return
+        if record.get("prev") != self.expected_prev:
+            if self._previous is None:
+                self._fail(Problem(seq, where, "does not link to the start of the chain (its prev is wrong)"))
+                return
+            self._suspect = (seq, where, line_hash, self._previous[0], self._previous[1])
+        if record.get("type") == "prune" and self.pruned is not None:
+            self.backed = self.backed or (
+                record.get("through") == self.pruned.get("through") and record.get("last_hash") == self.pruned.get("last_hash")
             )
-    return len(parsed), None
+        self.count += 1
+        self._previous = (seq, where)
+        self.expected_seq, self.expected_prev = seq + 1, line_hash
+
+    def finish(self) -> Problem | None:
+        """The first problem of the whole chain, once every line was fed."""
+        if self.problem is not None:
+            return self.problem
+        head = self.head
+        if self._gap is not None:
+            missing_seq, found_seq, found_where = self._gap
+            missing = f"record {missing_seq}" if found_seq == missing_seq + 1 else f"records {missing_seq}-{found_seq - 1}"
+            after = f" after {self._previous[1]}" if self._previous else " at the start of the chain"
+            return Problem(missing_seq, None, f"is missing: {missing} deleted{after}, before {found_where}")
+        if self._suspect is not None:  # the newest record's prev is wrong: it, or the one before it, was edited
+            bad_seq, bad_where, bad_hash, before_seq, before_where = self._suspect
+            if head is not None and head.get("hash") == bad_hash:
+                return Problem(before_seq, before_where,
+                               f"was edited: its SHA-256 no longer matches the prev that record {bad_seq} ({bad_where}) holds")  # fmt: skip
+            return Problem(bad_seq, bad_where, f"was edited: its prev does not match the hash of record {before_seq}")
+        if head is not None:
+            last_seq = self.expected_seq - 1
+            if int(head.get("seq", -1)) > last_seq:
+                return Problem(last_seq + 1, None,
+                               f"is missing: the chain's head names record {head.get('seq')}, the last stored is {last_seq}")  # fmt: skip
+            if int(head.get("seq", -1)) == last_seq and head.get("hash") != self.expected_prev and self._previous is not None:
+                return Problem(last_seq, self._previous[1], "was edited: its SHA-256 no longer matches the chain's head (head.json)")
+            if not self.backed:
+                through = (self.pruned or {}).get("through")
+                return Problem(None, None, f"the chain's head says records through {through} were pruned, but no prune record says so")
+        return None
+
+
+def verify_chain(lines: Iterable[tuple[bytes, Location]], head: dict[str, Any] | None) -> tuple[int, Problem | None]:
+    """Check ``lines`` (in stored order) as one chain: how many records linked up, and the first problem."""
+    check = ChainCheck(head)
+    for line, where in lines:
+        check.feed(line, where)
+    problem = check.finish()
+    return check.count, problem

@@ -128,6 +128,13 @@ class EvidenceStore:
         found.sort(key=lambda pb: (_segment_key(pb[0]), pb[0]))
         return found
 
+    def iter_lines(self, commit: str | None) -> Iterator[tuple[bytes, Location]]:
+        """Every stored record line at ``commit`` with its place, one segment in memory at a time."""
+        for path, blob in self.segments(commit):
+            for number, line in enumerate(self.repo.read_blob(blob).split(b"\n"), start=1):
+                if line:
+                    yield line, Location(path, number)
+
     def load(self, commit: str | None = None, *, at_head: bool = True) -> Chain:
         """Every record at ``commit`` (default: the ref's head), as stored lines with their places."""
         if commit is None and at_head:
@@ -144,10 +151,16 @@ class EvidenceStore:
     # --- writing ---
 
     def append(self, bodies: list[dict[str, Any]], message: str, *, journals: dict[str, Any] | None = None,
-               remove: tuple[str, ...] = ()) -> list[dict[str, Any]]:  # fmt: skip
-        """Link ``bodies`` after the head and commit them as one new segment; the linked records."""
+               remove: tuple[str, ...] = (), pruned: dict[str, Any] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """Link ``bodies`` after the head and commit them as one new segment; the linked records.
+
+        ``remove`` and ``pruned`` are for a prune: the segments it removes, and
+        where the chain now starts (``{"through", "last_hash"}``), kept in the head.
+        """
         parent = self.head_commit()
         head = self.read_head(parent)
+        if pruned is not None:
+            head = {**head, "pruned": pruned}
         records, lines, last = link(bodies, int(head.get("seq", -1)) + 1, str(head.get("hash") or GENESIS))
         if not records:
             return []
@@ -169,6 +182,7 @@ class EvidenceStore:
         first, final = records[0]["seq"], records[-1]["seq"]
         path = f"{RECORDS}/{day}/{first:010d}-{final:010d}.jsonl"
         new_head = {
+            **head,
             "format": FORMAT,
             "seq": final,
             "hash": last,

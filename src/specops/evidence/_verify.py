@@ -62,14 +62,15 @@ def _history_problem(repo: GitRepo, commit: str) -> Problem | None:
 
 def verify(repo: GitRepo, commit: str | None = None, *, history: bool = True) -> VerifyResult:
     store = EvidenceStore(repo)
-    chain = store.load(commit)
-    if chain.commit is None:
+    commit = commit or store.head_commit()
+    if commit is None:
         raise EvidenceError("no evidence in this repository (refs/specops/evidence is missing; "
                             "`git fetch origin refs/specops/evidence:refs/specops/evidence` fetches it)")  # fmt: skip
-    count, problem = verify_chain(chain.lines, chain.head)
+    head = store.read_head(commit)
+    count, problem = verify_chain(store.iter_lines(commit), head)
     if problem is None and history:
-        problem = _history_problem(repo, chain.commit)
-    return VerifyResult(count, chain.head, chain.commit, problem)
+        problem = _history_problem(repo, commit)
+    return VerifyResult(count, head, commit, problem)
 
 
 @dataclass(slots=True)
@@ -131,5 +132,5 @@ def prune(repo: GitRepo, retention_days: int, *, now: dt.datetime | None = None,
                 "cutoff": cutoff_text,
             }
             store.append([body], f"{PRUNE_MESSAGE} {len(removed)} segment(s) through record {through[0]}",
-                         remove=tuple(removed))  # fmt: skip
+                         remove=tuple(removed), pruned={"through": through[0], "last_hash": through[1]})  # fmt: skip
     return result
