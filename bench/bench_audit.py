@@ -21,6 +21,13 @@ and ``apply.done``, and per changed resource ``change.start``, three canary
 20 applies.
 
 Run: ``python bench/bench_audit.py [--changes=10000] [--records=100000] [--repeat=3]``.
+
+Measured on the shared 2-core development machine (2026-12-02, noisy: the
+ratios moved by about +-0.5 between runs): audit of 10,000 changes (55,000
+records) 1.7 s, x2.1 the streamed read and x1.1 the held read, 53 MiB peak
+(the rows it keeps; x0.5 the held read); verify of 100,045 records 1.2 s,
+x1.8 the streamed read, 0.6 MiB peak (x1.0 the streamed read: one segment in
+memory at a time).
 """
 
 from __future__ import annotations
