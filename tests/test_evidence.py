@@ -22,7 +22,15 @@ import pytest
 from specops._errors import SpecError
 from specops._git import GitRepo
 from specops.apply._journal import Journal
-from specops.evidence import REF, EvidenceStore, canonical, seal, stash_plan, verify_chain
+from specops.evidence import (
+    REF,
+    EvidenceError,
+    EvidenceStore,
+    canonical,
+    seal,
+    stash_plan,
+    verify_chain,
+)
 from specops.evidence._audit import build_audit
 from specops.evidence._config import load_evidence_config
 from specops.evidence._record import GENESIS, digest
@@ -398,3 +406,17 @@ def test_a_watch_rollback_journaled_like_an_apply(git_repo: Path, tmp_path: Path
     from specops.evidence._audit import explained
 
     assert explained(chain_records(git_repo))[("t1", "Model/m")] == ({"h0", "h1"}, {"1.0.0", "2.0.0"})
+
+
+def test_an_unreachable_origin_costs_no_record(git_repo: Path, tmp_path: Path) -> None:
+    origin = tmp_path / "not-yet.git"
+    pygit2.Repository(str(git_repo)).remotes.create("origin", str(origin))
+    journal = Journal(tmp_path / "journal.jsonl")
+    _apply(journal, "p1", "a1")
+    with pytest.raises(EvidenceError, match=r"5 record\(s\) sealed locally but not pushed .*the next seal pushes them"):
+        seal(git_repo, journal.path, push=True)
+    assert len(chain_records(git_repo)) == 5
+    pygit2.init_repository(str(origin), bare=True)  # the remote is back
+    result = seal(git_repo, journal.path, push=True)
+    assert (result.sealed, result.pushed) == (0, True)
+    assert len(list(EvidenceStore(GitRepo(pygit2.Repository(str(origin)))).load().records())) == 5

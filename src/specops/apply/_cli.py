@@ -122,7 +122,7 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
             out.write(json.dumps({"outcome": "failed", "error": str(exc)}, indent=2) + "\n")
         raise
     finally:
-        _seal_evidence(args.repo, project.journal, say)
+        _seal_evidence(project.repo, project.journal, say)
     if text:
         say(result.message)
         if result.traffic.sent:
@@ -133,15 +133,17 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def _seal_evidence(repo: str, journal: Path | None, say: Any) -> None:
-    """Seal what this apply journaled into the repository's evidence; a failure warns, the apply's result stands."""
+def _seal_evidence(repo: Any, journal: Path | None, say: Any) -> None:
+    """Seal what this apply journaled into the repository's evidence and push it where a remote is
+    configured (``evidence.remote``, default origin); a failure warns, the apply's result stands."""
     from specops._errors import SpecOpsError
     from specops.evidence import seal
+    from specops.evidence._config import load_evidence_config
 
     if journal is None:
         return
     try:
-        seal(repo, journal, say=say)
+        seal(repo, journal, push=True, remote=load_evidence_config(repo.workdir).remote, say=say)
     except SpecOpsError as exc:
         sys.stderr.write(f"warning: evidence not sealed ({exc}); run `specops audit seal`\n")
 

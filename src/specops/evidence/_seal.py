@@ -75,35 +75,55 @@ def _spec_of(change: dict[str, Any]) -> dict[str, Any]:
     return ((change.get("after") or change.get("before") or {}).get("spec")) or {}
 
 
-def _lineage(repo: Path, doc: dict[str, Any]) -> dict[str, Any]:
-    """What each changed Model was trained on and each Prompt's evaluation gate, from git at the plan's commit."""
-    fp = doc.get("desired") or {}
-    wanted = [c for c in doc.get("resource_changes") or [] if c.get("kind") in ("Model", "Prompt")]
-    if not wanted or not fp.get("commit") or fp.get("worktree"):
+def _dataset_spec(git: GitRepo, fp: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """A Dataset's spec as the plan saw it: its ``after`` document, else its file at the plan's commit."""
+    if change.get("after"):
+        return dict((change["after"] or {}).get("spec") or {})
+    path = change.get("path")
+    if not path:
         return {}
     try:
-        from specops.plan import load_desired_state
+        if fp.get("worktree"):
+            text = (git.workdir / str(path)).read_text(encoding="utf-8")
+        elif fp.get("commit"):
+            text = git.read_path(str(fp["commit"]), str(path)).decode("utf-8")
+        else:
+            return {}
+        from specops._yaml import load_documents
 
-        estate = load_desired_state(repo, ref=str(fp["commit"]), specs_root=fp.get("specs_root", "specs")).estate
-    except SpecOpsError:  # lineage is context: a plan whose commit is gone still seals
-        return {}
+        documents = load_documents(text, str(path))
+    except (OSError, UnicodeDecodeError, SpecOpsError):
+        return {}  # lineage is context: a plan whose commit is gone still seals
+    for document in documents:
+        data = document.data
+        if isinstance(data, dict) and data.get("kind") == "Dataset" and (data.get("metadata") or {}).get("name") == change.get("name"):
+            return dict(data.get("spec") or {})
+    return {}
+
+
+def _lineage(git: GitRepo, doc: dict[str, Any]) -> dict[str, Any]:
+    """What each changed Model was trained on (dataset version and sha256) and each changed Prompt's evaluation gate.
+
+    Read from the plan itself and, for a Dataset the plan did not change, its
+    one spec file at the plan's commit (the plan names the file): no second
+    load of the estate.
+    """
+    fp = doc.get("desired") or {}
+    changes = {c.get("id"): c for c in doc.get("resource_changes") or []}
     out: dict[str, Any] = {}
-    for change in wanted:
-        spec = estate.specs.get(change["id"])
-        if spec is None:
-            continue
-        body = spec.resource.canonical()["spec"]
-        if change["kind"] == "Model" and body.get("trainedOn"):
+    for rid, change in changes.items():
+        body = ((change.get("after") or {}).get("spec")) or {}
+        if change.get("kind") == "Model" and body.get("trainedOn"):
             trained = body["trainedOn"]
-            dataset = estate.get("Dataset", str(trained.get("dataset")))
-            artifact = dataset.resource.canonical()["spec"].get("artifact") if dataset is not None else None
-            out[change["id"]] = {
+            dataset = changes.get(f"Dataset/{trained.get('dataset')}")
+            spec = _dataset_spec(git, fp, dataset) if dataset is not None else {}
+            out[str(rid)] = {
                 "dataset": trained.get("dataset"),
                 "dataset_version": trained.get("version"),
-                "dataset_sha256": (artifact or {}).get("sha256"),
+                "dataset_sha256": (spec.get("artifact") or {}).get("sha256"),
             }
-        elif change["kind"] == "Prompt" and body.get("evaluation"):
-            out[change["id"]] = {"evaluation": body["evaluation"]}
+        elif change.get("kind") == "Prompt" and body.get("evaluation"):
+            out[str(rid)] = {"evaluation": body["evaluation"]}
     return out
 
 
@@ -223,7 +243,7 @@ def _read_journal(path: Path, offset: int) -> list[tuple[int, bytes]]:
 
 
 def _bodies(
-    repo: Path, journal_path: Path, journal_id: str, lines: list[tuple[int, bytes]]
+    git: GitRepo, journal_path: Path, journal_id: str, lines: list[tuple[int, bytes]]
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     bodies: list[dict[str, Any]] = []
     mark: dict[str, Any] | None = None
@@ -241,7 +261,7 @@ def _bodies(
         if event["event"] == "apply.start" and event.get("plan_id"):
             doc = stashed_plan(journal_path, str(event["plan_id"]))
             if doc is not None:
-                plan, decisions = plan_record(doc, _lineage(repo, doc))
+                plan, decisions = plan_record(doc, _lineage(git, doc))
                 bodies.append({**plan, **identity, "id": f"{event_id}/plan", "source": source})
                 for n, decision in enumerate(decisions):
                     bodies.append({**decision, **identity, "id": f"{event_id}/decision/{n}", "source": source})
@@ -250,7 +270,7 @@ def _bodies(
 
 
 def seal(
-    repo: Path | str,
+    repo: Path | str | GitRepo,
     journal_path: Path,
     *,
     push: bool = False,
@@ -262,26 +282,34 @@ def seal(
     Idempotent. ``push`` fetches the remote's chain first (re-linking any
     local-only records onto it) and pushes without force, re-linking and
     retrying when another writer got there first; without a configured
-    ``remote`` it only seals locally. Called at the end of every apply and
-    by the watch loop after its actions.
+    ``remote`` it only seals locally. An unreachable remote never costs a
+    record: they are sealed locally, ``EvidenceError`` says they were not
+    pushed, and the next seal pushes them. Called at the end of every apply
+    and by the watch loop after its actions.
     """
-    git = GitRepo.discover(repo)
+    git = repo if isinstance(repo, GitRepo) else GitRepo.discover(repo)
     store = EvidenceStore(git)
     sharing = push and git.has_remote(remote)
+    unshared: GitError | None = None
     with store.lock():
         if sharing:
-            store.pull(remote)
+            try:
+                store.pull(remote)
+            except GitError as exc:
+                unshared = exc
         head = store.read_head(store.head_commit())
         journal_id = _journal_id(journal_path)
         sealed = 0
         if journal_id is not None:
             mark = (head.get("journals") or {}).get(journal_id) or {}
             lines = _read_journal(journal_path, int(mark.get("offset", 0)))
-            bodies, last = _bodies(Path(repo), journal_path, journal_id, lines)
+            bodies, last = _bodies(git, journal_path, journal_id, lines)
             if bodies and last is not None:
                 message = f"evidence: sealed {len(bodies)} record(s) from journal {journal_id[:12]} by {_who()}"
                 sealed = len(store.append(bodies, message, journals={journal_id: last}))
         result = SealResult(sealed, store.head_commit())
+        if unshared is not None:
+            raise EvidenceError(f"{sealed} record(s) sealed locally but not pushed ({unshared}); the next seal pushes them")
         if sharing:
             try:
                 result.push_attempts = store.push(remote)
