@@ -272,6 +272,7 @@ def test_apply_workflow_after_merge(
     assert plan["policy"]["context"]["pull_request"]["approvals"] == ["alice", "risk-ml-lead"]
 
     # The evidence went to origin: an auditor with the repository alone sees both merges.
+    assert "record(s) sealed on refs/specops/evidence, pushed to origin." in (estate / "apply.log").read_text()
     evidence = results["specops evidence"]
     assert evidence.returncode == 0, evidence.stdout + evidence.stderr
     assert "pushed to origin" in evidence.stdout and "Evidence chain OK" in evidence.stdout
