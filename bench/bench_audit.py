@@ -93,7 +93,7 @@ def build(path: Path, applies: int) -> Any:
             files[f"records/2026/11/01/{seq:010d}-{seq + len(lines) - 1:010d}.jsonl"] = b"\n".join(lines) + b"\n"
             seq += len(lines)
         files[HEAD_FILE] = canonical({"format": 1, "seq": seq - 1, "hash": prev, "journals": {}}) + b"\n"
-        parent = repo.commit_files(REF, parent, files, f"evidence: sealed applies {first}..")
+        parent = repo.commit_on_ref(REF, parent, files, f"evidence: sealed applies {first}..")
     return repo
 
 

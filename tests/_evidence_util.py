@@ -49,7 +49,7 @@ def tamper(repo: Path, edit: Any, *, rewrite: bool = False) -> str:
                                         index.write_tree(git), [pygit2.Oid(hex=parent)] if parent else [])  # fmt: skip
                 git.references.create(REF, oid, force=True)
             else:
-                adapter.commit_files(REF, parent, {path: new}, "hand edit")
+                adapter.commit_on_ref(REF, parent, {path: new}, "hand edit")
             edited = path
             break
     assert edited, "nothing edited"

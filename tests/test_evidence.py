@@ -188,7 +188,7 @@ def test_an_edit_committed_on_top_is_caught_by_the_history(git_repo: Path, tmp_p
     _, lines, last = link(records, 0, GENESIS)
     path = chain.segments[0][0]
     head = {**chain.head, "hash": last}
-    git.commit_files(REF, chain.commit, {path: b"\n".join(lines) + b"\n", "head.json": canonical(head) + b"\n"}, "cover-up")
+    git.commit_on_ref(REF, chain.commit, {path: b"\n".join(lines) + b"\n", "head.json": canonical(head) + b"\n"}, "cover-up")
     problem = verify(git).problem
     assert problem is not None and f"segment {path} was modified by commit" in str(problem)
     code, _, err = run_cli("audit", "verify", "--repo", str(git_repo))

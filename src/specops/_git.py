@@ -9,18 +9,25 @@ the same paths from disk instead and names each file by the blob id git
 
 pygit2 raises ``KeyError``, ``ValueError`` and ``GitError`` for bad refs and
 paths; they become ``GitError`` subclasses here, naming the ref or path.
+
+Specs come only from inside the repository. Both listings, of a tree and of
+the disk, refuse a symlink or a submodule under the specs root with a located
+error instead of following or skipping it: git stores a link as its target
+path (so a ref could never read what the disk follows), a link may leave the
+repository, and a submodule's files are another repository's.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import posixpath
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
 
-from specops._errors import SpecOpsError
+from specops._errors import Diagnostic, SpecError, SpecOpsError
 
 __all__ = [
     "SPEC_SUFFIXES",
@@ -32,10 +39,13 @@ __all__ = [
     "Snapshot",
     "UnknownRefError",
     "blob_id",
+    "walk_spec_files",
 ]
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 _BLOB = "blob"
+_LINK_MODE = 0o120000
+_GITLINK_MODE = 0o160000
 
 
 class GitError(SpecOpsError):
@@ -85,6 +95,100 @@ def blob_id(data: bytes) -> str:
 
 def _is_spec(name: str) -> bool:
     return name.endswith(SPEC_SUFFIXES)
+
+
+def _reported_link(name: str) -> bool:
+    """A link or submodule is reported unless hidden (and not named like a spec file)."""
+    return not name.startswith(".") or _is_spec(name)
+
+
+def _symlink_problem(path: str, target: str, leaves: bool) -> Diagnostic:
+    if leaves:
+        return Diagnostic(
+            path, 1, 1,
+            f"symlink to {target!r} leaves the repository; specs are read only from inside it",
+            hint="commit what it points to inside the repository instead of linking to it",
+            code="symlink_outside",
+        )
+    return Diagnostic(
+        path, 1, 1,
+        f"symlink to {target!r}: spec files must be regular files, not links",
+        hint="git stores a link as its target path, so a plan at a ref could not read it; "
+        "replace the link with the file itself",
+        code="symlink",
+    )
+
+
+def _submodule_problem(path: str) -> Diagnostic:
+    return Diagnostic(
+        path, 1, 1,
+        "a git submodule under the specs root: its specs belong to another repository",
+        hint="commit the specs in this repository, or run SpecOps in the submodule's own "
+        "repository",
+        code="submodule",
+    )
+
+
+def _relative(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` when inside it (stable across machines), else as given."""
+    absolute = Path(os.path.abspath(path))
+    for base in (Path(os.path.abspath(root)), root.resolve()):
+        if absolute.is_relative_to(base):
+            return absolute.relative_to(base).as_posix()
+    return path.as_posix()
+
+
+def _disk_link_problem(path: Path, root: Path) -> Diagnostic:
+    try:
+        target = os.readlink(path)
+    except OSError:  # pragma: no cover - removed between the listing and now
+        target = "?"
+    leaves = not path.resolve().is_relative_to(root.resolve())
+    return _symlink_problem(_relative(path, root), target, leaves)
+
+
+def walk_spec_files(base: Path, root: Path) -> tuple[list[Path], list[Diagnostic]]:
+    """Spec files under ``base`` on disk, and what refuses to be read as one.
+
+    ``root`` is the repository's root. Hidden directories are skipped, as in
+    a tree; a symlink (to a file or a directory, whatever its name) and a
+    nested repository (a submodule's work tree) are reported, never followed.
+    """
+    if base.is_symlink():
+        return [], [_disk_link_problem(base, root)]
+    if base.is_file():
+        return [base], []
+    found: list[Path] = []
+    problems: list[Diagnostic] = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        keep = []
+        for name in sorted(dirnames):
+            full = Path(dirpath, name)
+            if name.startswith("."):
+                continue
+            if full.is_symlink():  # os.walk lists a link to a directory and does not enter it
+                problems.append(_disk_link_problem(full, root))
+            elif (full / ".git").exists():
+                problems.append(_submodule_problem(_relative(full, root)))
+            else:
+                keep.append(name)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            full = Path(dirpath, name)
+            if full.is_symlink():
+                # Whatever its name: a tree cannot tell a link to a directory from one to a file.
+                if _reported_link(name):
+                    problems.append(_disk_link_problem(full, root))
+            elif _is_spec(name):
+                found.append(full)
+    return found, sorted(problems, key=Diagnostic.sort_key)
+
+
+def _read_regular(path: Path) -> bytes:
+    """A file's bytes, refusing a link that appeared since the listing."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
 
 
 class GitRepo:
@@ -144,12 +248,31 @@ class GitRepo:
     def spec_blobs(self, tree_id: str, root: str) -> list[tuple[str, str]]:
         """``(path, blob id)`` of every spec file under ``root`` in a tree, sorted by path.
 
-        Hidden directories are skipped, as ``discover`` skips them on disk.
+        Hidden directories are skipped, as ``discover`` skips them on disk. A
+        symlink or a submodule under ``root`` raises ``SpecError`` locating each.
         """
+        listing, problems = self.spec_tree_listing(tree_id, root)
+        if problems:
+            raise SpecError.of(problems)
+        return listing
+
+    def spec_tree_listing(
+        self, tree_id: str, root: str
+    ) -> tuple[list[tuple[str, str]], list[Diagnostic]]:
+        """``spec_blobs`` with the refusals returned instead of raised."""
+        prefix = root.strip("/")
+        problems: list[Diagnostic] = []
+        if prefix:
+            try:
+                top = self._tree(tree_id)[prefix]
+            except KeyError:
+                return [], []
+            if top.filemode in (_LINK_MODE, _GITLINK_MODE):
+                problems.append(self._entry_problem(prefix, top))
+                return [], problems
         subtree = self._subtree(tree_id, root)
         if subtree is None:
-            return []
-        prefix = root.strip("/")
+            return [], []
         out: list[tuple[str, str]] = []
         stack: list[tuple[str, pygit2.Tree]] = [(prefix, subtree)]
         while stack:
@@ -160,10 +283,22 @@ class GitRepo:
                 if isinstance(entry, pygit2.Tree):
                     if not name.startswith("."):
                         stack.append((path, entry))
+                elif entry.filemode in (_GITLINK_MODE, _LINK_MODE):
+                    if _reported_link(name):
+                        problems.append(self._entry_problem(path, entry))
                 elif entry.type_str == _BLOB and _is_spec(name):
                     out.append((path, str(entry.id)))
         out.sort()
-        return out
+        problems.sort(key=Diagnostic.sort_key)
+        return out, problems
+
+    def _entry_problem(self, path: str, entry: pygit2.Object) -> Diagnostic:
+        if entry.filemode == _GITLINK_MODE:
+            return _submodule_problem(path)
+        target = self.read_blob(str(entry.id)).decode("utf-8", "replace")
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        leaves = target.startswith("/") or resolved == ".." or resolved.startswith("../")
+        return _symlink_problem(path, target, leaves)
 
     def has_dir(self, tree_id: str, path: str) -> bool:
         """Whether ``path`` is a directory in a tree."""
@@ -186,6 +321,13 @@ class GitRepo:
         if entry.type_str != _BLOB:
             raise GitError(f"{path} at {commit[:12]} is not a file")
         return self.read_blob(str(entry.id))
+
+    def file_reader(self, snapshot: Snapshot | None) -> Callable[[str], bytes] | None:
+        """What reads a repository path at ``snapshot``; None stands for the work tree."""
+        if snapshot is None:
+            return None
+        commit = snapshot.commit
+        return lambda path: self.read_path(commit, path)
 
     def export(self, commit: str, path: str, dest: Path) -> int:
         """Write the file or directory at ``path`` in ``commit``'s tree to ``dest / path``.
@@ -225,18 +367,20 @@ class GitRepo:
         return bytes(obj.data)
 
     def worktree_blobs(self, root: str) -> list[tuple[str, str, bytes]]:
-        """``(path, blob id, bytes)`` of every spec file under ``root`` on disk, sorted by path."""
+        """``(path, blob id, bytes)`` of every spec file under ``root`` on disk, sorted by path.
+
+        A symlink or a nested repository under ``root`` raises ``SpecError``.
+        """
         base = self.workdir / root
         out: list[tuple[str, str, bytes]] = []
-        if not base.is_dir():
+        if not base.is_dir() and not base.is_symlink():
             return out
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            for name in filenames:
-                if _is_spec(name):
-                    full = Path(dirpath, name)
-                    data = full.read_bytes()
-                    out.append((full.relative_to(self.workdir).as_posix(), blob_id(data), data))
+        files, problems = walk_spec_files(base, self.workdir)
+        if problems:
+            raise SpecError.of(problems)
+        for full in files:
+            data = _read_regular(full)
+            out.append((full.relative_to(self.workdir).as_posix(), blob_id(data), data))
         out.sort()
         return out
 
@@ -303,6 +447,62 @@ class GitRepo:
         parents = [] if self._repo.head_is_unborn else [self._repo.head.target]
         return str(self._repo.create_commit("HEAD", who, who, message, tree, parents))
 
+    def file_history(self, head: str, path: str, limit: int = 500) -> Iterator[tuple[str, bytes]]:
+        """``(commit, bytes)`` of each distinct version of ``path`` reachable from ``head``, newest first."""
+        try:
+            walker = self._repo.walk(self._repo.revparse_single(head).peel(pygit2.Commit).id, pygit2.enums.SortMode.TIME)
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise UnknownRefError(head) from exc
+        last: str | None = None
+        for count, commit in enumerate(walker):
+            if count >= limit:
+                return
+            try:
+                entry = commit.tree[path]
+            except KeyError:
+                continue
+            if entry.type_str != _BLOB or str(entry.id) == last:
+                continue
+            last = str(entry.id)
+            yield str(commit.id), self.read_blob(last)
+
+    def branch_commit(self, branch: str) -> str | None:
+        """The commit a local branch points at, ``None`` when there is no such branch."""
+        found = self._repo.branches.local.get(branch)
+        return str(found.peel(pygit2.Commit).id) if found is not None else None
+
+    def commit_files(self, branch: str, base: str, files: dict[str, bytes], message: str, name: str, email: str) -> str:
+        """One commit on a new local ``branch`` from ``base`` with ``files`` (path -> bytes) written.
+
+        Made from git objects alone: the work tree, the index and HEAD are left as they are.
+        """
+        try:
+            parent = self._repo.revparse_single(base).peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise UnknownRefError(base) from exc
+        index = pygit2.Index()
+        index.read_tree(parent.tree)
+        for path, data in files.items():
+            index.add(pygit2.IndexEntry(path, self._repo.create_blob(data), pygit2.enums.FileMode.BLOB))
+        tree = index.write_tree(self._repo)
+        who = pygit2.Signature(name, email)
+        commit = self._repo.create_commit(None, who, who, message, tree, [parent.id])
+        try:
+            self._repo.branches.local.create(branch, self._repo[commit].peel(pygit2.Commit))
+        except (ValueError, pygit2.GitError) as exc:
+            raise GitError(f"cannot create branch {branch}: {exc}") from exc
+        return str(commit)
+
+    def has_remote(self, name: str) -> bool:
+        return name in [r.name for r in self._repo.remotes]
+
+    def push(self, remote: str, branch: str) -> None:
+        """Push a local branch to the same name on ``remote`` (``GitError`` with the reason)."""
+        try:
+            self._repo.remotes[remote].push([f"refs/heads/{branch}:refs/heads/{branch}"])
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise GitError(f"cannot push {branch} to {remote}: {exc}") from exc
+
     def diff(self, base: Snapshot, head: Snapshot, root: str) -> list[FileChange]:
         """Spec files added, deleted, modified or renamed under ``root`` from ``base`` to ``head``."""
         old = self._subtree(base.tree, root) or self._tree(self._empty_tree())
@@ -368,7 +568,7 @@ class GitRepo:
         out.sort()
         return out
 
-    def commit_files(
+    def commit_on_ref(
         self,
         ref: str,
         parent: str | None,
@@ -432,9 +632,6 @@ class GitRepo:
     def changed_paths(self, old: str, new: str) -> list[tuple[str, str]]:
         """``(status, path)`` of files added (A), modified (M) or deleted (D) from ``old`` to ``new``."""
         return _changed_paths(self._repo, old, new)
-
-    def has_remote(self, name: str) -> bool:
-        return name in self._repo.remotes.names()
 
     def fetch_ref(self, remote: str, ref: str, into: str) -> str | None:
         """Fetch ``ref`` from ``remote`` into the local ref ``into`` (forced); what ``into`` holds after.

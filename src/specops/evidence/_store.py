@@ -191,7 +191,7 @@ class EvidenceStore:
         add = {path: b"\n".join(lines) + b"\n", HEAD_FILE: canonical(new_head) + b"\n"}
         body = f"{message}\n\nrecords {first}-{final}\nhead {final} {last}\n"
         try:
-            return self.repo.commit_files(self.ref, parent, add, body, remove=remove)
+            return self.repo.commit_on_ref(self.ref, parent, add, body, remove=remove)
         except RefMovedError as exc:
             raise EvidenceError(f"{self.ref} moved while sealing (another writer outside the lock?); seal again") from exc
 

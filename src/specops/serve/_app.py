@@ -203,23 +203,45 @@ class _Api:
     async def state(self, request: Request) -> Response:
         return json_response(self.t.live_state())
 
+    @staticmethod
+    def _watch_kind(request: Request) -> bool:
+        kind = request.query_params.get("kind", "apply")
+        if kind not in ("apply", "watch"):
+            raise HTTPError(400, f"unknown lease kind {kind!r} (kinds: apply, watch)")
+        return kind == "watch"
+
     async def lease_get(self, request: Request) -> Response:
+        if self._watch_kind(request):
+            return json_response(self.t.watch.lease_json())
         lease = self.t.current_lease()
         return json_response(lease.to_json() if lease else {"holder": None})
 
     async def lease_post(self, request: Request) -> Response:
+        watch = self._watch_kind(request)
         body = await self.json(request)
         if not isinstance(body, dict):
             raise HTTPError(400, "the body must be {holder, ttl_s, identity?, takeover?}")
+        if watch:
+            return json_response(await self.t.watch.take(body.get("holder"), body.get("ttl_s", 60)))
         return json_response(
             await self.t.take_lease(body.get("holder"), body.get("ttl_s", 60), body.get("identity"), body.get("takeover"))
         )
 
     async def lease_delete(self, request: Request) -> Response:
+        watch = self._watch_kind(request)
         body = await self.json(request)
         holder = body.get("holder") if isinstance(body, dict) else None
-        await self.t.release_lease(holder)
+        if watch:
+            await self.t.watch.release(holder)
+        else:
+            await self.t.release_lease(holder)
         return json_response({})
+
+    async def watch_state_get(self, request: Request) -> Response:
+        return json_response(self.t.watch.state_json())
+
+    async def watch_state_put(self, request: Request) -> Response:
+        return json_response(await self.t.watch.put_state(await self.json(request)))
 
     async def artifact_put(self, request: Request) -> Response:
         sha = request.path_params["sha256"]
@@ -272,6 +294,21 @@ class _Api:
             "versions": self.t.metrics.stats(name, sorted(route.versions)),
         })
 
+    async def observations(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        route = self.t.route(name)
+        budget_s = self.t.budget_seconds(name)
+        windows = _windows(request.query_params.get("windows"), budget_s)
+        raw_features = request.query_params.get("features")
+        features = None
+        if raw_features is not None:
+            features = _windows(raw_features, budget_s) if raw_features.strip() else []
+            if not set(features) <= set(windows):
+                raise HTTPError(400, "'features' names windows that are not in 'windows'")
+        layouts = {v: self.t.metrics.version(name, v).features for v in route.versions}
+        answer = self.t.metrics.observations.answer(name, layouts, windows, features)
+        return json_response({"revision": str(self.t.revision), **answer})
+
     # -- prompts and metrics ----------------------------------------------------
 
     def _prompt(self, name: str, version: str | None) -> Prompt:
@@ -312,6 +349,30 @@ class _Api:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+_DEFAULT_WINDOWS = "300,3600"
+_MAX_WINDOWS = 16
+
+
+def _windows(raw: str | None, budget_s: float) -> list[int]:
+    """``windows=300,3600`` as seconds: whole, positive, at most 16, none longer than the SLO window kept."""
+    text = _DEFAULT_WINDOWS if raw is None or not raw.strip() else raw
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) <= 0:
+            raise HTTPError(400, f"windows must be whole seconds separated by commas (e.g. 300,3600), got {part!r}")
+        seconds = int(part)
+        if seconds > budget_s:
+            raise HTTPError(
+                400, f"window {seconds}s is longer than the {int(budget_s)}s this target keeps for the model (its SLO window)"
+            )
+        if seconds not in out:
+            out.append(seconds)
+    if len(out) > _MAX_WINDOWS:
+        raise HTTPError(400, f"at most {_MAX_WINDOWS} windows per call, got {len(out)}")
+    return out
+
+
 async def _not_found(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
@@ -344,6 +405,8 @@ def create_app(target: ServeTarget, config: ServeConfig) -> Starlette:
         Route("/admin/v1/lease", e(api.lease_get, "admin"), methods=["GET"]),
         Route("/admin/v1/lease", e(api.lease_post, "admin"), methods=["POST"]),
         Route("/admin/v1/lease", e(api.lease_delete, "admin"), methods=["DELETE"]),
+        Route("/admin/v1/watch/state", e(api.watch_state_get, "admin"), methods=["GET"]),
+        Route("/admin/v1/watch/state", e(api.watch_state_put, "admin"), methods=["PUT"]),
         Route("/admin/v1/artifacts/{sha256}", e(api.artifact_put, "admin"), methods=["PUT"]),
         Route("/admin/v1/artifacts/{sha256}", e(api.artifact_head, "admin"), methods=["HEAD"]),
         Route("/admin/v1/resources/{kind}/{name}", e(api.resource_get, "admin"), methods=["GET"]),
@@ -352,6 +415,7 @@ def create_app(target: ServeTarget, config: ServeConfig) -> Starlette:
         Route("/admin/v1/models/{name}/traffic", e(api.traffic_get, "admin"), methods=["GET"]),
         Route("/admin/v1/models/{name}/traffic", e(api.traffic_put, "admin"), methods=["PUT"]),
         Route("/admin/v1/models/{name}/stats", e(api.stats, "admin"), methods=["GET"]),
+        Route("/admin/v1/models/{name}/observations", e(api.observations, "admin"), methods=["GET"]),
         Route("/v1/prompts", e(api.prompts, "infer"), methods=["GET"]),
         Route("/v1/prompts/{name}", e(api.prompt_get, "infer"), methods=["GET"]),
         Route("/v1/prompts/{name}/render", e(api.prompt_render, "infer"), methods=["POST"]),

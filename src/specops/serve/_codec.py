@@ -134,6 +134,10 @@ def _from_json(data: Any, datatype: str, shape: tuple[int, ...], where: str) -> 
         elif datatype == "BOOL":
             if kind != "b":
                 raise _bad(f"{where}: BOOL data must be true/false, got {inferred.dtype} values")
+        elif kind in "iuf" and inferred.ndim and _has_bool(data):
+            # numpy reads [false, 0] as integers; a number tensor takes numbers only (the
+            # large-body path refuses the same token).
+            raise _bad(f"{where}: {datatype} data must be numbers, got booleans")
         elif target.kind in "iu":
             if kind not in "iu":
                 raise _bad(f"{where}: {datatype} data must be integers, got {_what(kind)}")
@@ -157,6 +161,12 @@ def _from_json(data: Any, datatype: str, shape: tuple[int, ...], where: str) -> 
             "(send data flat, or nested exactly as the shape)"
         )
     return array.reshape(shape)
+
+
+def _has_bool(data: Any) -> bool:
+    if isinstance(data, bool):
+        return True
+    return isinstance(data, list) and any(_has_bool(v) for v in data)
 
 
 def _what(kind: str) -> str:
