@@ -35,8 +35,12 @@ def test_demo_runs_the_whole_loop_and_stops_its_server(tmp_path: Path) -> None:
     assert "Demo complete" in out
     # It ends with the audit and the model's history, read back from the evidence it sealed.
     evidence = out[out.index("$ specops audit"):]
-    assert "Changes (8, from" in evidence and "Model/fraud-scorer 1.2.0 on local-cpu: update -> rolled_back by analysis" in evidence
-    assert "$ specops history Model/fraud-scorer" in evidence and "rolled_back by analysis" in evidence
+    assert "Changes (10, from" in evidence and "Model/fraud-scorer 1.2.0 on local-cpu: update -> rolled_back by analysis" in evidence
+    assert "Model/fraud-scorer 1.3.0 on local-cpu: update -> rolled_back by watch" in evidence
+    assert "objective errorRate <= 0.001: burn rate" in evidence
+    history = evidence[evidence.index("$ specops history Model/fraud-scorer"):]
+    assert [line.split()[3] for line in history.splitlines()[2:7]] == ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.1.0"]
+    assert "rolled_back by analysis" in history and history.count("rolled_back by watch") == 2
     code, csv, err = run_cli("audit", "--repo", str(tmp_path / "estate"), "--format", "csv")
     assert code == 0, err
     rows = [r for r in csv_rows(csv) if r["outcome"] != "FINDING"]
@@ -44,7 +48,11 @@ def test_demo_runs_the_whole_loop_and_stops_its_server(tmp_path: Path) -> None:
         (rid, "create", "applied") for rid in ("Target/local-cpu", "Dataset/transactions", "Guardrail/feature-ranges",
                                                "Model/fraud-scorer", "Prompt/fraud-case-summary", "SLO/fraud-scorer")
     )  # fmt: skip
-    assert [(r["version"], r["outcome"]) for r in rows[6:]] == [("1.1.0", "promoted"), ("1.2.0", "rolled_back")]
+    assert [(r["version"], r["action"], r["outcome"], r["outcome_by"]) for r in rows[6:]] == [
+        ("1.1.0", "update", "promoted", ""), ("1.2.0", "update", "rolled_back", "analysis"),
+        ("1.3.0", "update", "rolled_back", "watch"), ("1.1.0", "rollback", "rolled_back", "watch"),
+    ]  # fmt: skip
     assert rows[7]["objective"].startswith("guardrail block rate") and float(rows[7]["measured"]) > 0.05
-    assert all("SO-MODEL-005:pass" in r["policies"] for r in rows)
+    assert rows[8]["objective"].startswith("errorRate <= 0.001: burn rate")
+    assert all("SO-MODEL-005:pass" in r["policies"] for r in rows[:9]) and rows[9]["holder"].startswith("watch@")
     assert "specops serve exited" not in result.stderr, result.stderr

@@ -64,7 +64,8 @@ def _text(audit: Audit) -> str:
         if row.canary:
             out.append(f"      canary {AuditRow.flat(row)['canary']}")
         if row.objective:
-            out.append(f"      objective {row.objective} measured {row.measured} limit {row.limit}")
+            measured = f" measured {row.measured:g} limit {row.limit:g}" if isinstance(row.measured, (int, float)) and isinstance(row.limit, (int, float)) else ""
+            out.append(f"      objective {row.objective}{measured}")
         if row.alerts:
             out.append(f"      alerts {AuditRow.flat(row)['alerts']}")
     return "\n".join(out) + "\n"
@@ -72,7 +73,7 @@ def _text(audit: Audit) -> str:
 
 def _policy_summary(row: AuditRow) -> str:
     """``12/12 pass (bundle ...)``, naming only the rules that did not simply pass."""
-    judged = [p for p in row.policies if ":" in p]
+    judged = [p for p in row.policies if not p.startswith("(")]
     if not judged:
         return ", ".join(row.policies)
     other = [p for p in judged if not p.endswith(":pass")]
@@ -126,7 +127,7 @@ def _html(audit: Audit) -> str:
         for row in by_resource[rid]:
             mark = "bad" if row.outcome.startswith(("rolled_back", "failed")) else "ok"
             by = f" by {row.outcome_by}" if row.outcome_by else ""
-            why = f" ({row.objective} measured {row.measured}, limit {row.limit})" if row.objective else ""
+            why = f" ({row.objective}" + (f" measured {row.measured}, limit {row.limit}" if row.measured is not None else "") + ")" if row.objective else ""
             parts.append(
                 f"<li><code>{_e(row.applied_at)}</code> {_e(row.version)} on {_e(row.target)}: {_e(row.action)} "
                 f'<span class="{mark}">{_e(row.outcome)}{_e(by)}</span>{_e(why)}; plan <code>{_e(row.plan_id[:12])}</code>, '
