@@ -259,6 +259,21 @@ class _Api:
             "versions": self.t.metrics.stats(name, sorted(route.versions)),
         })
 
+    async def observations(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        route = self.t.route(name)
+        budget_s = self.t.budget_seconds(name)
+        windows = _windows(request.query_params.get("windows"), budget_s)
+        raw_features = request.query_params.get("features")
+        features = None
+        if raw_features is not None:
+            features = _windows(raw_features, budget_s) if raw_features.strip() else []
+            if not set(features) <= set(windows):
+                raise HTTPError(400, "'features' names windows that are not in 'windows'")
+        layouts = {v: self.t.metrics.version(name, v).features for v in route.versions}
+        answer = self.t.metrics.observations.answer(name, layouts, windows, features)
+        return json_response({"revision": str(self.t.revision), **answer})
+
     # -- prompts and metrics ----------------------------------------------------
 
     def _prompt(self, name: str, version: str | None) -> Prompt:
@@ -297,6 +312,30 @@ class _Api:
 
     async def metrics(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+_DEFAULT_WINDOWS = "300,3600"
+_MAX_WINDOWS = 16
+
+
+def _windows(raw: str | None, budget_s: float) -> list[int]:
+    """``windows=300,3600`` as seconds: whole, positive, at most 16, none longer than the SLO window kept."""
+    text = _DEFAULT_WINDOWS if raw is None or not raw.strip() else raw
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) <= 0:
+            raise HTTPError(400, f"windows must be whole seconds separated by commas (e.g. 300,3600), got {part!r}")
+        seconds = int(part)
+        if seconds > budget_s:
+            raise HTTPError(
+                400, f"window {seconds}s is longer than the {int(budget_s)}s this target keeps for the model (its SLO window)"
+            )
+        if seconds not in out:
+            out.append(seconds)
+    if len(out) > _MAX_WINDOWS:
+        raise HTTPError(400, f"at most {_MAX_WINDOWS} windows per call, got {len(out)}")
+    return out
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -339,6 +378,7 @@ def create_app(target: ServeTarget, config: ServeConfig) -> Starlette:
         Route("/admin/v1/models/{name}/traffic", e(api.traffic_get, "admin"), methods=["GET"]),
         Route("/admin/v1/models/{name}/traffic", e(api.traffic_put, "admin"), methods=["PUT"]),
         Route("/admin/v1/models/{name}/stats", e(api.stats, "admin"), methods=["GET"]),
+        Route("/admin/v1/models/{name}/observations", e(api.observations, "admin"), methods=["GET"]),
         Route("/v1/prompts", e(api.prompts, "infer"), methods=["GET"]),
         Route("/v1/prompts/{name}", e(api.prompt_get, "infer"), methods=["GET"]),
         Route("/v1/prompts/{name}/render", e(api.prompt_render, "infer"), methods=["POST"]),

@@ -38,13 +38,13 @@ async def _run(target: ServeTarget, mv: ModelVersion, request: InferRequest, *, 
     started = time.perf_counter()
     outcome = "error"
     hits: list[Hit] = []
+    seen: list[tuple[np.ndarray, np.ndarray] | None] = []
     try:
         feeds = mv.feeds(request)
         wanted = mv.output_names(request)
         for features in stats.features:
             array = feeds.get(features.tensor)
-            if array is not None:
-                features.observe(array)
+            seen.append(features.observe(array) if array is not None else None)
         for name in mv.guardrails:
             feeds = target.guardrails[name].apply("input", feeds, mv.features, hits)
         names = [n for n, _ in wanted]
@@ -73,6 +73,9 @@ async def _run(target: ServeTarget, mv: ModelVersion, request: InferRequest, *, 
     finally:
         ms = (time.perf_counter() - started) * 1000
         stats.record(outcome, ms, shadow=shadow)
+        target.metrics.observations.record(
+            mv.name, mv.version, stats.features, shadow=shadow, outcome=outcome, ms=ms, seen=seen
+        )
         for hit in hits:
             target.metrics.hit(mv.name, hit.guardrail, f"{hit.check}:{hit.type}", hit.stage, hit.action)
 

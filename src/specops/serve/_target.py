@@ -27,7 +27,7 @@ from specops.serve._guardrails import CompiledGuardrail, compile_guardrail
 from specops.serve._metrics import DEFAULT_BOUNDS_MS, FeatureStats, Metrics
 from specops.serve._registry import ModelVersion, Route, load_key, load_version
 from specops.serve._state import StateStore
-from specops.spec import KINDS, SLO, Dataset, Guardrail, Model, Prompt, Resource
+from specops.spec import KINDS, SLO, Dataset, Guardrail, Model, Prompt, Resource, duration_seconds
 from specops.spec._guardrail import ClassifierCheck
 from specops.spec._slo import LatencyObjective
 
@@ -102,7 +102,10 @@ class ServeTarget:
         self.routes: dict[str, Route] = {}
         self.guardrails: dict[str, CompiledGuardrail] = {}
         self.shadows_of: dict[str, list[str]] = {}
-        self.metrics = Metrics(self.latency_bounds)
+        self.metrics = Metrics(
+            self.latency_bounds, clock=lambda: self.clock(), generation=lambda: self.revision,
+            budget_for=self.budget_seconds,
+        )
         self.metrics.info = self._info_rows
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="specops-infer")
         self.lock = asyncio.Lock()
@@ -120,6 +123,11 @@ class ServeTarget:
             if slo.spec.model == model:
                 bounds |= {o.threshold_ms for o in slo.spec.objectives if isinstance(o, LatencyObjective)}
         return sorted(bounds)
+
+    def budget_seconds(self, model: str) -> float:
+        """The longest SLO window declared for ``model`` (30 days without one): the budget's span."""
+        windows = [duration_seconds(s.spec.window) for s in self.of_kind(SLO).values() if s.spec.model == model]
+        return max(windows, default=30 * 86400.0)
 
     def _info_rows(self) -> list[dict[str, Any]]:
         return [
@@ -221,6 +229,7 @@ class ServeTarget:
     def restore(self) -> None:
         """Load the state directory and bring back exactly what served before the restart."""
         self.store.prepare()
+        self.metrics.observations.attach(self.store.directory)
         data = self.store.load()
         if data is None:
             self._save()
@@ -262,6 +271,7 @@ class ServeTarget:
             if not record.unloaded:
                 self.routes[name] = self._load_record(name, record, path)
         self._index_shadows()
+        self.metrics.observations.retain({(n, v) for n, r in self.records.items() for v in r.versions})
 
     def _load_record(self, name: str, record: ModelRecord, path: str) -> Route:
         versions: dict[str, ModelVersion] = {}

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from specops.spec._common import ArtifactRef, Resource, SpecModel, VersionLabel
 
-__all__ = ["Column", "Dataset", "DatasetSpec", "FeatureProfile", "Histogram"]
+__all__ = ["MAX_BINS", "Column", "Dataset", "DatasetSpec", "FeatureProfile", "Histogram"]
 
 ColumnType = Literal["float", "int", "bool", "string", "category", "timestamp"]
 
@@ -55,9 +55,19 @@ class DataSchema(SpecModel):
         return next((c for c in self.columns if c.name == name), None)
 
 
+MAX_BINS = 50
+
+
 class Histogram(SpecModel):
-    edges: Annotated[list[float], Field(min_length=2)]
-    counts: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
+    """Counts of the reference data on bins (numpy's: half-open, the last one closed).
+
+    Edges may be equal-width or quantiles (``specops dataset profile`` writes
+    quantiles, so a skewed feature is not all in one bin); they increase
+    strictly, so a feature with few distinct values gets one bin per value.
+    """
+
+    edges: Annotated[list[float], Field(min_length=2, max_length=MAX_BINS + 1)]
+    counts: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1, max_length=MAX_BINS)]
 
     @model_validator(mode="after")
     def _shape(self) -> Histogram:
