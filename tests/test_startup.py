@@ -55,13 +55,18 @@ def test_version_imports_only_the_command_line() -> None:
         "specops.policy._cli",
         "specops.serve",
         "specops.serve._cli",
+        "specops.spec",
+        "specops.spec._bins",
+        "specops.spec._profile_cli",
     ]
     third_party = top_levels(modules) - set(sys.stdlib_module_names) - {"specops"}
     # Only the interpreter's own start-up (site hooks of the environment) may add more.
     assert not third_party & (HEAVY | {"pydantic", "ruamel", "yaml", "prometheus_client"}), third_party
 
 
-@pytest.mark.parametrize("argv", [("--help",), ("plan", "--help"), ("serve", "--help"), ("apply", "--help")])
+@pytest.mark.parametrize(
+    "argv", [("--help",), ("plan", "--help"), ("serve", "--help"), ("apply", "--help"), ("dataset", "--help")]
+)
 def test_help_loads_nothing_heavy(argv: tuple[str, ...]) -> None:
     modules = loaded(*argv)
     assert not top_levels(modules) & (HEAVY | {"pydantic"})
@@ -79,12 +84,13 @@ def test_public_names_still_resolve_to_their_homes() -> None:
     import specops.plan
     import specops.policy
     import specops.serve
+    import specops.spec
     from specops.plan._model import Plan
     from specops.spec._load import load_estate
 
     assert specops.Plan is Plan
     assert specops.load_estate is load_estate
-    for package in (specops, specops.plan, specops.policy, specops.serve, specops.apply):
+    for package in (specops, specops.spec, specops.plan, specops.policy, specops.serve, specops.apply):
         for name in package.__all__:
             assert getattr(package, name) is not None, (package.__name__, name)
         assert set(package.__all__) <= set(dir(package))
