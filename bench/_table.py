@@ -55,7 +55,7 @@ def report(measure: str, value: float, unit: str, baseline: str, baseline_value:
     ROWS.append(row)
     print(
         f"  {measure}: {_show(value, unit)} | {baseline}: {_show(baseline_value, unit)} | "
-        f"ratio {row.ratio:.2f}x{f' | aim {aim}' if aim else ''}",
+        f"ratio {row.ratio:.3g}x{f' | aim {aim}' if aim else ''}",
         flush=True,
     )
     return row
@@ -67,7 +67,7 @@ def format_table(rows: Sequence[Row]) -> str:
     for r in rows:
         lines.append(
             f"| {r.measure} | {_show(r.value, r.unit)} | {r.baseline}: {_show(r.baseline_value, r.unit)} "
-            f"| {r.ratio:.2f}x | {r.aim} |"
+            f"| {r.ratio:.3g}x | {r.aim} |"
         )
     return "\n".join(lines)
 
