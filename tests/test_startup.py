@@ -58,6 +58,8 @@ def test_version_imports_only_the_command_line() -> None:
         "specops.spec",
         "specops.spec._bins",
         "specops.spec._profile_cli",
+        "specops.watch",
+        "specops.watch._rules_cli",
     ]
     third_party = top_levels(modules) - set(sys.stdlib_module_names) - {"specops"}
     # Only the interpreter's own start-up (site hooks of the environment) may add more.
@@ -65,7 +67,7 @@ def test_version_imports_only_the_command_line() -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [("--help",), ("plan", "--help"), ("serve", "--help"), ("apply", "--help"), ("dataset", "--help")]
+    "argv", [("--help",), ("plan", "--help"), ("serve", "--help"), ("apply", "--help"), ("dataset", "--help"), ("slo", "--help")]
 )
 def test_help_loads_nothing_heavy(argv: tuple[str, ...]) -> None:
     modules = loaded(*argv)
@@ -85,12 +87,13 @@ def test_public_names_still_resolve_to_their_homes() -> None:
     import specops.policy
     import specops.serve
     import specops.spec
+    import specops.watch
     from specops.plan._model import Plan
     from specops.spec._load import load_estate
 
     assert specops.Plan is Plan
     assert specops.load_estate is load_estate
-    for package in (specops, specops.spec, specops.plan, specops.policy, specops.serve, specops.apply):
+    for package in (specops, specops.spec, specops.plan, specops.policy, specops.serve, specops.apply, specops.watch):
         for name in package.__all__:
             assert getattr(package, name) is not None, (package.__name__, name)
         assert set(package.__all__) <= set(dir(package))

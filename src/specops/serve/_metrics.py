@@ -203,7 +203,7 @@ class Metrics:
         bounds_for: Callable[[str], list[float]],
         *,
         clock: Callable[[], float] = time.time,
-        generation: Callable[[], int] = lambda: 0,
+        generation: Callable[[], object] = lambda: 0,
         budget_for: Callable[[str], float] | None = None,
     ) -> None:
         self.observations = Observations(

@@ -130,7 +130,7 @@ class Stream:
         self.rings = [_Ring(t, columns, fsize if t.features else 0, fcount if t.features else 0) for t in TIERS]
         self.rings.append(_Ring(budget, columns, 0, 0))
         self.last_ts: float | None = None
-        self.generation = -1
+        self.generation: object = None
 
     @property
     def nbytes(self) -> int:
@@ -223,7 +223,7 @@ class Observations:
         bounds_for: Callable[[str], list[float]],
         *,
         clock: Callable[[], float] = time.time,
-        generation: Callable[[], int] = lambda: 0,
+        generation: Callable[[], object] = lambda: 0,
         budget_for: Callable[[str], float] = lambda model: DEFAULT_BUDGET_S,
         save_every_s: float = 60.0,
     ) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from specops.spec._bins import MAX_BINS
-from specops.spec._common import ArtifactRef, Resource, SpecModel, VersionLabel
+from specops.spec._common import ArtifactRef, Resource, SpecModel, VersionLabel, unique
 
 __all__ = ["MAX_BINS", "Column", "Dataset", "DatasetSpec", "FeatureProfile", "Histogram"]
 
@@ -37,18 +37,17 @@ class Column(SpecModel):
         return self
 
 
+def _column_name(column: Column) -> str:
+    return column.name
+
+
 class DataSchema(SpecModel):
-    columns: Annotated[list[Column], Field(min_length=1)]
+    columns: Annotated[list[Column], Field(min_length=1), unique("column names", _column_name)]
     label: str | None = Field(default=None, description="The target column, if any.")
 
     @model_validator(mode="after")
-    def _unique(self) -> DataSchema:
-        seen: set[str] = set()
-        for column in self.columns:
-            if column.name in seen:
-                raise ValueError(f"column {column.name!r} is declared twice")
-            seen.add(column.name)
-        if self.label is not None and self.label not in seen:
+    def _label_is_a_column(self) -> DataSchema:
+        if self.label is not None and self.label not in {c.name for c in self.columns}:
             raise ValueError(f"label column {self.label!r} is not among the columns")
         return self
 
