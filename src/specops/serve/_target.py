@@ -141,7 +141,7 @@ class ServeTarget:
         self.guardrails: dict[str, CompiledGuardrail] = {}
         self.shadows_of: dict[str, list[str]] = {}
         self.metrics = Metrics(
-            self.latency_bounds, clock=lambda: self.clock(), generation=lambda: self.revision,
+            self.latency_bounds, clock=lambda: self.clock(), generation=lambda: self.counter,
             budget_for=self.budget_seconds,
         )
         self.metrics.info = self._info_rows
