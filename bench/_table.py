@@ -46,7 +46,7 @@ def _show(value: float, unit: str) -> str:
     if unit == "s":
         shown, u = seconds(value)
         return f"{shown:.3g} {u}"
-    return f"{value:,.4g} {unit}"
+    return f"{value:,.0f} {unit}" if abs(value) >= 1000 else f"{value:.4g} {unit}"
 
 
 def report(measure: str, value: float, unit: str, baseline: str, baseline_value: float, aim: str = "") -> Row:
