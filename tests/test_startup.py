@@ -59,6 +59,7 @@ def test_version_imports_only_the_command_line() -> None:
         "specops.spec._bins",
         "specops.spec._profile_cli",
         "specops.watch",
+        "specops.watch._cli",
         "specops.watch._rules_cli",
     ]
     third_party = top_levels(modules) - set(sys.stdlib_module_names) - {"specops"}
@@ -67,7 +68,7 @@ def test_version_imports_only_the_command_line() -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [("--help",), ("plan", "--help"), ("serve", "--help"), ("apply", "--help"), ("dataset", "--help"), ("slo", "--help")]
+    "argv", [("--help",), ("plan", "--help"), ("serve", "--help"), ("apply", "--help"), ("dataset", "--help"), ("slo", "--help"), ("watch", "--help")]
 )
 def test_help_loads_nothing_heavy(argv: tuple[str, ...]) -> None:
     modules = loaded(*argv)

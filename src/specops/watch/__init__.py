@@ -1,17 +1,17 @@
-"""Watching what was shipped: error budgets, burn rates and drift, from the target's observations.
+"""Watching what was shipped: error budgets, burn rates and drift, from the target's observations;
+alerts, rollback on a page burn, and what keeps a rolled-back version rolled back.
 
-The names load on first use (``specops._lazy``): the command line registers ``slo rules``
-from ``_rules_cli`` and must not pay for numpy to do it.
+The names below load on first use (PEP 562): the planner and ``specops status`` ask this
+package whether a version was rolled back on every run, and must not pay for numpy and the
+watch loop to hear the answer.
 """
 
 from __future__ import annotations
 
-import typing
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from specops._lazy import exports as _exports
-from specops._lazy import homes as _homes
-
-if typing.TYPE_CHECKING:
+if TYPE_CHECKING:
     from specops.watch._burn import (
         BurnPair,
         PairResult,
@@ -25,6 +25,8 @@ if typing.TYPE_CHECKING:
         window_counts,
     )
     from specops.watch._drift import Current, DriftResult, Reference, drift, ks_pvalue
+    from specops.watch._loop import WatchOptions, watch_once
+    from specops.watch._rollback import rollback_note, rolled_back_blocks
 
 __all__ = [
     "BurnPair",
@@ -32,6 +34,7 @@ __all__ = [
     "DriftResult",
     "PairResult",
     "Reference",
+    "WatchOptions",
     "WindowCounts",
     "budget_of",
     "budget_remaining",
@@ -40,12 +43,32 @@ __all__ = [
     "evaluate_pair",
     "ks_pvalue",
     "pairs",
+    "rollback_note",
+    "rolled_back_blocks",
     "threshold_key",
+    "watch_once",
     "window_counts",
 ]
 
-_HOMES = {
-    **_homes("specops.watch._burn", ("BurnPair", "PairResult", "WindowCounts", "budget_of", "budget_remaining", "burn_rate", "evaluate_pair", "pairs", "threshold_key", "window_counts")),
-    **_homes("specops.watch._drift", ("Current", "DriftResult", "Reference", "drift", "ks_pvalue")),
+_HOME = {
+    **dict.fromkeys(
+        ("BurnPair", "PairResult", "WindowCounts", "budget_of", "budget_remaining", "burn_rate",
+         "evaluate_pair", "pairs", "threshold_key", "window_counts"), "_burn",
+    ),
+    **dict.fromkeys(("Current", "DriftResult", "Reference", "drift", "ks_pvalue"), "_drift"),
+    **dict.fromkeys(("WatchOptions", "watch_once"), "_loop"),
+    **dict.fromkeys(("rollback_note", "rolled_back_blocks"), "_rollback"),
 }  # fmt: skip
-__getattr__, __dir__ = _exports(__name__, __all__, _HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'specops.watch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"specops.watch.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
