@@ -21,8 +21,8 @@ def commands(parser: argparse.ArgumentParser, path: str = "specops") -> dict[str
     """Every runnable command (``specops policy test``, not ``specops policy``) and its parser."""
     out: dict[str, argparse.ArgumentParser] = {}
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not subs:
-        return {path: parser}
+    if not subs or any(not a.required for a in subs):  # runnable itself (`specops audit`), or a leaf
+        out[path] = parser
     for action in subs:
         for name, sub in action.choices.items():
             out.update(commands(sub, f"{path} {name}"))

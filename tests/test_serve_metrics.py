@@ -1,65 +1,59 @@
-"""``/metrics`` as Prometheus and OpenMetrics scrapers read it: content negotiation, bounds without
-float noise, ratios from 0 to 1, and the build it came from."""
+"""Feature histograms bin a batch in its own dtype: the same counts and sums as a float64 copy would give."""
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
-from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
-from prometheus_client.parser import text_string_to_metric_families as parse_text
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
-from specops._version import __version__
-from specops.serve._metrics import _le
-from tests.test_serve_kit import FEATURES, Admin, admin, deploy, doc, model_doc, scorer, server
+from specops.serve._metrics import FeatureStats
 
-__all__ = ["admin", "server"]  # fixtures
-
-OPENMETRICS = "application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
-
-
-def _estate(admin: Admin) -> None:
-    # amount's range 0..17 in ten bins: 9 * 1.7 is 15.299999999999999 in binary.
-    columns = [{"name": f, "dtype": "float", "min": 0, "max": 17} for f in FEATURES]
-    dataset = doc("Dataset", "tx", {
-        "version": "1", "artifact": {"uri": "data/tx.csv", "sha256": "a" * 64}, "format": "csv",
-        "schema": {"columns": columns},
-    })  # fmt: skip
-    assert admin.apply(dataset).status_code == 200
-    deploy(admin, "fraud", "1.0.0", scorer(1), trainedOn={"dataset": "tx", "version": "1"})
-    assert admin.upload(scorer(2)).status_code == 200
-    candidate = model_doc("fraud", "1.1.0", scorer(2), trainedOn={"dataset": "tx", "version": "1"})
-    assert admin.apply(candidate, activate=False).status_code == 200
-    assert admin.traffic("fraud", {"1.0.0": 70, "1.1.0": 30}).status_code == 200
-    for i in range(10):
-        assert admin.infer("fraud", [[1.0, 2.0, 3.0, 4.0]], id=f"m{i}").status_code == 200
+EDGES = [[-10.0, 0.0, 0.1, 10.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], [5.0, 6.0], [-1e30, 1e30]]
+DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int32, np.int64, np.uint8, np.uint16]
 
 
-def test_metrics_negotiate_openmetrics_and_print_clean_numbers(admin: Admin) -> None:
-    _estate(admin)
-    plain = admin.http.get("/metrics")
-    assert plain.headers["content-type"].startswith("text/plain; version=0.0.4")
-    families = {f.name: f for f in parse_text(plain.text)}
-
-    om = admin.http.get("/metrics", headers={"Accept": OPENMETRICS})
-    assert om.headers["content-type"].startswith("application/openmetrics-text; version=1.0.0")
-    assert om.text.endswith("# EOF\n")
-    om_families = {f.name: f for f in parse_openmetrics(om.text)}  # the strict OpenMetrics parser
-    assert {"specops_requests", "specops_request_duration_seconds", "specops_build_info"} <= set(om_families)
-
-    shares = {s.labels["version"]: s.value for s in families["specops_traffic_ratio"].samples}
-    assert shares == {"1.0.0": 0.7, "1.1.0": 0.3}
-    [build] = families["specops_build_info"].samples
-    assert build.value == 1 and build.labels["version"] == __version__
-    assert build.labels["core"] in {"compiled", "pure"}
-
-    bounds = re.findall(r'le="([^"]+)"', plain.text + om.text)
-    assert "15.3" in bounds, "the feature bound 9 * 1.7 prints as written"
-    assert not [b for b in bounds if len(b.replace("e-", "").lstrip("-0.")) > 13], bounds
+@st.composite
+def batches(draw: Any) -> np.ndarray:
+    dtype = draw(st.sampled_from(DTYPES))
+    shape = draw(st.sampled_from([(4,), (1, 4), (3, 4), (2, 3, 4)]))
+    if np.issubdtype(dtype, np.floating):
+        width = {np.float16: 16, np.float32: 32, np.float64: 64}[dtype]
+        special = st.sampled_from([0.0, -0.0, 0.1, 10.0, 5.0, 6.0, -10.0, float("nan"), float("inf"), -float("inf")])
+        elements = special | st.floats(-100, 100, width=width)
+    else:
+        info = np.iinfo(dtype)
+        elements = st.integers(max(int(info.min), -20), min(int(info.max), 300))
+    return draw(hnp.arrays(dtype, shape, elements=elements))
 
 
-def test_bounds_print_as_written() -> None:
-    assert _le(4 * 1.7) == "6.8"
-    assert _le(9 * 1.7) == "15.3"
-    assert _le(0.037) == "0.037"
-    assert _le(1e-6) == "1e-06"
-    assert _le(1000) == "1000.0"
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf + -inf in one sum
+@settings(max_examples=300, deadline=None)
+@given(batches())
+def test_binning_in_the_batch_dtype_equals_binning_a_float64_copy(array: np.ndarray) -> None:
+    stats = FeatureStats("t", ["a", "b", "c", "d"], EDGES)
+    got = stats.bin(array)
+    want = stats.bin(array.astype(np.float64))
+    assert got is not None and want is not None
+    assert got[0].tolist() == want[0].tolist()
+    assert got[1].dtype == np.float64
+    np.testing.assert_array_equal(got[1], want[1])  # exactly (NaN where both are NaN), no tolerance
+
+
+def test_a_float32_batch_is_not_copied_to_float64() -> None:
+    stats = FeatureStats("t", ["a", "b", "c", "d"], EDGES)
+    batch = np.zeros((64, 4), dtype=np.float32)
+    seen: list[np.dtype[Any]] = []
+    real_astype = np.ndarray.astype
+
+    class Watched(np.ndarray):
+        def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> Any:
+            seen.append(np.dtype(dtype))
+            return real_astype(self, dtype, *args, **kwargs)
+
+    stats.observe(batch.view(Watched))
+    assert np.dtype(np.float64) not in seen
+    assert int(stats.counts.sum()) == 64 * 4

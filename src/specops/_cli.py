@@ -211,8 +211,9 @@ _REGISTRARS = [
     "specops.init._cli:add_init_parser",
     "specops._completion:add_completion_parser",
     "specops.watch._cli:add_watch_parsers",
-    "specops.watch._rules:add_slo_rules_parser",
-    "specops.spec._profile:add_dataset_parser",
+    "specops.watch._rules_cli:add_slo_rules_parser",
+    "specops.spec._profile_cli:add_dataset_parser",
+    "specops.evidence._cli:add_audit_parsers",
 ]
 
 

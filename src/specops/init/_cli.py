@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from specops._help import HelpFormatter
+from specops._version import __version__
 
 __all__ = ["add_init_parser", "cmd_init"]
 
@@ -27,8 +28,7 @@ then:
 
 
 def add_init_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from specops.init._workflows import default_requirement
-
+    default = f"specops=={__version__}"  # _workflows.default_requirement(), without importing it here
     init = subparsers.add_parser(
         "init",
         help="scaffold a repository: specops.yaml, policies, example specs, workflows",
@@ -41,9 +41,9 @@ def add_init_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     init.add_argument("directory", nargs="?", default=".", metavar="DIR", help="where to write (default: .)")
     init.add_argument(
-        "--requirement", metavar="SPEC", default=default_requirement(),
+        "--requirement", metavar="SPEC", default=default,
         help="what the workflows pip-install: a requirement, a wheel path or a git+ url "
-        f"(default: {default_requirement()})",
+        f"(default: {default})",
     )  # fmt: skip
     init.add_argument("--force", action="store_true", help="overwrite files that already exist")
     init.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")

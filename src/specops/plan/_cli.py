@@ -13,20 +13,21 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from specops._errors import SpecError, SpecOpsError
 from specops._help import HelpFormatter
-from specops._project import Project
-from specops.plan._pipeline import PlanRequest, run_pipeline
-from specops.plan._render import FORMATS, render_invalid, render_json, render_plan, use_colour
-from specops.policy._check import PolicyOptions
+
+if TYPE_CHECKING:
+    from specops.policy._check import PolicyOptions
 
 __all__ = ["add_plan_parser", "add_show_parser", "cmd_plan", "cmd_show"]
 
 EXIT_OK = 0
 EXIT_BLOCKED = 1
 EXIT_CHANGES = 2
+FORMATS = ("text", "json", "markdown", "sarif", "github")
+"""What ``plan`` and ``show`` print (``specops.plan._render.render_plan``)."""
 
 
 def add_plan_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -109,6 +110,8 @@ examples:
 
 def policy_options(args: argparse.Namespace) -> PolicyOptions | None:
     """The policy flags of ``plan`` (``None`` with ``--no-policy``)."""
+    from specops.policy._check import PolicyOptions
+
     if args.no_policy:
         return None
     return PolicyOptions(
@@ -125,6 +128,12 @@ def policy_options(args: argparse.Namespace) -> PolicyOptions | None:
 
 
 def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
+    # The planner, git and HTTP load only when the command runs: registering the
+    # parser must stay cheap for ``specops --version`` and every other subcommand.
+    from specops._project import Project
+    from specops.plan._pipeline import PlanRequest, run_pipeline
+    from specops.plan._render import render_invalid, render_json, render_plan, use_colour
+
     if args.worktree and args.ref != "HEAD":
         raise SpecOpsError("--worktree plans the work tree; it cannot be combined with --ref")
     project = Project.discover(
@@ -193,6 +202,7 @@ def add_show_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     from specops.plan._model import Plan, PlanFormatError
+    from specops.plan._render import render_plan, use_colour
 
     path = Path(args.plan_file)
     try:

@@ -9,6 +9,7 @@ from typing import Any, TextIO
 import orjson
 
 from specops._errors import SpecError
+from specops.plan._cli import FORMATS as _cli_formats
 from specops.plan._model import Plan, ResourceChange
 from specops.policy._model import PolicyReport, PolicyResult, PolicyRule
 
@@ -163,7 +164,7 @@ def render_json(plan: Plan) -> str:
     return plan.dump_json()
 
 
-FORMATS = ("text", "json", "markdown", "sarif", "github")
+FORMATS = _cli_formats
 
 
 def render_plan(plan: Plan, fmt: str, *, colour: bool = False) -> str:

@@ -69,7 +69,7 @@ examples:
     watch.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json, one document per tick")
     watch.set_defaults(func=cmd_watch)
 
-    from specops.watch._rules import slo_commands
+    from specops.watch._rules_cli import slo_commands
 
     status = slo_commands(subparsers).add_parser(
         "status",
