@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from specops import _progress as progress
 from specops._git import GitRepo
 from specops.evidence._record import ChainCheck
 
@@ -420,9 +421,12 @@ def build_audit(
     """The audit of ``records`` (any iterable: one pass); ``check``, fed by that same pass, adds a broken chain."""
     builder = _Builder(repo)
     count = 0
-    for record in records:
-        builder.feed(record)
-        count += 1
+    with progress.task("Auditing the evidence") as shown:
+        for record in records:
+            builder.feed(record)
+            count += 1
+            if count % 500 == 0:
+                shown.update(completed=count, detail=f"{count} records")
     audit = Audit(records=count)
     problem = check.finish() if check is not None else None
     if problem is not None:

@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from specops import _progress as progress
+
 __all__ = [
     "GENESIS",
     "ChainCheck",
@@ -195,7 +197,10 @@ class ChainCheck:
 def verify_chain(lines: Iterable[tuple[bytes, Location]], head: dict[str, Any] | None) -> tuple[int, Problem | None]:
     """Check ``lines`` (in stored order) as one chain: how many records linked up, and the first problem."""
     check = ChainCheck(head)
-    for line, where in lines:
-        check.feed(line, where)
+    with progress.task("Verifying the evidence chain") as shown:
+        for line, where in lines:
+            check.feed(line, where)
+            if check.count % 500 == 0:
+                shown.update(completed=check.count, detail=f"{check.count} records")
     problem = check.finish()
     return check.count, problem
