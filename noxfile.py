@@ -14,9 +14,9 @@ nox.options.error_on_missing_interpreters = True
 
 
 # The tests run the real tools: promtool checks and tests the generated
-# Prometheus rules, Alertmanager receives the watch loop's alerts.
-# Debian package -> the command it provides.
-TEST_TOOLS = {"prometheus": "promtool", "prometheus-alertmanager": "prometheus-alertmanager"}
+# Prometheus rules, Alertmanager receives the watch loop's alerts, zsh runs the
+# generated completion script. Debian package -> the command it provides.
+TEST_TOOLS = {"prometheus": "promtool", "prometheus-alertmanager": "prometheus-alertmanager", "zsh": "zsh"}
 
 
 def ensure_test_tools(session: nox.Session) -> None:
@@ -41,7 +41,7 @@ def ensure_test_tools(session: nox.Session) -> None:
         session.error(f"the tests need the Debian packages {names}; not root and no password-less sudo: {hint}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = [*prefix, "apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
-    session.log(f"installing {names} with apt-get (the tests run promtool and Alertmanager)")
+    session.log(f"installing {names} with apt-get (the tests run promtool, Alertmanager and zsh)")
     if subprocess.run(install, env=env).returncode != 0:
         # A fresh image often has no package lists yet: fetch them once and retry.
         update = [*prefix, "apt-get", "update", "-q"]
