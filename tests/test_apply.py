@@ -74,5 +74,13 @@ def test_apply_promote_and_roll_back(estate: Path, target: LocalTarget, tmp_path
     # The target recorded the rollback: status explains it and the next plan does not propose 1.2.0 again.
     assert live_model(target)["rolled_back"]["1.2.0"]["by"] == "analysis"
     assert model["message"].startswith("1.2.0 rolled back at ") and "guardrail block rate" in model["message"]
+    # The last apply's outcome per resource, from the evidence record (not the local journal).
+    journal.unlink()
+    code, out, err = run_cli("status", "--repo", str(estate), "--format", "json")
+    last = {r["id"]: r["last_apply"] for r in json.loads(out)["resources"]}
+    assert last["Model/fraud-scorer"]["version"] == "1.2.0" and last["Model/fraud-scorer"]["outcome"] == "rolled_back"
+    assert last["Model/fraud-scorer"]["outcome_by"] and last["SLO/fraud-scorer"]["outcome"] == "applied"
+    code, out, err = run_cli("status", "--repo", str(estate))
+    assert "LAST APPLY" in out and "1.2.0 rolled_back by" in out
     code, out, err = run_cli("plan", "--repo", str(estate), "--no-policy")
     assert code == 0 and "Model/fraud-scorer 1.2.0 was rolled back on local-cpu" in out

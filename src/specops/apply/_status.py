@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from specops._core import canonical_hash
+from specops._errors import SpecOpsError
 from specops._project import Project
 
 __all__ = ["ResourceStatus", "StatusReport", "collect_status", "render_status_text"]
@@ -34,6 +35,9 @@ class ResourceStatus:
     shadow: str | None = None
     providers: list[str] = field(default_factory=list)
     message: str = ""
+    # The last apply of this resource on this target, from the evidence record
+    # (refs/specops/evidence: it outlives the runner that applied).
+    last_apply: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +52,7 @@ class ResourceStatus:
             "shadow": self.shadow,
             "providers": self.providers,
             "message": self.message,
+            "last_apply": self.last_apply,
         }
 
 
@@ -154,7 +159,34 @@ def collect_status(
                 _fill(row, have.hash, have.spec, have.status)
                 row.message = "not in git any more (the next apply deletes it)"
                 rows.append(row)
+    last = _last_applies(project)
+    for row in rows:
+        row.last_apply = last.get((row.id, row.target))
     return StatusReport(desired.fingerprint.to_json(), targets, rows)
+
+
+def _last_applies(project: Project) -> dict[tuple[str, str], dict[str, Any]]:
+    """The last recorded apply per (resource, target): outcome, by what, version, when, commit.
+
+    Read from the evidence chain, not the local journal, so a status on any clone
+    tells the story of an apply a CI runner made (``git fetch origin
+    refs/specops/evidence:refs/specops/evidence`` brings it). No evidence yet: nothing.
+    """
+    from specops.evidence._cli import evidence_records, history_entries
+
+    try:
+        commit, records, _ = evidence_records(project.repo)
+        if commit is None:
+            return {}
+        entries = history_entries(records)
+    except SpecOpsError:
+        return {}
+    last: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in entries:  # oldest first: the last one wins
+        last[(str(entry["resource"]), str(entry["target"]))] = {
+            k: entry.get(k) for k in ("when", "version", "outcome", "outcome_by", "commit", "plan_id")
+        }
+    return last
 
 
 def _fill(row: ResourceStatus, hash_: str, spec: dict[str, Any] | None, status: dict[str, Any]) -> None:
@@ -169,19 +201,28 @@ def _fill(row: ResourceStatus, hash_: str, spec: dict[str, Any] | None, status: 
     row.providers = [str(p) for p in status.get("providers") or []]
 
 
+def _last_text(last: dict[str, Any] | None) -> str:
+    if not last:
+        return "-"
+    version = f"{last['version']} " if last.get("version") else ""
+    by = f" by {last['outcome_by']}" if last.get("outcome_by") else ""
+    return f"{version}{last.get('outcome') or '?'}{by} ({str(last.get('when') or '')[:16]})"
+
+
 def render_status_text(report: StatusReport) -> str:
     lines = []
     for name, target in report.targets.items():
         where = target["url"] or "-"
         state = f"revision {target['revision']}" if target["reachable"] else f"UNREACHABLE ({target['error']})"
         lines.append(f"target {name} {where}: {state}")
-    table = [("RESOURCE", "TARGET", "SYNC", "HEALTH", "VERSION", "TRAFFIC", "PROVIDERS", "MESSAGE")]
+    table = [("RESOURCE", "TARGET", "SYNC", "HEALTH", "VERSION", "TRAFFIC", "PROVIDERS", "LAST APPLY", "MESSAGE")]
     for r in report.resources:
         traffic = ", ".join(f"{v}={w}%" for v, w in sorted(r.traffic.items())) or "-"
         if r.shadow:
             traffic += f" (shadow {r.shadow})"
         table.append(
-            (r.id, r.target, r.sync, r.health, r.version or "-", traffic, ",".join(r.providers) or "-", r.message)
+            (r.id, r.target, r.sync, r.health, r.version or "-", traffic, ",".join(r.providers) or "-",
+             _last_text(r.last_apply), r.message)
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:

@@ -170,7 +170,7 @@ def _targets(repo: Any, records: list[dict[str, Any]]) -> dict[str, tuple[str, s
     return targets
 
 
-def _stream(repo: Any) -> tuple[str | None, Iterator[dict[str, Any]], Any]:
+def evidence_records(repo: Any) -> tuple[str | None, Iterator[dict[str, Any]], Any]:
     """The evidence head, its records as one streaming pass, and the chain check that pass feeds."""
     from specops.evidence._record import ChainCheck
     from specops.evidence._store import EvidenceStore
@@ -193,7 +193,7 @@ def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
     from specops.evidence._render import render_audit
 
     repo = _repo(args.repo)
-    commit, stream, check = _stream(repo)
+    commit, stream, check = evidence_records(repo)
     records: Iterable[dict[str, Any]] = list(stream) if args.live else stream  # --live reads them twice
     audit = build_audit(records, repo=repo, since=args.since, until=args.until, resource=args.resource, check=check)
     audit.head = commit
@@ -298,7 +298,7 @@ def print_evidence(repo_path: Path, out: TextIO, resource: str) -> None:
     from specops.evidence._render import render_audit, render_history
 
     repo = _repo(str(repo_path))
-    commit, stream, check = _stream(repo)
+    commit, stream, check = evidence_records(repo)
     records = list(stream)
     audit = build_audit(records, repo=repo, check=check)
     audit.head = commit
@@ -309,6 +309,6 @@ def print_evidence(repo_path: Path, out: TextIO, resource: str) -> None:
 def cmd_history(args: argparse.Namespace, out: TextIO) -> int:
     from specops.evidence._render import render_history
 
-    _, records, _ = _stream(_repo(args.repo))
+    _, records, _ = evidence_records(_repo(args.repo))
     out.write(render_history(history_entries(records, args.resource), args.format))
     return EXIT_OK
