@@ -29,7 +29,7 @@ from specops._git import GitRepo
 from specops._project import Project
 from specops.targets import TargetDriver
 
-__all__ = ["rescaled_model", "run_demo"]
+__all__ = ["point_at_ray", "rescaled_model", "run_demo"]
 
 TARGET_FILE = "specs/targets/local-cpu.yaml"
 MODEL_FILE = "specs/models/fraud-scorer.yaml"
@@ -100,6 +100,18 @@ def prepare(specs: Path, repo: Path, url: str, analysis: str = FAST_ANALYSIS) ->
     model = repo / MODEL_FILE
     model.write_text(re.sub(r"analysis: \{[^}]*\}", analysis, model.read_text(encoding="utf-8"), count=1), encoding="utf-8")
     commit_all(repo, "example estate (demo)")
+
+
+def point_at_ray(repo: Path, url: str, proxy_url: str, artifact_dir: Path, token_env: str) -> None:
+    """Make the example Target a ray-serve one (dashboard ``url``, Serve's proxy at ``proxy_url``)."""
+    target = repo / TARGET_FILE
+    text = target.read_text(encoding="utf-8")
+    text = re.sub(r"type: \S+", "type: ray-serve", text, count=1)
+    text = re.sub(r"url: \S+", f"url: {url}", text, count=1)
+    text = re.sub(r"tokenEnv: \S+", f"tokenEnv: {token_env}", text, count=1)
+    text += f"  ray:\n    proxyUrl: {proxy_url}\n    artifactDir: {artifact_dir}\n"
+    target.write_text(text, encoding="utf-8")
+    commit_all(repo, "target: ray-serve")
 
 
 def infer(driver: TargetDriver, model: str, rows: list[list[float]]) -> list[float]:
