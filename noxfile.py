@@ -12,7 +12,8 @@ nox.options.error_on_missing_interpreters = True
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite against the compiled core, then against the pure-Python twin."""
-    session.install(".[test]")
+    # The ray extra brings a local Ray for the ray-serve tests; they run in the first pass only.
+    session.install(".[test,ray]")
     args = session.posargs or ["-q"]
     session.run("pytest", *args)
     session.run("pytest", *args, env={"SPECOPS_PURE_PYTHON": "1"})

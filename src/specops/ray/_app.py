@@ -191,6 +191,8 @@ class SharedMetrics(Metrics):
 class RouterTarget(ServeTarget):
     """``ServeTarget`` whose state lives in the actor and whose versions run in their own deployments."""
 
+    scales = True  # each version's replicas are its Ray deployment's (spec.scaling)
+
     def __init__(self, name: str, artifact_dir: str, replica: str) -> None:
         store = ActorStore(state_actor(name), artifact_dir)
         super().__init__(name, store, threads=32)

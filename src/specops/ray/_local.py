@@ -8,6 +8,7 @@ ports, its own temp dir and ``RAY_AUTH_MODE=token`` with a random token
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -22,6 +23,14 @@ import httpx
 from specops._errors import SpecOpsError
 
 __all__ = ["LocalRay"]
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _free_port() -> int:
@@ -100,21 +109,26 @@ class LocalRay:
         raise SpecOpsError(f"the Ray dashboard did not answer within {timeout:g}s (log: {self.log})")
 
     def stop(self, timeout: float = 60.0) -> int | None:
-        """SIGTERM to our ``ray start --block`` process group (it stops what it started), then SIGKILL."""
+        """SIGTERM to our ``ray start --block`` process group (it stops what it started), then SIGKILL.
+
+        Only this group is signalled: Ray's workers die with their raylet, and
+        another Ray on the machine is never touched.
+        """
         process = self.process
         if process is None:
             return None
-        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-            if process.poll() is not None:
-                break
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                process.wait(wait)
-            except subprocess.TimeoutExpired:
-                continue
+        group = process.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and _group_alive(group):
+            time.sleep(0.25)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)  # what outlived the grace (gcs_server can take 15 s)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(10.0)
         shutil.rmtree(self.temp_dir, ignore_errors=True)
         self.process = None
         return process.returncode

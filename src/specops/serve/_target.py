@@ -90,6 +90,9 @@ def parse_resource(kind: str, name: str, spec: Any) -> Resource:
 class ServeTarget:
     """Everything ``specops serve`` holds; the HTTP layer only translates to and from it."""
 
+    scales = False
+    """Whether a Model's ``spec.scaling`` can be honoured (one process cannot; a Ray router can)."""
+
     def __init__(self, name: str, store: StateStore, *, threads: int = 4) -> None:
         self.name = name
         self.store = store
@@ -426,7 +429,7 @@ class ServeTarget:
     async def _apply_model(self, model: Model, canonical: dict[str, Any], spec_hash: str, activate: bool) -> None:
         name, version = model.name, model.spec.version
         scaling = model.spec.scaling
-        if scaling is not None and scaling.scales:
+        if scaling is not None and scaling.scales and not self.scales:
             raise HTTPError(
                 422,
                 f"Model/{name} asks for spec.scaling (replicas or autoscaling); specops serve is one "
