@@ -10,6 +10,8 @@ They run in the compiled pass only: ``conftest.py`` deselects them when
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,13 +156,17 @@ def local_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One Ray head for the session (about 20 s and 2 GB), stopped by its own process group."""
     from specops.ray._local import LocalRay, _group_alive
 
-    cluster = LocalRay(tmp_path_factory.mktemp("ray"), num_cpus=2)
+    # Not under pytest's basetemp: other pytest sessions on this machine prune old ones, and
+    # the cluster's artifact directory must outlive this long session.
+    workdir = Path(tempfile.mkdtemp(prefix="specops-ray-test-"))
+    cluster = LocalRay(workdir, num_cpus=2)
     cluster.start(timeout=300)
     group = cluster.process.pid if cluster.process else 0
     try:
         yield cluster
     finally:
         cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
         assert not _group_alive(group), "every process of our Ray is gone (and only ours was signalled)"
 
 
@@ -217,10 +223,10 @@ class Load:
 
 
 @pytest.mark.ray
-def test_ray_serve_end_to_end(local_ray: Any, tmp_path: Path) -> None:
+def test_ray_serve_end_to_end(local_ray: Any) -> None:
     import tritonclient.http as triton
 
-    repo = tmp_path / "estate"
+    repo = local_ray.workdir / "estate"
     prepare(REPO_ROOT / "specs", repo, local_ray.url, TEST_ANALYSIS)
     point_at_ray(repo, local_ray.url, local_ray.proxy_url, local_ray.artifact_dir, local_ray.token_env)
     driver = RayServeDriver("local-cpu", local_ray.url, local_ray.token_env, proxy_url=local_ray.proxy_url)
@@ -263,6 +269,8 @@ def test_ray_serve_end_to_end(local_ray: Any, tmp_path: Path) -> None:
     driver._sync()
     assert driver.live_state()["revision"] == state["revision"]
     assert driver.stats("fraud-scorer")["versions"]["1.1.0"]["requests"] >= before > 0
+    driver.router_cpus = 0.1  # as the Target declares (the next apply would restart it again)
+    driver._sync()
 
     # 5. A broken version (it loads, but every run fails: its warm-up) under steady load:
     # Ray marks it DEPLOY_FAILED, the step fails, the last good config is PUT again,
@@ -273,7 +281,7 @@ def test_ray_serve_end_to_end(local_ray: Any, tmp_path: Path) -> None:
         code, out, err = run_cli("apply", "--auto-approve", "--repo", str(repo))
     assert code == 1
     assert "Ray application specops-local-cpu--fraud-scorer--1.3.0 is DEPLOY_FAILED" in err, err
-    assert "warm-up inference failed" in err and "the last good config was PUT again" in err
+    assert "warm-up inference failed" in err and "the last good config was PUT again" in err, err
     assert load.failed == [] and load.ok > 20, (load.ok, load.failed[:3])
     status = driver.live_state()["resources"]["Model/fraud-scorer"]["status"]
     assert _serving(status) == {"1.1.0": 100} and status["health"] == "Healthy"

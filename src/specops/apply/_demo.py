@@ -10,6 +10,10 @@
    and rolls back by itself, 1.1.0 serving all traffic;
 5. print ``specops status`` and stop the server.
 
+``specops demo --ray`` runs the same on a local Ray cluster (``LocalRay``)
+through a ray-serve Target: the router and each model version are Ray
+Serve applications, stopped with the cluster at the end.
+
 The demo shortens the analysis (fewer requests, a one-second interval) so
 it finishes quickly; everything else is the example estate as committed.
 """
@@ -131,6 +135,7 @@ def run_demo(
     port: int = 0,
     traffic: float = 300.0,
     err: TextIO | None = None,
+    ray: bool = False,
 ) -> int:
     from specops.apply._local import LocalTarget, free_port
 
@@ -140,7 +145,13 @@ def run_demo(
         workdir = Path(temp.name)
     workdir.mkdir(parents=True, exist_ok=True)
     repo = workdir / "estate"
-    server = LocalTarget("local-cpu", workdir / "target-state", port=port or free_port())
+    server: Any
+    if ray:  # a local Ray cluster and a ray-serve Target instead of specops serve
+        from specops.ray._local import LocalRay
+
+        server = LocalRay(workdir / "ray")
+    else:
+        server = LocalTarget("local-cpu", workdir / "target-state", port=port or free_port())
 
     def say(line: str = "") -> None:
         out.write(line + "\n")
@@ -149,8 +160,11 @@ def run_demo(
     try:
         say(f"== 1. the example estate in a git repository ({repo}), target at {server.url}")
         prepare(specs.resolve(), repo, server.url)
+        if ray:
+            point_at_ray(repo, server.url, server.proxy_url, server.artifact_dir, server.token_env)
         server.start()
-        say(f"   specops serve is up (pid {server.process.pid if server.process else '?'})")
+        what = f"a local Ray (dashboard {server.url}, Serve at {server.proxy_url})" if ray else "specops serve"
+        say(f"   {what} is up (pid {server.process.pid if server.process else '?'})")
         say("== 2. plan and apply")
         _plan_and_apply(repo, say, traffic=None, workdir=workdir)
         from specops.apply._traffic import rows_from_csv
@@ -183,7 +197,7 @@ def run_demo(
     finally:
         code = server.stop()
         # uvicorn re-raises SIGTERM after its graceful shutdown: -15 is a clean stop.
-        if code not in (None, 0, -signal.SIGTERM) and err is not None:
+        if not ray and code not in (None, 0, -signal.SIGTERM) and err is not None:
             err.write(f"specops serve exited with {code} (log: {server.log})\n")
         if temp is not None:
             temp.cleanup()

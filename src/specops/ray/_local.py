@@ -17,10 +17,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from specops._errors import SpecOpsError
+
+if TYPE_CHECKING:
+    from specops.targets import RayServeDriver
 
 __all__ = ["LocalRay"]
 
@@ -66,6 +70,14 @@ class LocalRay:
     @property
     def artifact_dir(self) -> Path:
         return self.workdir / "artifacts"
+
+    def driver(self, name: str = "local-cpu") -> RayServeDriver:
+        """A driver for the ray-serve Target ``name`` on this cluster."""
+        from specops.targets import RayServeDriver
+
+        return RayServeDriver(
+            name, self.url, self.token_env, proxy_url=self.proxy_url, artifact_dir=str(self.artifact_dir)
+        )
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token, self.token_env: self.token}

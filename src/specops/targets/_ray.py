@@ -92,7 +92,12 @@ def _message(app: dict[str, Any]) -> str:
         if deployment.get("status") in FAILED and deployment.get("message"):
             parts.append(f"{name}: {str(deployment['message']).strip()}")
     text = "; ".join(p for p in parts if p) or str(app.get("status"))
-    return text.splitlines()[-1][:600] if "Traceback" in text else text[:600]
+    if "Traceback" not in text:
+        return text[:600]
+    # A replica's traceback: the line SpecOps wrote (it names the Model) says what is wrong.
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    ours = [line for line in lines if "Model/" in line]
+    return (ours or lines)[-1][:600]
 
 
 class RayServeDriver:
