@@ -58,7 +58,7 @@ MODEL_NAME = "fraud-scorer"
 MODEL_VERSIONS: dict[str, int] = {"1.0.0": 500, "1.1.0": 1000}
 LEARNING_RATE = 0.5
 
-HIST_BINS = 10
+HIST_BINS = 50  # quantile bins: `specops dataset profile`'s default
 OPSET = 17
 # ONNX Runtime 1.31 refuses models stamped with onnx 1.23's default IR version (14).
 IR_VERSION = 9
@@ -156,32 +156,25 @@ def _mean_std(values: np.ndarray) -> tuple[float, float]:
     return mean, math.sqrt(var)
 
 
-def _histogram(values: np.ndarray, lo: float, hi: float) -> dict[str, list[float] | list[int]]:
-    # Count against the *rounded* edges, so anyone re-binning data with the edges
-    # stored in the profile reproduces these counts exactly.
-    edges = [_r(e) for e in np.linspace(lo, hi, HIST_BINS + 1)]
-    counts, _ = np.histogram(values, bins=np.array(edges))
-    return {"edges": edges, "counts": [int(c) for c in counts]}
-
-
-def feature_profile(values: np.ndarray) -> dict[str, Any]:
-    mean, std = _mean_std(values)
-    lo, hi = float(values.min()), float(values.max())
-    return {
-        "mean": _r(mean),
-        "std": _r(std),
-        "min": _r(lo),
-        "max": _r(hi),
-        "null_fraction": 0.0,
-        "histogram": _histogram(values, lo, hi),
-    }
-
-
 def dataset_profile(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    # The same computation as `specops dataset profile DATA.csv --exclude label`: quantile
+    # histograms (one bin per value for a feature with few values), so the spec's profile
+    # is that command's output and drift sees a skewed feature's shift.
+    from specops.spec._profile import profile_columns
+
+    profile = profile_columns({name: x[:, i] for i, name in enumerate(FEATURES)}, HIST_BINS)
+    features = {
+        name: {
+            "mean": f.mean, "std": f.std, "min": f.min, "max": f.max, "null_fraction": f.null_fraction,
+            "histogram": {"edges": list(f.histogram.edges), "counts": list(f.histogram.counts)},
+        }
+        for name, f in profile.features.items()
+        if f.histogram is not None
+    }
     return {
         "dataset": DATA_CSV.name,
         "rows": len(y),
-        "features": {name: feature_profile(x[:, i]) for i, name in enumerate(FEATURES)},
+        "features": features,
         "label": {"name": LABEL, "positive_fraction": _r(y.mean())},
     }
 

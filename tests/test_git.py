@@ -7,9 +7,9 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from specops._errors import SpecOpsError
-from specops._git import GitRepo, NotARepositoryError, UnknownRefError, blob_id
-from tests.helpers.git import commit
+from specops._errors import SpecError, SpecOpsError
+from specops._git import GitRepo, NotARepositoryError, UnknownRefError, blob_id, walk_spec_files
+from tests.helpers.git import AUTHOR, commit
 
 
 def test_discovers_the_repository_from_a_subdirectory(example_repo: Path) -> None:
@@ -128,3 +128,73 @@ def test_export_writes_a_file_or_a_directory_as_it_was_at_a_commit(example_repo:
     assert (tmp_path / "head/policies/a.rego").read_text() == "package changed\n"
     assert repo.export("HEAD", "policies/sub", tmp_path / "none") == 0
     assert not (tmp_path / "none").exists()
+
+
+# -- links and submodules: reported, never followed or skipped ------------------------
+
+
+def _commit_tree_with(repo: Path, entries: dict[str, tuple[bytes | pygit2.Oid, int]]) -> str:
+    """Commit HEAD's tree plus ``entries`` (path -> (blob bytes or object id, file mode)) under specs/."""
+    git = pygit2.Repository(str(repo))
+    git.index.read()
+    for path, (content, mode) in entries.items():
+        oid = git.create_blob(content) if isinstance(content, bytes) else content
+        git.index.add(pygit2.IndexEntry(path, oid, mode))
+    git.index.write()
+    tree = git.index.write_tree()
+    return str(git.create_commit("HEAD", AUTHOR, AUTHOR, "entries", tree, [git.head.target]))
+
+
+def test_tree_listing_reports_links_by_where_they_point(example_repo: Path) -> None:
+    link = pygit2.enums.FileMode.LINK
+    _commit_tree_with(
+        example_repo,
+        {
+            "specs/up.yaml": (b"../../etc/passwd", link),
+            "specs/abs.yaml": (b"/etc/passwd", link),
+            "specs/models/in.yaml": (b"../targets/local-cpu.yaml", link),
+            "specs/dir": (b"../docs", link),
+            "specs/.hidden/x.yaml": (b"/etc/passwd", link),
+            "specs/.editorconfig": (b"/etc/passwd", link),
+            "specs/mod": (pygit2.Oid(hex="2" * 40), pygit2.enums.FileMode.COMMIT),
+        },
+    )
+    repo = GitRepo.discover(example_repo)
+    listing, problems = repo.spec_tree_listing(repo.resolve().tree, "specs")
+    assert [(d.path, d.code) for d in problems] == [
+        ("specs/abs.yaml", "symlink_outside"),
+        ("specs/dir", "symlink"),  # ../docs from specs/ is docs/, inside the repository
+        ("specs/mod", "submodule"),
+        ("specs/models/in.yaml", "symlink"),
+        ("specs/up.yaml", "symlink_outside"),
+    ]
+    assert "specs/models/fraud-scorer.yaml" in dict(listing)  # the regular files are still listed
+    with pytest.raises(SpecError) as caught:
+        repo.spec_blobs(repo.resolve().tree, "specs")
+    assert len(caught.value.errors) == 5
+
+
+def test_worktree_walk_reports_links_and_nested_repositories(example_repo: Path, tmp_path: Path) -> None:
+    (example_repo / "specs" / "out.yaml").symlink_to(tmp_path)
+    # Any name: in a tree a link to a directory and one to a file look the same.
+    (example_repo / "specs" / "notes.txt").symlink_to("/etc/passwd")
+    (example_repo / "specs" / ".editorconfig").symlink_to("/etc/passwd")  # hidden, not a spec name
+    pygit2.init_repository(str(example_repo / "specs" / "nested"))
+    files, problems = walk_spec_files(example_repo / "specs", example_repo)
+    assert [(d.path, d.code) for d in problems] == [
+        ("specs/nested", "submodule"),
+        ("specs/notes.txt", "symlink_outside"),
+        ("specs/out.yaml", "symlink_outside"),
+    ]
+    assert all(not f.is_symlink() for f in files) and len(files) == 6
+    with pytest.raises(SpecError):
+        GitRepo.discover(example_repo).worktree_blobs("specs")
+
+
+def test_file_reader_reads_at_the_snapshot_or_stands_for_the_work_tree(example_repo: Path) -> None:
+    repo = GitRepo.discover(example_repo)
+    snapshot = repo.resolve()
+    (example_repo / "specs" / "artifacts" / "fraud-scorer-1.0.0.onnx").write_bytes(b"changed on disk")
+    read = repo.file_reader(snapshot)
+    assert read is not None and read("specs/artifacts/fraud-scorer-1.0.0.onnx") != b"changed on disk"
+    assert repo.file_reader(None) is None

@@ -149,4 +149,5 @@ def test_target_resource_must_be_this_target(admin: Admin, kind: str) -> None:
     state = admin.http.get("/admin/v1/state").json()
     assert state["resources"]["Target/test"]["status"] == {"ready": True}
     gone = admin.http.delete("/admin/v1/resources/Target/test", params={"expected_revision": state["revision"]})
-    assert gone.status_code == 200 and int(gone.json()["revision"]) == int(state["revision"]) + 1
+    incarnation, _, counter = state["revision"].rpartition("-")
+    assert gone.status_code == 200 and gone.json()["revision"] == f"{incarnation}-{int(counter) + 1}"

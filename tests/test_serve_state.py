@@ -91,4 +91,7 @@ def test_restart_keeps_traffic_unloads_and_refuses_a_changed_artifact(tmp_path: 
     with pytest.raises(StateCorruptError) as raised:
         start(state)
     assert str(stored) in str(raised.value) and "sha256" in str(raised.value)
-    assert json.loads((state / "state.json").read_text())["revision"] == int(before["revision"]) + 1  # the load
+    stored_state = json.loads((state / "state.json").read_text())
+    incarnation, _, counter = before["revision"].rpartition("-")
+    assert stored_state["incarnation"] == incarnation
+    assert stored_state["revision"] == int(counter) + 1  # the load

@@ -101,8 +101,8 @@ def test_metrics_buckets_include_slo_thresholds(admin: Admin) -> None:
     assert admin.apply(slo).status_code == 200
     admin.infer("fraud", ROW, id="m1")
     text = admin.http.get("/metrics").text
-    assert 'specops_request_duration_seconds_bucket{le="0.037",model="fraud",version="1.0.0"}' in text
-    assert 'specops_requests_total{model="fraud",outcome="ok",version="1.0.0"} 1.0' in text
+    assert 'specops_request_duration_seconds_bucket{le="0.037",model="fraud",traffic="live",version="1.0.0"}' in text
+    assert 'specops_requests_total{model="fraud",outcome="ok",traffic="live",version="1.0.0"} 1.0' in text
     assert 'specops_model_info{model="fraud",providers="CPUExecutionProvider",ready="true",version="1.0.0"} 1.0' in text
     assert 'specops_input_feature_bucket{feature="amount"' in text
     stats = admin.http.get("/admin/v1/models/fraud/stats").json()

@@ -9,18 +9,25 @@ the same paths from disk instead and names each file by the blob id git
 
 pygit2 raises ``KeyError``, ``ValueError`` and ``GitError`` for bad refs and
 paths; they become ``GitError`` subclasses here, naming the ref or path.
+
+Specs come only from inside the repository. Both listings, of a tree and of
+the disk, refuse a symlink or a submodule under the specs root with a located
+error instead of following or skipping it: git stores a link as its target
+path (so a ref could never read what the disk follows), a link may leave the
+repository, and a submodule's files are another repository's.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import posixpath
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
 
-from specops._errors import SpecOpsError
+from specops._errors import Diagnostic, SpecError, SpecOpsError
 
 __all__ = [
     "SPEC_SUFFIXES",
@@ -31,10 +38,13 @@ __all__ = [
     "Snapshot",
     "UnknownRefError",
     "blob_id",
+    "walk_spec_files",
 ]
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 _BLOB = "blob"
+_LINK_MODE = 0o120000
+_GITLINK_MODE = 0o160000
 
 
 class GitError(SpecOpsError):
@@ -84,6 +94,100 @@ def blob_id(data: bytes) -> str:
 
 def _is_spec(name: str) -> bool:
     return name.endswith(SPEC_SUFFIXES)
+
+
+def _reported_link(name: str) -> bool:
+    """A link or submodule is reported unless hidden (and not named like a spec file)."""
+    return not name.startswith(".") or _is_spec(name)
+
+
+def _symlink_problem(path: str, target: str, leaves: bool) -> Diagnostic:
+    if leaves:
+        return Diagnostic(
+            path, 1, 1,
+            f"symlink to {target!r} leaves the repository; specs are read only from inside it",
+            hint="commit what it points to inside the repository instead of linking to it",
+            code="symlink_outside",
+        )
+    return Diagnostic(
+        path, 1, 1,
+        f"symlink to {target!r}: spec files must be regular files, not links",
+        hint="git stores a link as its target path, so a plan at a ref could not read it; "
+        "replace the link with the file itself",
+        code="symlink",
+    )
+
+
+def _submodule_problem(path: str) -> Diagnostic:
+    return Diagnostic(
+        path, 1, 1,
+        "a git submodule under the specs root: its specs belong to another repository",
+        hint="commit the specs in this repository, or run SpecOps in the submodule's own "
+        "repository",
+        code="submodule",
+    )
+
+
+def _relative(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` when inside it (stable across machines), else as given."""
+    absolute = Path(os.path.abspath(path))
+    for base in (Path(os.path.abspath(root)), root.resolve()):
+        if absolute.is_relative_to(base):
+            return absolute.relative_to(base).as_posix()
+    return path.as_posix()
+
+
+def _disk_link_problem(path: Path, root: Path) -> Diagnostic:
+    try:
+        target = os.readlink(path)
+    except OSError:  # pragma: no cover - removed between the listing and now
+        target = "?"
+    leaves = not path.resolve().is_relative_to(root.resolve())
+    return _symlink_problem(_relative(path, root), target, leaves)
+
+
+def walk_spec_files(base: Path, root: Path) -> tuple[list[Path], list[Diagnostic]]:
+    """Spec files under ``base`` on disk, and what refuses to be read as one.
+
+    ``root`` is the repository's root. Hidden directories are skipped, as in
+    a tree; a symlink (to a file or a directory, whatever its name) and a
+    nested repository (a submodule's work tree) are reported, never followed.
+    """
+    if base.is_symlink():
+        return [], [_disk_link_problem(base, root)]
+    if base.is_file():
+        return [base], []
+    found: list[Path] = []
+    problems: list[Diagnostic] = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        keep = []
+        for name in sorted(dirnames):
+            full = Path(dirpath, name)
+            if name.startswith("."):
+                continue
+            if full.is_symlink():  # os.walk lists a link to a directory and does not enter it
+                problems.append(_disk_link_problem(full, root))
+            elif (full / ".git").exists():
+                problems.append(_submodule_problem(_relative(full, root)))
+            else:
+                keep.append(name)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            full = Path(dirpath, name)
+            if full.is_symlink():
+                # Whatever its name: a tree cannot tell a link to a directory from one to a file.
+                if _reported_link(name):
+                    problems.append(_disk_link_problem(full, root))
+            elif _is_spec(name):
+                found.append(full)
+    return found, sorted(problems, key=Diagnostic.sort_key)
+
+
+def _read_regular(path: Path) -> bytes:
+    """A file's bytes, refusing a link that appeared since the listing."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
 
 
 class GitRepo:
@@ -143,12 +247,31 @@ class GitRepo:
     def spec_blobs(self, tree_id: str, root: str) -> list[tuple[str, str]]:
         """``(path, blob id)`` of every spec file under ``root`` in a tree, sorted by path.
 
-        Hidden directories are skipped, as ``discover`` skips them on disk.
+        Hidden directories are skipped, as ``discover`` skips them on disk. A
+        symlink or a submodule under ``root`` raises ``SpecError`` locating each.
         """
+        listing, problems = self.spec_tree_listing(tree_id, root)
+        if problems:
+            raise SpecError.of(problems)
+        return listing
+
+    def spec_tree_listing(
+        self, tree_id: str, root: str
+    ) -> tuple[list[tuple[str, str]], list[Diagnostic]]:
+        """``spec_blobs`` with the refusals returned instead of raised."""
+        prefix = root.strip("/")
+        problems: list[Diagnostic] = []
+        if prefix:
+            try:
+                top = self._tree(tree_id)[prefix]
+            except KeyError:
+                return [], []
+            if top.filemode in (_LINK_MODE, _GITLINK_MODE):
+                problems.append(self._entry_problem(prefix, top))
+                return [], problems
         subtree = self._subtree(tree_id, root)
         if subtree is None:
-            return []
-        prefix = root.strip("/")
+            return [], []
         out: list[tuple[str, str]] = []
         stack: list[tuple[str, pygit2.Tree]] = [(prefix, subtree)]
         while stack:
@@ -159,10 +282,22 @@ class GitRepo:
                 if isinstance(entry, pygit2.Tree):
                     if not name.startswith("."):
                         stack.append((path, entry))
+                elif entry.filemode in (_GITLINK_MODE, _LINK_MODE):
+                    if _reported_link(name):
+                        problems.append(self._entry_problem(path, entry))
                 elif entry.type_str == _BLOB and _is_spec(name):
                     out.append((path, str(entry.id)))
         out.sort()
-        return out
+        problems.sort(key=Diagnostic.sort_key)
+        return out, problems
+
+    def _entry_problem(self, path: str, entry: pygit2.Object) -> Diagnostic:
+        if entry.filemode == _GITLINK_MODE:
+            return _submodule_problem(path)
+        target = self.read_blob(str(entry.id)).decode("utf-8", "replace")
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        leaves = target.startswith("/") or resolved == ".." or resolved.startswith("../")
+        return _symlink_problem(path, target, leaves)
 
     def has_dir(self, tree_id: str, path: str) -> bool:
         """Whether ``path`` is a directory in a tree."""
@@ -185,6 +320,13 @@ class GitRepo:
         if entry.type_str != _BLOB:
             raise GitError(f"{path} at {commit[:12]} is not a file")
         return self.read_blob(str(entry.id))
+
+    def file_reader(self, snapshot: Snapshot | None) -> Callable[[str], bytes] | None:
+        """What reads a repository path at ``snapshot``; None stands for the work tree."""
+        if snapshot is None:
+            return None
+        commit = snapshot.commit
+        return lambda path: self.read_path(commit, path)
 
     def export(self, commit: str, path: str, dest: Path) -> int:
         """Write the file or directory at ``path`` in ``commit``'s tree to ``dest / path``.
@@ -224,18 +366,20 @@ class GitRepo:
         return bytes(obj.data)
 
     def worktree_blobs(self, root: str) -> list[tuple[str, str, bytes]]:
-        """``(path, blob id, bytes)`` of every spec file under ``root`` on disk, sorted by path."""
+        """``(path, blob id, bytes)`` of every spec file under ``root`` on disk, sorted by path.
+
+        A symlink or a nested repository under ``root`` raises ``SpecError``.
+        """
         base = self.workdir / root
         out: list[tuple[str, str, bytes]] = []
-        if not base.is_dir():
+        if not base.is_dir() and not base.is_symlink():
             return out
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            for name in filenames:
-                if _is_spec(name):
-                    full = Path(dirpath, name)
-                    data = full.read_bytes()
-                    out.append((full.relative_to(self.workdir).as_posix(), blob_id(data), data))
+        files, problems = walk_spec_files(base, self.workdir)
+        if problems:
+            raise SpecError.of(problems)
+        for full in files:
+            data = _read_regular(full)
+            out.append((full.relative_to(self.workdir).as_posix(), blob_id(data), data))
         out.sort()
         return out
 

@@ -13,7 +13,7 @@ import ctypes
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,8 +28,10 @@ __all__ = [
     "TensorInfo",
     "choose_providers",
     "cuda_device_count",
+    "graph_signature",
     "load_session",
     "runtime_info",
+    "signature_problems",
     "usable_providers",
 ]
 
@@ -243,3 +245,121 @@ def load_session(
     except Exception as exc:
         raise OnnxLoadError(f"not a model ONNX Runtime can load: {_first_line(exc)}") from exc
     return Session(session)
+
+
+# -- the signature, as the spec declares it and as the model has it -----------
+
+
+class DeclaredTensor(Protocol):
+    """A tensor of a spec's signature (``specops.spec.TensorSpec``); -1 marks a dynamic dim."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def dtype(self) -> str: ...
+    @property
+    def shape(self) -> Sequence[int]: ...
+
+
+def signature_problems(
+    inputs: Sequence[DeclaredTensor],
+    outputs: Sequence[DeclaredTensor],
+    have_inputs: Sequence[TensorInfo],
+    have_outputs: Sequence[TensorInfo],
+) -> list[str]:
+    """Where a model's inputs and outputs differ from the declared signature, sorted.
+
+    Names, dtypes, ranks and fixed dims; a dynamic dim on either side matches
+    any size. The one wording, whether apply loads the model or validation
+    reads the file before merge.
+    """
+    problems: list[str] = []
+    for side, declared, actual in (("input", inputs, have_inputs), ("output", outputs, have_outputs)):
+        have = {t.name: t for t in actual}
+        want = {t.name: t for t in declared}
+        for name in want.keys() - have.keys():
+            problems.append(f"the model has no {side} {name!r} (it has {', '.join(have) or 'none'})")
+        for name in have.keys() - want.keys():
+            problems.append(f"the model's {side} {name!r} is not in the spec's signature")
+        for name in want.keys() & have.keys():
+            problems += _tensor_problems(side, want[name], have[name])
+    return sorted(problems)
+
+
+def _tensor_problems(side: str, spec: DeclaredTensor, info: TensorInfo) -> list[str]:
+    out = []
+    if spec.dtype != info.dtype:
+        out.append(f"{side} {spec.name!r} is {info.dtype} in the model, {spec.dtype} in the spec")
+    if len(spec.shape) != len(info.shape):
+        out.append(f"{side} {spec.name!r} has rank {len(info.shape)} in the model, {len(spec.shape)} in the spec")
+    else:
+        for i, (want, got) in enumerate(zip(spec.shape, info.shape, strict=True)):
+            if want != -1 and got is not None and want != got:
+                out.append(f"{side} {spec.name!r} dimension {i} is {got} in the model, {want} in the spec")
+    return out
+
+
+def graph_signature(model: bytes) -> tuple[list[TensorInfo], list[TensorInfo]]:
+    """The inputs and outputs of a serialized ONNX model, read with the onnx library.
+
+    No session is built (nothing runs, no provider loads), and the types are
+    named as ONNX Runtime names them, so a model's signature reads the same
+    here and at apply: a skl2onnx ZipMap output is ``seq(map(int64,tensor(float)))``.
+    Raises ``OnnxLoadError`` when the bytes are not an ONNX model.
+    """
+    from onnx import ModelProto
+
+    proto = ModelProto()
+    try:
+        proto.ParseFromString(model)
+    except Exception as exc:  # protobuf's DecodeError (untyped), or a RuntimeError from upb
+        raise OnnxLoadError(f"not an ONNX model: {exc}") from exc
+    if not proto.HasField("graph"):
+        raise OnnxLoadError("not an ONNX model: it has no graph")
+    graph = proto.graph
+    initializers = {i.name for i in graph.initializer} | {i.name for i in graph.sparse_initializer}
+    inputs = [_graph_info(v) for v in graph.input if v.name not in initializers]
+    outputs = [_graph_info(v) for v in graph.output]
+    return inputs, outputs
+
+
+def _graph_info(value: Any) -> TensorInfo:
+    kind = value.type.WhichOneof("value")
+    shape: tuple[int | None, ...] = ()
+    if kind == "tensor_type" and value.type.tensor_type.HasField("shape"):
+        shape = tuple(
+            d.dim_value if d.HasField("dim_value") else None
+            for d in value.type.tensor_type.shape.dim
+        )
+    name = _type_name(value.type)
+    return TensorInfo(str(value.name), ORT_DTYPES.get(name, name), shape)
+
+
+def _type_name(proto: Any) -> str:
+    """A TypeProto in ONNX Runtime's words: ``tensor(float)``, ``seq(map(int64,tensor(float)))``."""
+    from onnx import helper
+
+    kind = proto.WhichOneof("value")
+    if kind == "tensor_type":
+        return f"tensor({_elem_name(helper, proto.tensor_type.elem_type)})"
+    if kind == "sparse_tensor_type":
+        return f"sparse_tensor({_elem_name(helper, proto.sparse_tensor_type.elem_type)})"
+    if kind == "sequence_type":
+        return f"seq({_type_name(proto.sequence_type.elem_type)})"
+    if kind == "map_type":
+        key = _elem_name(helper, proto.map_type.key_type)
+        return f"map({key},{_type_name(proto.map_type.value_type)})"
+    if kind == "optional_type":
+        return f"optional({_type_name(proto.optional_type.elem_type)})"
+    return "unknown"
+
+
+_ELEM_NAMES = {"FLOAT": "float", "DOUBLE": "double", "FLOAT16": "float16", "BFLOAT16": "bfloat16"}
+
+
+def _elem_name(helper: Any, elem_type: int) -> str:
+    try:
+        name = str(helper.tensor_dtype_to_string(elem_type)).removeprefix("TensorProto.")
+    except (KeyError, ValueError):
+        return f"type{elem_type}"
+    return _ELEM_NAMES.get(name, name.lower())

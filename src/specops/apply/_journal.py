@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,9 +34,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TERMINAL", "Journal", "OpenApply", "utc_now"]
+__all__ = ["KILL_ENV", "TERMINAL", "Journal", "OpenApply", "kill_point", "utc_now"]
 
 TERMINAL = frozenset({"apply.done", "apply.failed", "apply.recovered"})
+
+
+KILL_ENV = "SPECOPS_TEST_KILL_AT"
+_passed: dict[str, int] = {}
+
+
+def kill_point(name: str) -> None:
+    """SIGKILL this process here when ``SPECOPS_TEST_KILL_AT`` names this point (tests only)."""
+    wanted = os.environ.get(KILL_ENV)
+    if not wanted:
+        return
+    point, _, nth = wanted.partition("@")
+    if point != name:
+        return
+    _passed[name] = _passed.get(name, 0) + 1
+    if _passed[name] == (int(nth) if nth.isdigit() else 1):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def utc_now() -> str:

@@ -8,6 +8,11 @@ back: its candidate was not judged all the way, so the previous version,
 whose spec the journal holds, gets 100% of traffic again (one that already
 serves 100% of traffic with its spec recorded is kept as completed).
 Nothing stays half-routed, and the next plan proposes the rollout again.
+
+Recovery is idempotent: it judges live state, not what an earlier recovery
+wrote, so a recovering apply killed in turn leaves the interrupted apply
+open and the next one recovers it again (a rollback already made is then
+found ``not_applied``: the previous version serves at 100%).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from specops.apply._client import AdminError
-from specops.apply._journal import Journal, OpenApply
+from specops.apply._journal import Journal, OpenApply, kill_point
 from specops.apply._rollout import TargetSession, rollback_model, serving_version
 
 __all__ = ["recover"]
@@ -39,6 +44,7 @@ def recover(
         start = open_apply.entries[0]
         identity = {k: start.get(k) for k in ("apply_id", "plan_id", "commit", "holder")}
         say(f"recovering interrupted apply {open_apply.apply_id} (by {open_apply.holder})")
+        kill_point("recovery.started")
         for entry in open_apply.unfinished_changes():
             target, rid = str(entry.get("target")), str(entry.get("resource"))
             session = sessions.get(target)
@@ -60,6 +66,7 @@ def recover(
                 else:
                     try:
                         rollback_model(session, rid, previous, str(back_to), lambda *a, **k: None)
+                        kill_point("recovery.rolled_back")
                         record["outcome"], record["changed"] = "rolled_back", True
                     except AdminError as exc:
                         record["outcome"] = f"rollback_failed: {exc}"

@@ -27,7 +27,7 @@ from specops.apply._checks import (
     check_policy,
     replan_hint,
 )
-from specops.apply._journal import Journal
+from specops.apply._journal import Journal, kill_point
 from specops.apply._leases import holder_name, leases
 from specops.apply._recover import recover
 from specops.apply._rollout import Rollout, RolloutFailedError, TargetSession
@@ -154,7 +154,8 @@ def _apply(
     held = _involved(plan, sessions, {t for t in open_targets if t in sessions})
     apply_id = uuid.uuid4().hex[:16]
     result = ApplyResult(apply_id, plan.plan_id, "no-changes")
-    with leases(held, holder, options.lease_ttl_s, {o.holder for o in open_applies}):
+    with leases(held, holder, options.lease_ttl_s, options.say):
+        kill_point("lease.taken")
         for session in held:
             session.refresh()
         if open_applies:
@@ -185,6 +186,7 @@ def _apply(
                 "targets": {s.name: {"url": s.client.url, "token_env": s.client.token_env} for s in held},
             },
         )
+        kill_point("apply.started")
         runner = _Runner(options, desired, {s.name: s for s in held}, log, result, plan)
         try:
             by_id = {c.id: c for c in changes}
@@ -201,6 +203,7 @@ def _apply(
             result.outcome = "failed"
             raise
         log("apply.done", outcome="applied", detail={"changes": len(result.changes)})
+        kill_point("apply.done")
         result.outcome = "applied"
         result.message = f"Apply complete: {len(result.changes)} change(s) on {len(held)} target(s)."
         return result
@@ -239,8 +242,10 @@ class _Runner:
                 detail={"after_hash": change.after_hash, "previous": previous},
             )
             self.options.say(f"{rid} on {target}: {action}")
+            kill_point("change.started")
             try:
                 outcome = self._apply_one(session, rid, action, spec, previous, log)
+                kill_point("change.made")
             except RolloutFailedError as exc:
                 log("change.failed", outcome="rolled_back", detail={"error": str(exc)})
                 raise

@@ -15,7 +15,7 @@ from specops.plan._cache import CacheStats, ParseCache
 from specops.plan._json import JsonDump
 from specops.spec import Estate
 from specops.spec._load import build_estate
-from specops.spec._validate import check_estate
+from specops.spec._validate import check_estate, check_signatures
 
 __all__ = [
     "DesiredFingerprint",
@@ -132,10 +132,11 @@ def load_desired(
     problems: list[Diagnostic] = []
     for _, (_, diagnostics) in parsed:
         problems.extend(diagnostics)
-    estate, duplicates = build_estate(repo.workdir, ((p, r) for p, (r, _) in parsed))
+    estate, duplicates = build_estate(repo.workdir, ((p, r) for p, (r, _) in parsed), problems)
     problems.extend(duplicates)
     if validate:
         problems.extend(_check(repo, estate, snapshot))
+        problems.extend(check_signatures(estate, repo.file_reader(snapshot)))
         errors = [d for d in problems if d.severity == "error"]
         if errors:
             raise SpecError.of(problems)

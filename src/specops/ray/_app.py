@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,8 @@ class ActorStore(StateStore):
     """``StateStore`` with the document in the state actor; artifacts in the shared directory."""
 
     def __init__(self, actor: Any, artifact_dir: str) -> None:
-        super().__init__(Path(artifact_dir))
+        # The directory holds what is per replica (the windowed observations' file).
+        super().__init__(Path(tempfile.mkdtemp(prefix="specops-router-")))
         self.artifacts = Path(artifact_dir)
         self.path = self.artifacts / "(ray actor)"
         self.actor = actor
@@ -138,6 +140,7 @@ class ActorStore(StateStore):
 
     def prepare(self) -> None:
         self.artifacts.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True)
 
     def load(self) -> dict[str, Any] | None:
         doc = self.prefetched
@@ -145,7 +148,7 @@ class ActorStore(StateStore):
         return doc
 
     def save(self, document: dict[str, Any]) -> None:
-        document = {"format_version": 1, **document, "revision": int(document["revision"])}
+        document = {"format_version": 1, **document}
         try:
             self.generation = ray.get(self.actor.save.remote(document, self.generation))
         except StaleStateError as exc:  # another router replica changed the state first
@@ -156,27 +159,15 @@ class ActorStore(StateStore):
             raise
 
 
-class Revision(int):
-    """The target's revision counter, written ``<incarnation>-<counter>`` (never repeated)."""
-
-    incarnation = ""
-
-    def __str__(self) -> str:
-        return f"{self.incarnation}-{int(self)}"
-
-    def __add__(self, other: object) -> Revision:
-        if not isinstance(other, int):
-            return NotImplemented
-        out = Revision(int(self) + other)
-        out.incarnation = self.incarnation
-        return out
-
-
 class SharedMetrics(Metrics):
     """Local counters plus the other replicas' (living or gone) last snapshots, from the actor."""
 
     def __init__(self, target: RouterTarget) -> None:
-        super().__init__(target.latency_bounds)
+        # As ServeTarget builds its Metrics (the windowed observations stay per replica).
+        super().__init__(
+            target.latency_bounds, clock=lambda: target.clock(), generation=lambda: target.counter,
+            budget_for=target.budget_seconds,
+        )
         self.target = target
 
     def stats(self, model: str, versions: list[str]) -> dict[str, Any]:
@@ -257,9 +248,6 @@ class RouterTarget(ServeTarget):
             except Exception:
                 _log.exception("router %s could not rebuild its state from the actor", self.name)
                 raise
-            revision = Revision(int(self.revision))
-            revision.incarnation = incarnation
-            self.revision = revision
 
 
 def _on_event_loop() -> bool:

@@ -10,10 +10,11 @@ a replica that saves on a stale ``generation`` is refused and re-reads.
 This module imports no Ray: ``RouterState`` is the actor's body, wrapped
 with ``ray.remote`` in ``_app`` and tested on its own.
 
-Revisions are ``<incarnation>-<counter>``: the counter is the target's
-(``specops serve``'s) revision number, the incarnation is fixed when the
-actor is created. A new actor (the cluster lost it) starts a new
-incarnation, so a revision is never repeated.
+Revisions are ``specops serve``'s ``<incarnation>-<counter>``: the
+incarnation is written into the document when the actor's state is first
+created, so a new actor (the cluster lost it) starts a new one and a
+revision is never repeated. ``incarnation`` here names the actor's own
+life (a router replica sees a new actor by it).
 """
 
 from __future__ import annotations

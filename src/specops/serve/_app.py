@@ -85,18 +85,29 @@ class _Api:
         return wrapped
 
     async def body(self, request: Request, limit: int | None = None) -> bytes:
+        return bytes(await self.buffer(request, limit))
+
+    async def buffer(self, request: Request, limit: int | None = None) -> bytearray:
+        """The body, refused past ``limit`` before it is read; one buffer, grown in place."""
         limit = self.config.max_body_bytes if limit is None else limit
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise HTTPError(413, f"the body is {length} bytes; the limit is {limit} (--max-body-mb)")
-        chunks: list[bytes] = []
+        # With a Content-Length the buffer is allocated once (growing it would copy it).
+        buffer = bytearray(int(length)) if length is not None and length.isdigit() else bytearray()
         size = 0
         async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
+            end = size + len(chunk)
+            if end > limit:
                 raise HTTPError(413, f"the body is larger than the limit of {limit} bytes (--max-body-mb)")
-            chunks.append(chunk)
-        return b"".join(chunks)
+            if end <= len(buffer):
+                buffer[size:end] = chunk
+            else:
+                del buffer[size:]
+                buffer += chunk
+            size = end
+        del buffer[size:]
+        return buffer
 
     async def json(self, request: Request) -> Any:
         raw = await self.body(request)
@@ -156,7 +167,7 @@ class _Api:
     async def infer(self, request: Request) -> Response:
         name, version = self._version_of(request)
         self.t.route(name)  # an unknown or unloaded model is answered before the body is read
-        raw = await self.body(request)
+        raw = await self.buffer(request)
         parsed = decode_request(raw, request.headers.get("inference-header-content-length"), self.config.max_elements)
         parsed.key = request.headers.get("x-request-id")
         body, header_length = await infer(self.t, name, version, parsed)
@@ -199,8 +210,10 @@ class _Api:
     async def lease_post(self, request: Request) -> Response:
         body = await self.json(request)
         if not isinstance(body, dict):
-            raise HTTPError(400, "the body must be {holder, ttl_s}")
-        return json_response(await self.t.take_lease(body.get("holder"), body.get("ttl_s", 60)))
+            raise HTTPError(400, "the body must be {holder, ttl_s, identity?, takeover?}")
+        return json_response(
+            await self.t.take_lease(body.get("holder"), body.get("ttl_s", 60), body.get("identity"), body.get("takeover"))
+        )
 
     async def lease_delete(self, request: Request) -> Response:
         body = await self.json(request)
@@ -226,7 +239,7 @@ class _Api:
         rid = f"{request.path_params['kind']}/{request.path_params['name']}"
         if rid not in self.t.resources:
             raise HTTPError(404, f"{rid} is not applied on this target")
-        return json_response({"revision": str(self.t.revision), "resource": self.t.entry(rid)})
+        return json_response({"revision": self.t.revision, "resource": self.t.entry(rid)})
 
     async def resource_put(self, request: Request) -> Response:
         body = await self.json(request)
@@ -244,7 +257,7 @@ class _Api:
 
     async def traffic_get(self, request: Request) -> Response:
         route = self.t.route(request.path_params["name"])
-        return json_response({"revision": str(self.t.revision), "weights": dict(route.weights), "shadow": route.shadow})
+        return json_response({"revision": self.t.revision, "weights": dict(route.weights), "shadow": route.shadow})
 
     async def traffic_put(self, request: Request) -> Response:
         body = await self.json(request)
@@ -254,10 +267,25 @@ class _Api:
         name = request.path_params["name"]
         route = self.t.route(name)
         return json_response({
-            "revision": str(self.t.revision),
+            "revision": self.t.revision,
             "latency_bounds_ms": self.t.latency_bounds(name),
             "versions": self.t.metrics.stats(name, sorted(route.versions)),
         })
+
+    async def observations(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        route = self.t.route(name)
+        budget_s = self.t.budget_seconds(name)
+        windows = _windows(request.query_params.get("windows"), budget_s)
+        raw_features = request.query_params.get("features")
+        features = None
+        if raw_features is not None:
+            features = _windows(raw_features, budget_s) if raw_features.strip() else []
+            if not set(features) <= set(windows):
+                raise HTTPError(400, "'features' names windows that are not in 'windows'")
+        layouts = {v: self.t.metrics.version(name, v).features for v in route.versions}
+        answer = self.t.metrics.observations.answer(name, layouts, windows, features)
+        return json_response({"revision": str(self.t.revision), **answer})
 
     # -- prompts and metrics ----------------------------------------------------
 
@@ -297,6 +325,30 @@ class _Api:
 
     async def metrics(self, request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+_DEFAULT_WINDOWS = "300,3600"
+_MAX_WINDOWS = 16
+
+
+def _windows(raw: str | None, budget_s: float) -> list[int]:
+    """``windows=300,3600`` as seconds: whole, positive, at most 16, none longer than the SLO window kept."""
+    text = _DEFAULT_WINDOWS if raw is None or not raw.strip() else raw
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) <= 0:
+            raise HTTPError(400, f"windows must be whole seconds separated by commas (e.g. 300,3600), got {part!r}")
+        seconds = int(part)
+        if seconds > budget_s:
+            raise HTTPError(
+                400, f"window {seconds}s is longer than the {int(budget_s)}s this target keeps for the model (its SLO window)"
+            )
+        if seconds not in out:
+            out.append(seconds)
+    if len(out) > _MAX_WINDOWS:
+        raise HTTPError(400, f"at most {_MAX_WINDOWS} windows per call, got {len(out)}")
+    return out
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -339,6 +391,7 @@ def create_app(target: ServeTarget, config: ServeConfig) -> Starlette:
         Route("/admin/v1/models/{name}/traffic", e(api.traffic_get, "admin"), methods=["GET"]),
         Route("/admin/v1/models/{name}/traffic", e(api.traffic_put, "admin"), methods=["PUT"]),
         Route("/admin/v1/models/{name}/stats", e(api.stats, "admin"), methods=["GET"]),
+        Route("/admin/v1/models/{name}/observations", e(api.observations, "admin"), methods=["GET"]),
         Route("/v1/prompts", e(api.prompts, "infer"), methods=["GET"]),
         Route("/v1/prompts/{name}", e(api.prompt_get, "infer"), methods=["GET"]),
         Route("/v1/prompts/{name}/render", e(api.prompt_render, "infer"), methods=["POST"]),

@@ -10,6 +10,10 @@ an ``HTTPError(400)`` that names the tensor and what was wrong.
 
 from __future__ import annotations
 
+import functools
+import math
+import os
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,18 +91,31 @@ def _bad(message: str) -> HTTPError:
     return HTTPError(400, message)
 
 
-def _shape(raw: Any, where: str) -> tuple[int, ...]:
+def _shape(raw: Any, where: str, max_elements: int) -> tuple[int, ...]:
     if not isinstance(raw, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in raw
     ):
-        raise _bad(f"{where}: shape must be a list of non-negative integers, got {raw!r}")
+        raise _bad(f"{where}: shape must be a list of non-negative integers, got {_short(raw)}")
     if len(raw) > 16:
         raise _bad(f"{where}: shape has {len(raw)} dimensions; at most 16 are supported")
+    for i, dim in enumerate(raw):
+        # Checked one by one (Python integers, no int64 overflow): [0, 2**70] has no elements
+        # but is no tensor numpy or ONNX Runtime can hold either.
+        if dim > max_elements:
+            raise HTTPError(
+                413, f"{where}: shape dimension {i} is {_short(dim)}, more than the limit of {max_elements} elements"
+            )
     return tuple(raw)
 
 
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _from_json(data: Any, datatype: str, shape: tuple[int, ...], where: str) -> np.ndarray:
-    expected = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    expected = math.prod(shape)
+    nested: tuple[int, ...] = ()
     if datatype == "BYTES":
         flat = _flatten(data, where)
         if not all(isinstance(v, str) for v in flat):
@@ -117,6 +134,10 @@ def _from_json(data: Any, datatype: str, shape: tuple[int, ...], where: str) -> 
         elif datatype == "BOOL":
             if kind != "b":
                 raise _bad(f"{where}: BOOL data must be true/false, got {inferred.dtype} values")
+        elif kind in "iuf" and inferred.ndim and _has_bool(data):
+            # numpy reads [false, 0] as integers; a number tensor takes numbers only (the
+            # large-body path refuses the same token).
+            raise _bad(f"{where}: {datatype} data must be numbers, got booleans")
         elif target.kind in "iu":
             if kind not in "iu":
                 raise _bad(f"{where}: {datatype} data must be integers, got {_what(kind)}")
@@ -126,12 +147,26 @@ def _from_json(data: Any, datatype: str, shape: tuple[int, ...], where: str) -> 
                 raise _bad(f"{where}: a value is outside the range of {datatype} ({info.min}..{info.max})")
         elif kind not in "iuf":
             raise _bad(f"{where}: {datatype} data must be numbers, got {_what(kind)}")
+        nested = inferred.shape
         array = inferred.astype(target, copy=False).reshape(-1)
     if array.size != expected:
         raise _bad(
             f"{where}: shape {list(shape)} needs {expected} elements but data has {array.size}"
         )
+    # numpy sees no deeper than the first empty level: [[]] is shape [1, 0, 0] nested exactly.
+    empty_prefix = 0 in nested and nested == shape[: len(nested)]
+    if len(nested) > 1 and nested != shape and not empty_prefix:
+        raise _bad(
+            f"{where}: data is nested as {list(nested)}, the shape is {list(shape)} "
+            "(send data flat, or nested exactly as the shape)"
+        )
     return array.reshape(shape)
+
+
+def _has_bool(data: Any) -> bool:
+    if isinstance(data, bool):
+        return True
+    return isinstance(data, list) and any(_has_bool(v) for v in data)
 
 
 def _what(kind: str) -> str:
@@ -155,7 +190,7 @@ def _flatten(data: Any, where: str) -> list[Any]:
 
 
 def _from_binary(raw: memoryview, datatype: str, shape: tuple[int, ...], where: str) -> np.ndarray:
-    expected = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    expected = math.prod(shape)
     if datatype == "BYTES":
         values: list[bytes] = []
         offset = 0
@@ -186,31 +221,224 @@ def _from_binary(raw: memoryview, datatype: str, shape: tuple[int, ...], where: 
     return array.reshape(shape)
 
 
-def decode_request(body: bytes, header_length: str | None, max_elements: int) -> InferRequest:
-    """Parse an inference request (JSON, or JSON header + binary tensors)."""
+def _header_length(raw: str, body: int) -> int:
+    text = raw.strip()
+    if not text.isdigit() or len(text) > 19:
+        raise _bad(f"Inference-Header-Content-Length {_short(raw)} must be a non-negative integer")
+    split = int(text)
+    if not 0 < split <= body:
+        raise _bad(f"Inference-Header-Content-Length {split} does not fit a {body}-byte body")
+    return split
+
+
+# JSON headers above this size are split before parsing (below it, parsing whole costs little).
+FAST_JSON_BYTES = 64 << 10
+# The values a split request may hold outside its numeric data arrays (each is a Python object).
+MAX_JSON_VALUES = 1 << 20
+
+_DATA_KEY = re.compile(rb'"data"[ \t\r\n]*:[ \t\r\n]*\[')
+_ARRAY_CHARS = re.compile(rb"[ \t\r\n0-9eE+\-.,\[\]truefals]*+")
+_WS = rb"[ \t\r\n]*+"
+_TOKENS = {
+    "f": rb"-?+(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+(?:[eE][+\-]?+[0-9]++)?+",
+    # At most 18 digits: parsed as int64 without overflow, range-checked after.
+    "i": rb"-?+(?:0|[1-9][0-9]{0,17}+)(?![0-9])",
+    "b": rb"(?:true|false)",
+}
+
+
+# Text is converted this many bytes at a time; floats are parsed at the width they are kept at.
+_SLICE = 1 << 20
+_PARSE_AS: dict[str, np.dtype[Any]] = {"FP16": np.dtype(np.float32), "FP32": np.dtype(np.float32), "FP64": np.dtype(np.float64)}
+
+
+@functools.lru_cache(maxsize=64)
+def _array_pattern(token: str, shape: tuple[int, ...]) -> re.Pattern[bytes]:
+    """A JSON array of ``shape`` (nested exactly as the shape) of one kind of token, no backtracking."""
+
+    def level(dims: tuple[int, ...]) -> bytes:
+        if not dims:
+            return _TOKENS[token]
+        if dims[0] == 0:
+            return rb"\[" + _WS + rb"\]"
+        inner = level(dims[1:])
+        return rb"\[" + _WS + inner + rb"(?:" + _WS + rb"," + _WS + inner + rb"){%d}+" % (dims[0] - 1) + _WS + rb"\]"
+
+    return re.compile(rb"(?:" + level(shape) + rb")\Z")
+
+
+def _kind(datatype: str) -> str | None:
+    if datatype == "BOOL":
+        return "b"
+    if datatype in ("FP16", "FP32", "FP64"):
+        return "f"
+    if datatype == "BYTES":
+        return None
+    return "i"
+
+
+@dataclass(slots=True)
+class _Arrays:
+    """A JSON document with its numeric ``"data": [...]`` arrays cut out (replaced by slot strings)."""
+
+    skeleton: bytes | bytearray
+    spans: list[tuple[int, int]]
+    nonce: str
+    source: bytes | bytearray = b""
+    budget: int = MAX_JSON_VALUES
+
+    @classmethod
+    def split(cls, head: bytes | bytearray) -> _Arrays:
+        nonce = os.urandom(8).hex()
+        pieces: list[bytes | bytearray] = []
+        spans: list[tuple[int, int]] = []
+        pos = 0
+        for match in _DATA_KEY.finditer(head):
+            quote, start = match.start(), match.end() - 1
+            if quote < pos:
+                continue
+            escapes = 0
+            while quote - escapes > 0 and head[quote - escapes - 1] == 0x5C:  # backslash
+                escapes += 1
+            if escapes % 2:
+                continue  # inside a string
+            run = _ARRAY_CHARS.match(head, start)
+            end = run.end() if run else start
+            while end > start and head[end - 1] in b" \t\r\n,":
+                end -= 1
+            # Only a run of numbers, booleans and brackets that closes where it opened is cut
+            # out; anything else (strings, objects) stays for the JSON parser, and counts below.
+            if head[end - 1] != 0x5D or head.count(b"[", start, end) != head.count(b"]", start, end):
+                continue
+            pieces += [head[pos:start], b'"\\u0000%s:%d"' % (nonce.encode(), len(spans))]
+            spans.append((start, end))
+            pos = end
+        pieces.append(head[pos:])
+        skeleton = b"".join(pieces)
+        arrays = cls(skeleton, spans, nonce, head)
+        arrays.spend(skeleton)
+        return arrays
+
+    def spend(self, text: bytes | bytearray, start: int = 0, end: int | None = None) -> None:
+        """Count the JSON values ``text[start:end]`` can hold against the budget, before anything parses it."""
+        end = len(text) if end is None else end
+        self.budget -= sum(text.count(c, start, end) for c in (b",", b"[", b"{")) + 1
+        if self.budget < 0:
+            raise HTTPError(
+                413,
+                f"the request holds more than {MAX_JSON_VALUES} JSON values outside its numeric "
+                "'data' arrays (send large tensors as numbers, or with the binary extension)",
+            )
+
+    def is_slot(self, value: Any) -> bool:
+        return bool(self.nonce) and isinstance(value, str) and value.startswith(f"\x00{self.nonce}:")
+
+    def span(self, slot: str) -> memoryview:
+        start, end = self.spans[int(slot.rpartition(":")[2])]
+        return memoryview(self.source)[start:end]
+
+    def restore(self, doc: Any) -> None:
+        """Put back, as parsed JSON, every cut-out array that is not an input's data."""
+        if not self.spans:
+            return
+        stack = [doc]
+        while stack:
+            node = stack.pop()
+            items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+            for key, value in list(items):
+                if self.is_slot(value):
+                    start, end = self.spans[int(value.rpartition(":")[2])]
+                    self.spend(self.source, start, end)
+                    try:
+                        node[key] = orjson.loads(memoryview(self.source)[start:end])
+                    except orjson.JSONDecodeError as exc:
+                        raise _bad(f"the request body is not valid JSON: {exc}") from None
+                elif isinstance(value, dict | list):
+                    stack.append(value)
+
+    def parse(self, slot: str, datatype: str, shape: tuple[int, ...], where: str) -> np.ndarray:
+        """A cut-out ``data`` array straight into numpy: checked against the shape, then converted in C."""
+        text = self.span(slot)
+        kind = _kind(datatype)
+        if kind is None:
+            raise _bad(f"{where}: BYTES data must be strings")
+        expected = math.prod(shape)
+        flat = (expected,) if expected else (0,)
+        if not (_array_pattern(kind, flat).match(text) or (len(shape) > 1 and _array_pattern(kind, shape).match(text))):
+            what = {"b": "true/false", "f": "numbers", "i": "integers (of at most 18 digits)"}[kind]
+            raise _bad(
+                f"{where}: data must be {expected} {what}, flat or nested exactly as shape {list(shape)} "
+                f"({datatype})"
+            )
+        target = DATATYPES[datatype]
+        parsed: np.ndarray = np.empty(expected, dtype=_PARSE_AS.get(datatype, np.dtype(np.int64)))
+        # Converted a slice at a time (cut at commas): what it costs beyond the array is one slice.
+        begin, stop = self.spans[int(slot.rpartition(":")[2])]
+        filled = 0
+        while begin < stop:
+            cut = stop if stop - begin <= _SLICE else self.source.find(b",", begin + _SLICE, stop)
+            cut = stop if cut < 0 else cut
+            piece = bytes(self.source[begin:cut]).translate(None, b"[] \t\r\n")
+            begin = cut + 1
+            if kind == "b":
+                piece = piece.replace(b"true", b"1").replace(b"false", b"0")
+            if piece.strip(b","):
+                values = np.fromstring(piece, dtype=parsed.dtype, sep=",")
+                if filled + values.size > expected:  # pragma: no cover - the pattern counted them
+                    break
+                parsed[filled : filled + values.size] = values
+                filled += values.size
+        if filled != expected:  # pragma: no cover - the pattern counted them
+            raise _bad(f"{where}: shape {list(shape)} needs {expected} elements but data has another count")
+        if kind == "i" and expected:
+            info = np.iinfo(target)
+            if parsed.min() < info.min or parsed.max() > info.max:
+                raise _bad(f"{where}: a value is outside the range of {datatype} ({info.min}..{info.max})")
+        converted: np.ndarray = parsed.astype(target, copy=False).reshape(shape)
+        return converted
+
+
+def decode_request(body: bytes | bytearray, header_length: str | None, max_elements: int) -> InferRequest:
+    """Parse an inference request (JSON, or JSON header + binary tensors).
+
+    A large JSON header is split first (``_split``): numeric ``data`` arrays are
+    cut out and parsed straight into numpy arrays once their tensor's shape and
+    datatype were checked, so a request costs memory in proportion to its
+    elements, not to the Python objects a JSON parser would build for them.
+    """
+    # Out-of-range values become inf or wrap as numpy casts them; they are the caller's data, not a fault.
+    with np.errstate(all="ignore"):
+        return _decode(body, header_length, max_elements)
+
+
+def _decode(body: bytes | bytearray, header_length: str | None, max_elements: int) -> InferRequest:
+    view = memoryview(body)
     if header_length is not None:
-        try:
-            split = int(header_length)
-        except ValueError:
-            raise _bad("Inference-Header-Content-Length must be an integer") from None
-        if not 0 < split <= len(body):
-            raise _bad(f"Inference-Header-Content-Length {split} does not fit a {len(body)}-byte body")
-        head, tail = body[:split], memoryview(body)[split:]
+        split = _header_length(header_length, len(body))
+        head: bytes | bytearray = bytes(view[:split])
+        tail = view[split:]
     else:
         head, tail = body, memoryview(b"")
+    arrays = _Arrays.split(head) if len(head) > FAST_JSON_BYTES else _Arrays(head, [], "")
     try:
-        doc = orjson.loads(head)
+        doc = orjson.loads(arrays.skeleton)
     except orjson.JSONDecodeError as exc:
         raise _bad(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise _bad("the request body must be a JSON object with an 'inputs' list")
+    raw_inputs = doc.get("inputs")
+    data_slots = (
+        {id(raw): raw.pop("data") for raw in raw_inputs if isinstance(raw, dict) and arrays.is_slot(raw.get("data"))}
+        if isinstance(raw_inputs, list)
+        else {}
+    )
+    arrays.restore(doc)  # numeric arrays cut out anywhere else go back as JSON (bounded)
     request_id = doc.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise _bad("'id' must be a string")
     parameters = doc.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise _bad("'parameters' must be an object")
-    raw_inputs = doc.get("inputs")
     if not isinstance(raw_inputs, list) or not raw_inputs:
         raise _bad("'inputs' must be a non-empty list of tensors")
     inputs: list[Tensor] = []
@@ -223,26 +451,36 @@ def decode_request(body: bytes, header_length: str | None, max_elements: int) ->
         name = raw.get("name")
         if not isinstance(name, str) or not name:
             raise _bad(f"inputs[{i}]: 'name' must be a non-empty string")
-        where = f"input {name!r}"
+        where = f"input {name[:200]!r}"
         if name in seen:
             raise _bad(f"{where} is given twice")
         seen.add(name)
         datatype = raw.get("datatype")
-        if datatype not in DATATYPES:
+        if not isinstance(datatype, str) or datatype not in DATATYPES:
             known = ", ".join(DATATYPES)
-            raise _bad(f"{where}: datatype {datatype!r} is not supported (one of {known})")
-        shape = _shape(raw.get("shape"), where)
-        elements = int(np.prod(shape, dtype=np.int64)) if shape else 1
+            raise _bad(f"{where}: datatype {_short(datatype)} is not supported (one of {known})")
+        shape = _shape(raw.get("shape"), where, max_elements)
+        elements = math.prod(shape)
         total += elements
         if total > max_elements:
             raise HTTPError(413, f"{where}: the request has more than {max_elements} elements in all")
         params = raw.get("parameters") or {}
-        size = params.get("binary_data_size") if isinstance(params, dict) else None
+        if not isinstance(params, dict):
+            raise _bad(f"{where}: 'parameters' must be an object")
+        size = params.get("binary_data_size")
+        slot = data_slots.get(id(raw))
+        if size is not None and (slot is not None or "data" in raw):
+            raise _bad(f"{where}: both 'data' and parameters.binary_data_size are given; send one")
         if size is not None:
-            if not isinstance(size, int) or size < 0 or offset + size > len(tail):
-                raise _bad(f"{where}: binary_data_size {size!r} does not fit the binary data sent")
+            if isinstance(size, bool) or not isinstance(size, int) or size < 0 or offset + size > len(tail):
+                raise _bad(
+                    f"{where}: parameters.binary_data_size {_short(size)} does not fit the "
+                    f"{len(tail) - offset} bytes of binary data left"
+                )
             array = _from_binary(tail[offset : offset + size], datatype, shape, where)
             offset += size
+        elif slot is not None:
+            array = arrays.parse(slot, datatype, shape, where)
         elif "data" in raw:
             array = _from_json(raw["data"], datatype, shape, where)
         else:

@@ -10,11 +10,17 @@ Input features are counted in streaming histograms on the bin edges of the
 training dataset's reference profile when there is one (numpy's half-open
 bins, plus an underflow and an overflow bin), so drift against that profile
 can be computed later from two snapshots.
+
+Live and mirrored (shadow) requests are counted apart: ``/metrics`` labels
+the request and latency series ``traffic="live"`` or ``traffic="shadow"``, so
+``sum by (model)`` over live traffic does not count a mirrored copy twice.
+The feature histograms count every input a version saw, mirrored or not.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +33,8 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+
+from specops.serve._observe import DEFAULT_BUDGET_S, Observations
 
 __all__ = ["DEFAULT_BOUNDS_MS", "FeatureStats", "Metrics", "VersionStats"]
 
@@ -44,47 +52,105 @@ def _bin(ms: float) -> int:
 
 
 class FeatureStats:
-    """Streaming histograms of one tensor's features (last axis), on fixed edges per feature."""
+    """Streaming histograms of one tensor's features (last axis), on fixed edges per feature.
+
+    All features are binned at once (no loop over features): edges are padded
+    to the widest feature with +inf, a value's bin is the number of edges at or
+    below it (the last edge closed, as numpy's), and one ``bincount`` over
+    ``feature * width + bin`` counts the whole batch. Each feature owns
+    ``width = max bins + 3`` slots: underflow, its bins, overflow (right after
+    its last bin), unused padding, and NaN in the last slot.
+    """
 
     def __init__(self, tensor: str, features: list[str], edges: list[list[float]]) -> None:
         self.tensor = tensor
         self.features = features
         self.edges = [np.asarray(e, dtype=np.float64) for e in edges]
-        self.counts = [np.zeros(len(e) + 1, dtype=np.int64) for e in edges]
-        self.nan = np.zeros(len(features), dtype=np.int64)
+        self.bins = np.array([len(e) - 1 for e in self.edges], dtype=np.int64)
+        most = int(self.bins.max()) if len(features) else 1
+        self.width = most + 3
+        self._lower = np.full((len(features), most), np.inf)
+        for j, e in enumerate(self.edges):
+            self._lower[j, : len(e) - 1] = e[:-1]
+        self._last = np.array([e[-1] for e in self.edges], dtype=np.float64)
+        self._offsets = np.arange(len(features), dtype=np.int64) * self.width
+        self.size = len(features) * self.width
+        self.counts = np.zeros(self.size, dtype=np.int64)
         self.sums = np.zeros(len(features), dtype=np.float64)
-        self.seen = np.zeros(len(features), dtype=np.int64)
 
-    def observe(self, array: np.ndarray) -> None:
-        if array.ndim == 0 or array.shape[-1] != len(self.features) or array.dtype.kind not in "iuf":
-            return
-        rows = array.reshape(-1, len(self.features)).astype(np.float64, copy=False)
-        for j, edges in enumerate(self.edges):
-            column = rows[:, j]
-            nan = np.isnan(column)
-            if nan.any():
-                self.nan[j] += int(nan.sum())
-                column = column[~nan]
-            index = np.searchsorted(edges, column, side="right")
-            index[column == edges[-1]] = len(edges) - 1  # the last bin is closed, as numpy's
-            self.counts[j] += np.bincount(index, minlength=len(edges) + 1)
-            self.sums[j] += float(column.sum())
-            self.seen[j] += column.size
+    def bin(self, array: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The batch's counts (``size`` slots) and per-feature sums, or None for an array of another shape."""
+        n = len(self.features)
+        if array.ndim == 0 or array.shape[-1] != n or array.dtype.kind not in "iuf" or n == 0:
+            return None
+        rows = array.reshape(-1, n).astype(np.float64, copy=False)
+        index = np.count_nonzero(rows[:, :, None] >= self._lower, axis=2) + (rows > self._last)
+        index += self._offsets
+        nan = np.isnan(rows)
+        if nan.any():
+            index[nan] = (self._offsets + self.width - 1)[np.nonzero(nan)[1]]
+            rows = np.where(nan, 0.0, rows)
+        counts = np.bincount(index.ravel(), minlength=self.size)
+        return counts, rows.sum(axis=0)
+
+    def observe(self, array: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Count a batch into the cumulative histograms; returns what :meth:`bin` gave."""
+        binned = self.bin(array)
+        if binned is not None:
+            self.counts += binned[0]
+            self.sums += binned[1]
+        return binned
+
+    def layout(self) -> list[Any]:
+        return [self.tensor, list(self.features), [e.tolist() for e in self.edges]]
+
+    def feature_json(self, counts: np.ndarray, sums: np.ndarray, j: int) -> dict[str, Any]:
+        """Feature ``j`` of a flat count vector (this layout) as the admin API shows it."""
+        base, n = j * self.width, int(self.bins[j])
+        under, over = int(counts[base]), int(counts[base + n + 1])
+        inside = counts[base + 1 : base + n + 1]
+        return {
+            "edges": self.edges[j].tolist(),
+            "counts": inside.tolist(),
+            "underflow": under,
+            "overflow": over,
+            "nan": int(counts[base + self.width - 1]),
+            "count": int(inside.sum()) + under + over,
+            "sum": float(sums[j]),
+        }
+
+    def with_overflow(self, j: int) -> np.ndarray:
+        """Feature ``j``'s cumulative ``[underflow, bins..., overflow]``."""
+        base = j * self.width
+        return self.counts[base : base + int(self.bins[j]) + 2]
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for j, feature in enumerate(self.features):
-            counts = self.counts[j].tolist()
-            out[feature] = {
-                "edges": self.edges[j].tolist(),
-                "counts": counts[1:-1],
-                "underflow": counts[0],
-                "overflow": counts[-1],
-                "nan": int(self.nan[j]),
-                "count": int(self.seen[j]),
-                "sum": float(self.sums[j]),
-            }
-        return out
+        return {f: self.feature_json(self.counts, self.sums, j) for j, f in enumerate(self.features)}
+
+
+def _cumulative(bins: list[int], bounds_ms: list[float]) -> list[tuple[float, int]]:
+    out: list[tuple[float, int]] = []
+    total = 0
+    i = 0
+    for bound in bounds_ms:
+        while i < _BINS and _EDGES[i] <= bound * (1 + 1e-9):
+            total += bins[i]
+            i += 1
+        out.append((bound, total))
+    return out
+
+
+@dataclass(slots=True)
+class TrafficStats:
+    """Outcomes and latency of one kind of traffic (live or mirrored) to a version."""
+
+    outcomes: dict[str, int] = field(default_factory=dict)
+    bins: list[int] = field(default_factory=lambda: [0] * (_BINS + 1))
+    latency_sum_ms: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        return sum(self.outcomes.values())
 
 
 @dataclass(slots=True)
@@ -97,6 +163,9 @@ class VersionStats:
     latency_sum_ms: float = 0.0
     shadow_requests: int = 0
     features: list[FeatureStats] = field(default_factory=list)
+    traffic: dict[str, TrafficStats] = field(
+        default_factory=lambda: {"live": TrafficStats(), "shadow": TrafficStats()}
+    )
 
     def record(self, outcome: str, ms: float, *, shadow: bool = False) -> None:
         self.requests += 1
@@ -107,26 +176,37 @@ class VersionStats:
             self.guardrail_blocks += 1
         if shadow:
             self.shadow_requests += 1
-        self.bins[_bin(ms)] += 1
+        b = _bin(ms)
+        self.bins[b] += 1
         self.latency_sum_ms += ms
+        kind = self.traffic["shadow" if shadow else "live"]
+        kind.outcomes[outcome] = kind.outcomes.get(outcome, 0) + 1
+        kind.bins[b] += 1
+        kind.latency_sum_ms += ms
 
     def buckets(self, bounds_ms: list[float]) -> list[tuple[float, int]]:
         """Cumulative ``(le, count)`` at each bound (see the module note on bin width)."""
-        out: list[tuple[float, int]] = []
-        total = 0
-        i = 0
-        for bound in bounds_ms:
-            while i < _BINS and _EDGES[i] <= bound * (1 + 1e-9):
-                total += self.bins[i]
-                i += 1
-            out.append((bound, total))
-        return out
+        return _cumulative(self.bins, bounds_ms)
 
 
 class Metrics:
-    """Every counter the target keeps; recorded on the event loop thread only."""
+    """Every counter the target keeps; recorded on the event loop thread only.
 
-    def __init__(self, bounds_for: Callable[[str], list[float]]) -> None:
+    ``observations`` holds the same events in time buckets (see ``_observe``).
+    """
+
+    def __init__(
+        self,
+        bounds_for: Callable[[str], list[float]],
+        *,
+        clock: Callable[[], float] = time.time,
+        generation: Callable[[], object] = lambda: 0,
+        budget_for: Callable[[str], float] | None = None,
+    ) -> None:
+        self.observations = Observations(
+            bounds_for, clock=clock, generation=generation,
+            budget_for=budget_for or (lambda model: DEFAULT_BUDGET_S),
+        )
         self.versions: dict[tuple[str, str], VersionStats] = {}
         self.guardrail_hits: dict[tuple[str, str, str, str, str], int] = {}
         self.shadow_dropped: dict[str, int] = {}
@@ -142,6 +222,7 @@ class Metrics:
     def forget(self, model: str, keep: set[str]) -> None:
         for key in [k for k in self.versions if k[0] == model and k[1] not in keep]:
             del self.versions[key]
+        self.observations.forget(model, keep)
 
     def hit(self, model: str, guardrail: str, check: str, stage: str, action: str) -> None:
         key = (model, guardrail, check, stage, action)
@@ -177,30 +258,36 @@ class _Collector(Collector):
     def collect(self) -> Iterator[Metric]:
         m = self.metrics
         requests = CounterMetricFamily(
-            "specops_requests", "Inference requests answered, by model, version and outcome.",
-            labels=["model", "version", "outcome"],
+            "specops_requests",
+            "Inference requests answered, by model, version, outcome and traffic "
+            "(live, or shadow: a mirrored copy whose answer was discarded).",
+            labels=["model", "version", "outcome", "traffic"],
         )
         latency = HistogramMetricFamily(
-            "specops_request_duration_seconds", "Inference latency (buckets include every SLO threshold).",
-            labels=["model", "version"],
+            "specops_request_duration_seconds",
+            "Inference latency (buckets include every SLO threshold), by traffic (live or shadow).",
+            labels=["model", "version", "traffic"],
         )
         features = HistogramMetricFamily(
             "specops_input_feature", "Input feature values, on the reference profile's bin edges.",
             labels=["model", "version", "tensor", "feature"],
         )
         for (model, version), s in sorted(m.versions.items()):
-            for outcome, count in sorted(s.outcomes.items()):
-                requests.add_metric([model, version, outcome], count)
-            buckets: list[tuple[str, float]] = [
-                (_le(b / 1000), c) for b, c in s.buckets(m.bounds_for(model))
-            ]
-            buckets.append(("+Inf", s.requests))
-            latency.add_metric([model, version], buckets, s.latency_sum_ms / 1000)
+            bounds = m.bounds_for(model)
+            for kind, t in s.traffic.items():
+                if kind == "shadow" and not t.outcomes:
+                    continue  # a version that never got a mirrored request has no shadow series
+                for outcome, count in sorted(t.outcomes.items()):
+                    requests.add_metric([model, version, outcome, kind], count)
+                buckets: list[tuple[str, float]] = [(_le(b / 1000), c) for b, c in _cumulative(t.bins, bounds)]
+                buckets.append(("+Inf", t.requests))
+                latency.add_metric([model, version, kind], buckets, t.latency_sum_ms / 1000)
             for f in s.features:
                 for j, feature in enumerate(f.features):
-                    cumulative = np.cumsum(f.counts[j][:-1]).tolist()
+                    counts = f.with_overflow(j)
+                    cumulative = np.cumsum(counts[:-1]).tolist()
                     fb = [(_le(e), c) for e, c in zip(f.edges[j].tolist(), cumulative, strict=True)]
-                    fb.append(("+Inf", int(f.seen[j])))
+                    fb.append(("+Inf", int(counts.sum())))
                     features.add_metric([model, version, f.tensor, feature], fb, float(f.sums[j]))
         hits = CounterMetricFamily(
             "specops_guardrail_hits", "Guardrail checks that hit, by model, guardrail, check, stage and action.",

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from specops._onnx import OnnxLoadError, Session, TensorInfo, load_session
+from specops._onnx import OnnxLoadError, Session, load_session, signature_problems
 from specops.serve._codec import SPEC_TO_OIP, InferRequest
 from specops.serve._errors import HTTPError
 from specops.spec import Model
@@ -114,36 +114,6 @@ def _check_shape(spec: TensorSpec, shape: tuple[int, ...]) -> None:
             raise HTTPError(400, f"input {spec.name!r} dimension {i} must be {want}, got {got} (shape {list(shape)})")
 
 
-def _signature_problems(model: Model, session: Session) -> list[str]:
-    problems: list[str] = []
-    for side, declared, actual in (
-        ("input", model.spec.signature.inputs, session.inputs),
-        ("output", model.spec.signature.outputs, session.outputs),
-    ):
-        have = {t.name: t for t in actual}
-        want = {t.name: t for t in declared}
-        for name in want.keys() - have.keys():
-            problems.append(f"the model has no {side} {name!r} (it has {', '.join(have) or 'none'})")
-        for name in have.keys() - want.keys():
-            problems.append(f"the model's {side} {name!r} is not in the spec's signature")
-        for name in want.keys() & have.keys():
-            problems += _tensor_problems(side, want[name], have[name])
-    return sorted(problems)
-
-
-def _tensor_problems(side: str, spec: TensorSpec, info: TensorInfo) -> list[str]:
-    out = []
-    if spec.dtype != info.dtype:
-        out.append(f"{side} {spec.name!r} is {info.dtype} in the model, {spec.dtype} in the spec")
-    if len(spec.shape) != len(info.shape):
-        out.append(f"{side} {spec.name!r} has rank {len(info.shape)} in the model, {len(spec.shape)} in the spec")
-    else:
-        for i, (want, got) in enumerate(zip(spec.shape, info.shape, strict=True)):
-            if want != -1 and got is not None and want != got:
-                out.append(f"{side} {spec.name!r} dimension {i} is {got} in the model, {want} in the spec")
-    return out
-
-
 def _warmup_feeds(model: Model) -> dict[str, np.ndarray]:
     feeds = {}
     for spec in model.spec.signature.inputs:
@@ -176,7 +146,8 @@ def load_version(model: Model, spec_hash: str, artifact: bytes) -> ModelVersion:
         )
     except OnnxLoadError as exc:
         raise HTTPError(422, f"{where}: {exc}") from exc
-    problems = _signature_problems(model, session)
+    signature = model.spec.signature
+    problems = signature_problems(signature.inputs, signature.outputs, session.inputs, session.outputs)
     if problems:
         raise HTTPError(
             422, f"{where}: the model does not match the spec's signature: {'; '.join(problems)}",

@@ -52,6 +52,7 @@ def serve_forever(config: ServeConfig) -> None:
     try:
         uvicorn.Server(_uvicorn_config(app, config, config.port)).run()
     finally:
+        target.metrics.observations.save()
         target.executor.shutdown(wait=False, cancel_futures=True)
 
 
@@ -84,6 +85,7 @@ class RunningServer:
         self.server.should_exit = True
         self.thread.join(timeout=15)
         self.sock.close()
+        self.target.metrics.observations.save()
         self.target.executor.shutdown(wait=True)
 
     def __enter__(self) -> RunningServer:

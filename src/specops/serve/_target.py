@@ -10,7 +10,9 @@ references. A refused change leaves file and memory as they were.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,11 +29,19 @@ from specops.serve._guardrails import CompiledGuardrail, compile_guardrail
 from specops.serve._metrics import DEFAULT_BOUNDS_MS, FeatureStats, Metrics
 from specops.serve._registry import ModelVersion, Route, load_key, load_version
 from specops.serve._state import StateStore
-from specops.spec import KINDS, SLO, Dataset, Guardrail, Model, Prompt, Resource
+from specops.spec import KINDS, SLO, Dataset, Guardrail, Model, Prompt, Resource, duration_seconds
 from specops.spec._guardrail import ClassifierCheck
 from specops.spec._slo import LatencyObjective
 
 __all__ = ["Lease", "ServeTarget"]
+
+
+_INCARNATION = re.compile(r"^[0-9a-f]{12,64}$")
+
+
+def new_incarnation() -> str:
+    """A random name for one life of a state directory (uuid4, 32 hex digits)."""
+    return uuid.uuid4().hex
 
 
 def rfc3339(ts: float) -> str:
@@ -42,9 +52,34 @@ def rfc3339(ts: float) -> str:
 class Lease:
     holder: str
     expires: float
+    # Who the holder is, as its client describes it (host, boot id, pid, process start time):
+    # stored and shown so another client can prove the holder dead; the target never judges it.
+    identity: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"holder": self.holder, "expires_at": rfc3339(self.expires)}
+        out: dict[str, Any] = {"holder": self.holder, "expires_at": rfc3339(self.expires)}
+        if self.identity is not None:
+            out["identity"] = self.identity
+        return out
+
+
+_IDENTITY_KEYS = 16
+_IDENTITY_VALUE = 256
+
+
+def check_identity(raw: Any) -> dict[str, Any] | None:
+    """A lease holder's identity: a small flat object of strings and integers, or absent."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or len(raw) > _IDENTITY_KEYS:
+        raise HTTPError(400, f"'identity' must be an object of at most {_IDENTITY_KEYS} fields")
+    for key, value in raw.items():
+        scalar = isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+        if len(key) > 64 or not scalar or len(str(value)) > _IDENTITY_VALUE:
+            raise HTTPError(
+                400, f"'identity.{key[:64]}' must be a string or an integer of at most {_IDENTITY_VALUE} characters"
+            )
+    return dict(raw)
 
 
 @dataclass(slots=True)
@@ -96,7 +131,10 @@ class ServeTarget:
     def __init__(self, name: str, store: StateStore, *, threads: int = 4) -> None:
         self.name = name
         self.store = store
-        self.revision = 0
+        # Revisions are "<incarnation>-<counter>": the incarnation is random, made with the state
+        # directory, so a wiped or rebuilt directory never hands out a revision used before.
+        self.incarnation = new_incarnation()
+        self.counter = 0
         self.resources: dict[str, dict[str, Any]] = {}  # id -> {hash, spec}
         self.parsed: dict[str, Resource] = {}
         self.records: dict[str, ModelRecord] = {}
@@ -105,12 +143,20 @@ class ServeTarget:
         self.routes: dict[str, Route] = {}
         self.guardrails: dict[str, CompiledGuardrail] = {}
         self.shadows_of: dict[str, list[str]] = {}
-        self.metrics = Metrics(self.latency_bounds)
+        self.metrics = Metrics(
+            self.latency_bounds, clock=lambda: self.clock(), generation=lambda: self.counter,
+            budget_for=self.budget_seconds,
+        )
         self.metrics.info = self._info_rows
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="specops-infer")
         self.lock = asyncio.Lock()
         self._classifiers: dict[str, Any] = {}
         self.clock: Callable[[], float] = time.time
+
+    @property
+    def revision(self) -> str:
+        """The opaque revision answered to clients: ``<incarnation>-<counter>``."""
+        return f"{self.incarnation}-{self.counter}"
 
     # -- views --------------------------------------------------------------------
 
@@ -123,6 +169,11 @@ class ServeTarget:
             if slo.spec.model == model:
                 bounds |= {o.threshold_ms for o in slo.spec.objectives if isinstance(o, LatencyObjective)}
         return sorted(bounds)
+
+    def budget_seconds(self, model: str) -> float:
+        """The longest SLO window declared for ``model`` (30 days without one): the budget's span."""
+        windows = [duration_seconds(s.spec.window) for s in self.of_kind(SLO).values() if s.spec.model == model]
+        return max(windows, default=30 * 86400.0)
 
     def _info_rows(self) -> list[dict[str, Any]]:
         return [
@@ -185,7 +236,7 @@ class ServeTarget:
         return {
             "format_version": LIVE_FORMAT_VERSION,
             "target": self.name,
-            "revision": str(self.revision),
+            "revision": self.revision,
             "observed_at": rfc3339(self.clock()),
             "resources": {rid: self.entry(rid) for rid in sorted(self.resources)},
         }
@@ -197,12 +248,13 @@ class ServeTarget:
         resources: dict[str, dict[str, Any]],
         records: dict[str, ModelRecord],
         prompts: dict[str, dict[str, dict[str, Any]]],
-        revision: int,
+        counter: int,
         lease: Lease | None,
     ) -> dict[str, Any]:
         return {
             "target": self.name,
-            "revision": revision,
+            "incarnation": self.incarnation,
+            "revision": counter,
             "resources": resources,
             "models": {n: r.to_json() for n, r in records.items()},
             "prompts": prompts,
@@ -215,7 +267,7 @@ class ServeTarget:
             "resources": self.resources,
             "records": self.records,
             "prompts": self.prompt_versions,
-            "revision": self.revision,
+            "counter": self.counter,
             "lease": self.lease,
         }
         state.update(changes)
@@ -224,6 +276,7 @@ class ServeTarget:
     def restore(self) -> None:
         """Load the state directory and bring back exactly what served before the restart."""
         self.store.prepare()
+        self.metrics.observations.attach(self.store.directory)
         data = self.store.load()
         if data is None:
             self._save()
@@ -233,7 +286,12 @@ class ServeTarget:
             raise StateCorruptError(
                 path, f"it belongs to target {data['target']!r}, not {self.name!r} (start with --name {data['target']})"
             )
-        self.revision = data["revision"]
+        self.counter = data["revision"]
+        incarnation = data.get("incarnation")
+        if incarnation is not None:
+            if not isinstance(incarnation, str) or not _INCARNATION.match(incarnation):
+                raise StateCorruptError(path, f"'incarnation' {incarnation!r} is not 12 to 64 lower-case hex digits")
+            self.incarnation = incarnation
         for rid, stored in data["resources"].items():
             kind, _, name = rid.partition("/")
             if not isinstance(stored, dict) or "spec" not in stored or "hash" not in stored:
@@ -246,7 +304,10 @@ class ServeTarget:
         self.prompt_versions = data.get("prompts") or {}
         lease = data.get("lease")
         if isinstance(lease, dict) and isinstance(lease.get("holder"), str):
-            self.lease = Lease(lease["holder"], float(lease.get("expires", 0)))
+            identity = lease.get("identity")
+            self.lease = Lease(
+                lease["holder"], float(lease.get("expires", 0)), identity if isinstance(identity, dict) else None
+            )
         try:
             self.guardrails = self._compile_guardrails(self.of_kind(Guardrail), self.of_kind(Dataset))
         except HTTPError as exc:
@@ -265,6 +326,11 @@ class ServeTarget:
             if not record.unloaded:
                 self.routes[name] = self._load_record(name, record, path)
         self._index_shadows()
+        self.metrics.observations.retain({(n, v) for n, r in self.records.items() for v in r.versions})
+        if incarnation is None:
+            # Written before revisions had incarnations: it gets a new one now (a plan made
+            # against it is refused as stale once, which is the safe side).
+            self._save()
 
     def _load_record(self, name: str, record: ModelRecord, path: str) -> Route:
         versions: dict[str, ModelVersion] = {}
@@ -311,19 +377,34 @@ class ServeTarget:
                 **lease.to_json(),
             )
 
-    async def take_lease(self, holder: Any, ttl: Any) -> dict[str, Any]:
+    async def take_lease(
+        self, holder: Any, ttl: Any, identity: Any = None, takeover: Any = None
+    ) -> dict[str, Any]:
+        """Take or renew the lease; ``takeover`` names a holder the caller proved dead.
+
+        A takeover only swaps the lease when ``takeover`` is still its holder (or the
+        lease is free): two callers that both proved the same holder dead cannot both win.
+        """
         if not isinstance(holder, str) or not 0 < len(holder) <= 256:
             raise HTTPError(400, "'holder' must be a non-empty string (e.g. apply@host:pid)")
         if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 1 <= ttl <= 86400:
             raise HTTPError(400, "'ttl_s' must be a number of seconds between 1 and 86400")
+        if takeover is not None and not isinstance(takeover, str):
+            raise HTTPError(400, "'takeover' must be the holder name of the lease to take over (a string)")
+        identity = check_identity(identity)
         async with self.lock:
             lease = self.current_lease()
-            if lease is not None and lease.holder != holder:
+            if lease is not None and lease.holder not in (holder, takeover):
                 raise HTTPError(409, f"the target is leased to {lease.holder} until {rfc3339(lease.expires)}", **lease.to_json())
-            new = Lease(holder, self.clock() + float(ttl))
+            if identity is None and lease is not None and lease.holder == holder:
+                identity = lease.identity  # a renewal that does not repeat the identity keeps it
+            new = Lease(holder, self.clock() + float(ttl), identity)
             self._save(lease=new)
             self.lease = new
-            return new.to_json()
+            answer = new.to_json()
+            if lease is not None and lease.holder != holder:
+                answer["took_over"] = lease.holder
+            return answer
 
     async def release_lease(self, holder: Any) -> None:
         async with self.lock:
@@ -340,12 +421,12 @@ class ServeTarget:
     def _check_revision(self, expected: Any) -> None:
         if not isinstance(expected, str):
             raise HTTPError(400, "'expected_revision' (a string, from GET /admin/v1/state) is required")
-        if expected != str(self.revision):
+        if expected != self.revision:
             raise HTTPError(
                 409,
                 f"expected revision {expected} but the target is at {self.revision}: "
                 "live state moved; read it again and re-plan",
-                revision=str(self.revision),
+                revision=self.revision,
             )
 
     def _compile_guardrails(
@@ -402,7 +483,7 @@ class ServeTarget:
                 await self._apply_model(resource, canonical, spec_hash, activate)
             else:
                 self._apply_other(resource, canonical, spec_hash)
-            return {"revision": str(self.revision), "resource": self.entry(rid)}
+            return {"revision": self.revision, "resource": self.entry(rid)}
 
     def _apply_other(self, resource: Resource, canonical: dict[str, Any], spec_hash: str) -> None:
         rid = resource.id
@@ -421,10 +502,10 @@ class ServeTarget:
         if isinstance(resource, Prompt):
             prompts = {**prompts, resource.name: {**prompts.get(resource.name, {}), resource.spec.version: canonical}}
         resources = {**self.resources, rid: {"hash": spec_hash, "spec": canonical}}
-        self._save(resources=resources, prompts=prompts, revision=self.revision + 1)
+        self._save(resources=resources, prompts=prompts, counter=self.counter + 1)
         self.resources, self.parsed, self.prompt_versions = resources, parsed, prompts
         self.guardrails = guardrails
-        self.revision += 1
+        self.counter += 1
 
     async def _apply_model(self, model: Model, canonical: dict[str, Any], spec_hash: str, activate: bool) -> None:
         name, version = model.name, model.spec.version
@@ -470,11 +551,11 @@ class ServeTarget:
         rid = model.id
         resources = {**self.resources, rid: {"hash": spec_hash, "spec": canonical}}
         records = {**self.records, name: new_record}
-        self._save(resources=resources, records=records, revision=self.revision + 1)
+        self._save(resources=resources, records=records, counter=self.counter + 1)
         self.resources, self.records = resources, records
         self.parsed = {**self.parsed, rid: model}
         self.routes = {**self.routes, name: Route.build(versions, new_record.traffic, shadow)}
-        self.revision += 1
+        self.counter += 1
         self.metrics.forget(name, set(versions))
         for mv in versions.values():
             self._attach_features(mv)
@@ -493,7 +574,7 @@ class ServeTarget:
             resources = {k: v for k, v in self.resources.items() if k != rid}
             records = {k: v for k, v in self.records.items() if not (kind == "Model" and k == name)}
             prompts = {k: v for k, v in self.prompt_versions.items() if not (kind == "Prompt" and k == name)}
-            self._save(resources=resources, records=records, prompts=prompts, revision=self.revision + 1)
+            self._save(resources=resources, records=records, prompts=prompts, counter=self.counter + 1)
             self.resources, self.records, self.prompt_versions = resources, records, prompts
             self.parsed = {k: v for k, v in self.parsed.items() if k != rid}
             if kind == "Model":
@@ -501,9 +582,9 @@ class ServeTarget:
                 self.metrics.forget(name, set())
             if kind == "Guardrail":
                 self.guardrails = {k: v for k, v in self.guardrails.items() if k != name}
-            self.revision += 1
+            self.counter += 1
             self._index_shadows()
-            return {"revision": str(self.revision)}
+            return {"revision": self.revision}
 
     async def set_traffic(self, name: str, body: Any, lease_holder: str | None) -> dict[str, Any]:
         if not isinstance(body, dict):
@@ -533,11 +614,11 @@ class ServeTarget:
             record = self.records[name]
             new_record = ModelRecord(record.versions, dict(new_route.weights), shadow, record.unloaded)
             records = {**self.records, name: new_record}
-            self._save(records=records, revision=self.revision + 1)
+            self._save(records=records, counter=self.counter + 1)
             self.records = records
             self.routes = {**self.routes, name: new_route}
-            self.revision += 1
-            return {"revision": str(self.revision), "traffic": dict(new_route.weights), "shadow": shadow}
+            self.counter += 1
+            return {"revision": self.revision, "traffic": dict(new_route.weights), "shadow": shadow}
 
     async def set_loaded(self, name: str, loaded: bool, lease_holder: str | None) -> None:
         """The repository extension's load/unload: stop or resume serving, specs kept."""
@@ -554,13 +635,13 @@ class ServeTarget:
                 route = await loop.run_in_executor(None, self._load_record, name, record, str(self.store.path))
             new_record = ModelRecord(record.versions, record.traffic, record.shadow, not loaded)
             records = {**self.records, name: new_record}
-            self._save(records=records, revision=self.revision + 1)
+            self._save(records=records, counter=self.counter + 1)
             self.records = records
             if route is not None:
                 self.routes = {**self.routes, name: route}
             else:
                 self.routes = {k: v for k, v in self.routes.items() if k != name}
-            self.revision += 1
+            self.counter += 1
             self._index_shadows()
 
     def route(self, name: str) -> Route:

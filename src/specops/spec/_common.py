@@ -7,7 +7,14 @@ import re
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -25,6 +32,10 @@ __all__ = [
     "SpecModel",
     "VersionLabel",
     "duration_seconds",
+    "has_userinfo",
+    "redact_userinfo",
+    "repeats",
+    "unique",
 ]
 
 API_VERSION = "specops.dev/v1"
@@ -109,6 +120,71 @@ GPU_PROVIDERS = frozenset(
     }
 )
 
+def repeats(items: list[str]) -> str:
+    """What appears more than once, named: ``"'a' appears twice"``; empty when all are unique."""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    said = [
+        f"{item!r} appears {'twice' if n == 2 else f'{n} times'}" for item, n in counts.items() if n > 1
+    ]
+    return ", ".join(said)
+
+
+def unique(what: str, key: Any = None) -> Any:
+    """A list field whose items (or ``key(item)``) must not repeat; the error names the repeats.
+
+    On the field, not the model, so it is told with the model's other errors.
+    """
+
+    def check(items: list[Any]) -> list[Any]:
+        if twice := repeats([key(i) if key else i for i in items]):
+            raise ValueError(f"{what} must be unique: {twice}")
+        return items
+
+    return AfterValidator(check)
+
+
+class HintedValueError(ValueError):
+    """A validation failure that knows how to fix it: the hint travels to the diagnostic."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+# scheme://userinfo@ : anything before an '@' in the authority part of a url.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@]*@")
+
+
+def has_userinfo(url: str) -> bool:
+    """Whether ``url`` carries ``user[:password]@`` before its host."""
+    return bool(_USERINFO.search(url))
+
+
+def redact_userinfo(text: str) -> str:
+    """``http://user:pass@host/x`` -> ``http://***@host/x``, wherever a url appears in ``text``."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
+def _no_userinfo(hint: str) -> Any:
+    # Before any other check of the field, so a url that is also malformed still
+    # says the one thing that matters (its other errors would echo it, redacted).
+    def check(url: Any) -> Any:
+        if isinstance(url, str) and has_userinfo(url):
+            # The value is never echoed: it holds the secret.
+            raise HintedValueError("the url holds credentials (user:password@)", hint)
+        return url
+
+    return BeforeValidator(check)
+
+
+NoUserinfo = _no_userinfo(
+    "secrets are never written in specs: drop the user:password@ part and name the environment "
+    "variable that holds a token in auth.tokenEnv"
+)
+"""A url field that must not hold credentials (``Target.spec.url``)."""
+
 _REMOTE_SCHEMES = frozenset({"s3", "gs", "az", "abfss", "https", "http", "hf", "oci"})
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
@@ -128,6 +204,12 @@ def _check_uri(uri: str) -> str:
         if scheme not in _REMOTE_SCHEMES:
             known = ", ".join(sorted({"file", *_REMOTE_SCHEMES}))
             raise ValueError(f"unsupported uri scheme {scheme!r} (supported: {known})")
+        if has_userinfo(uri):
+            raise HintedValueError(
+                "the uri holds credentials (user:password@)",
+                "secrets are never written in specs: drop the user:password@ part and name the "
+                "environment variable that holds them in credentialsEnv",
+            )
         if not parts.netloc or parts.path in ("", "/"):
             raise ValueError(f"a {scheme}:// uri needs a host or bucket and a path")
         return uri

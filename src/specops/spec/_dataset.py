@@ -6,9 +6,9 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from specops.spec._common import ArtifactRef, Resource, SpecModel, VersionLabel
+from specops.spec._common import ArtifactRef, Resource, SpecModel, VersionLabel, unique
 
-__all__ = ["Column", "Dataset", "DatasetSpec", "FeatureProfile", "Histogram"]
+__all__ = ["MAX_BINS", "Column", "Dataset", "DatasetSpec", "FeatureProfile", "Histogram"]
 
 ColumnType = Literal["float", "int", "bool", "string", "category", "timestamp"]
 
@@ -36,18 +36,17 @@ class Column(SpecModel):
         return self
 
 
+def _column_name(column: Column) -> str:
+    return column.name
+
+
 class DataSchema(SpecModel):
-    columns: Annotated[list[Column], Field(min_length=1)]
+    columns: Annotated[list[Column], Field(min_length=1), unique("column names", _column_name)]
     label: str | None = Field(default=None, description="The target column, if any.")
 
     @model_validator(mode="after")
-    def _unique(self) -> DataSchema:
-        seen: set[str] = set()
-        for column in self.columns:
-            if column.name in seen:
-                raise ValueError(f"column {column.name!r} is declared twice")
-            seen.add(column.name)
-        if self.label is not None and self.label not in seen:
+    def _label_is_a_column(self) -> DataSchema:
+        if self.label is not None and self.label not in {c.name for c in self.columns}:
             raise ValueError(f"label column {self.label!r} is not among the columns")
         return self
 
@@ -55,9 +54,19 @@ class DataSchema(SpecModel):
         return next((c for c in self.columns if c.name == name), None)
 
 
+MAX_BINS = 50
+
+
 class Histogram(SpecModel):
-    edges: Annotated[list[float], Field(min_length=2)]
-    counts: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
+    """Counts of the reference data on bins (numpy's: half-open, the last one closed).
+
+    Edges may be equal-width or quantiles (``specops dataset profile`` writes
+    quantiles, so a skewed feature is not all in one bin); they increase
+    strictly, so a feature with few distinct values gets one bin per value.
+    """
+
+    edges: Annotated[list[float], Field(min_length=2, max_length=MAX_BINS + 1)]
+    counts: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1, max_length=MAX_BINS)]
 
     @model_validator(mode="after")
     def _shape(self) -> Histogram:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from typing import Any
@@ -11,8 +12,15 @@ from pydantic import BaseModel, ValidationError
 
 from specops._errors import Diagnostic
 from specops._yaml import Path, YamlDocument, format_path
+from specops.spec._common import HintedValueError, redact_userinfo
 
-__all__ = ["SECRET_WORDS", "diagnostics_from_validation", "known_fields", "suggest"]
+__all__ = [
+    "SECRET_WORDS",
+    "diagnostics_from_validation",
+    "error_paths",
+    "known_fields",
+    "suggest",
+]
 
 SECRET_WORDS = (
     "token",
@@ -138,9 +146,41 @@ def _resolve(loc: tuple[Any, ...], data: Any, names_field: bool) -> tuple[Path, 
     return tuple(real), tuple(shown)
 
 
+def error_paths(exc: ValidationError, data: Any) -> list[tuple[Path, str]]:
+    """``(path into data, error type)`` of each error: where in the document it lies."""
+    return [
+        (_resolve(tuple(e["loc"]), data, False)[0], e["type"])
+        for e in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
 def _input_repr(value: Any) -> str:
-    text = repr(value)
+    text = redact_userinfo(repr(value))  # a url's user:password@ is never echoed
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# What an unquoted scalar must look like for YAML 1.2 to read it as each type: a
+# string that does was quoted, and removing the quotes fixes it; one that does
+# not (``gpus: two``) needs another value, not a hint about quotes.
+_UNQUOTED = {
+    "int": re.compile(r"^[-+]?(0|[1-9][0-9_]*|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+    "float": re.compile(
+        r"^([-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)"
+        r"|\.(nan|NaN|NAN))$"
+    ),
+    "bool": re.compile(r"^(true|True|TRUE|false|False|FALSE)$"),
+}
+_EXPECTED = {"int": "an integer", "float": "a number", "bool": "true or false"}
+
+
+def _type_hint(etype: str, value: str) -> tuple[str, str]:
+    """Message and hint for a string where another scalar type belongs."""
+    want = etype.split("_", 1)[0]
+    message = f"expected {_EXPECTED[want]}, got the string {_input_repr(value)}"
+    text = value.strip()
+    if _UNQUOTED[want].match(text) or (want == "float" and _UNQUOTED["int"].match(text)):
+        return message, "remove the quotes"
+    return message, f"write {_EXPECTED[want]}"
 
 
 def diagnostics_from_validation(
@@ -191,7 +231,7 @@ def diagnostics_from_validation(
             message = f"{shown_value} {what}"
         elif etype in ("int_type", "float_type", "bool_type", "int_parsing", "float_parsing"):
             if isinstance(value, str):
-                hint = "remove the quotes"
+                message, hint = _type_hint(etype, value)
         elif etype == "literal_error":
             expected = str((error.get("ctx") or {}).get("expected", ""))
             options = [o.strip().strip("'") for o in expected.replace(" or ", ",").split(",")]
@@ -208,6 +248,9 @@ def diagnostics_from_validation(
             message = "missing `type` that says which kind of entry this is"
         elif etype in ("value_error", "assertion_error"):
             message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+            cause = (error.get("ctx") or {}).get("error")
+            if isinstance(cause, HintedValueError):
+                hint = cause.hint
         key = (shown, message)
         if key in seen:
             continue

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,19 +14,24 @@ from pydantic import ValidationError
 
 from specops._core import canonical_hash
 from specops._errors import Diagnostic, SpecError
+from specops._git import walk_spec_files
 from specops._yaml import (
     MAX_FILE_BYTES,
     PackedDocument,
     YamlDocument,
     decode_spec_bytes,
+    format_path,
     load_documents,
 )
 from specops.spec._common import API_VERSION, Ref, Resource
 from specops.spec._document_checks import check_document
-from specops.spec._errors_map import diagnostics_from_validation, suggest
+from specops.spec._errors_map import diagnostics_from_validation, error_paths, suggest
 from specops.spec._kinds import KIND_ORDER, KINDS
+from specops.spec._salvage import salvage
 
 __all__ = [
+    "BrokenDocument",
+    "DocumentDiagnostic",
     "Estate",
     "LoadedSpec",
     "discover",
@@ -82,6 +89,104 @@ class LoadedSpec:
 
 _ORDER = operator.attrgetter("order")
 
+_NAME = re.compile(r"^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Problems of a file that defines nothing: it cannot be the document a reference means.
+_DEFINES_NOTHING = frozenset({"empty", "not_found"})
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenDocument:
+    """A document (or a whole file) that failed to load, and what it may have defined.
+
+    ``kind`` and ``name`` are None where the document does not say them
+    validly (an unknown kind, an invalid name, a file that is not YAML): a
+    reference to an undefined resource may then mean it. ``refs`` are the
+    references its valid parts make (with where each is written), checked
+    like those of a valid spec.
+    """
+
+    path: str
+    line: int
+    kind: str | None
+    name: str | None
+    refs: tuple[Ref, ...] = ()
+    ref_positions: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind or '?'}/{self.name or '?'}"
+
+    def may_define(self, kind: str, name: str) -> bool:
+        return self.kind in (None, kind) and self.name in (None, name)
+
+    def position(self, field_path: tuple[str | int, ...]) -> tuple[int, int]:
+        for ref, position in zip(self.refs, self.ref_positions, strict=True):
+            if ref.path == field_path:
+                return position
+        return (self.line, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentDiagnostic(Diagnostic):
+    """The first error of a document that failed, carrying what the document is.
+
+    It travels wherever diagnostics go (the planner's parse cache too), so a
+    plan knows the broken documents as validate does.
+    """
+
+    document: BrokenDocument | None = None
+
+
+def _carrying(problems: list[Diagnostic], broken: BrokenDocument) -> list[Diagnostic]:
+    if not problems:  # pragma: no cover - a failed document always has an error
+        return problems
+    first = problems[0]
+    fields = {f.name: getattr(first, f.name) for f in dataclasses.fields(Diagnostic)}
+    return [DocumentDiagnostic(**fields, document=broken), *problems[1:]]
+
+
+def _identity(resource: str) -> tuple[str | None, str | None]:
+    """The kind and name a diagnostic's ``Kind/name`` says, each None where unknown or invalid."""
+    kind, _, name = resource.partition("/")
+    return (kind if kind in KINDS else None, name if _NAME.match(name) else None)
+
+
+def broken_documents(problems: Iterable[Diagnostic], estate: Estate) -> list[BrokenDocument]:
+    """Every document that failed, as its diagnostics tell it.
+
+    A document's first error carries what it is (``DocumentDiagnostic``); a
+    file that failed as a whole (not YAML, unreadable, a refused link) may
+    define anything; an older diagnostic's ``resource`` says its identity.
+    """
+    out: list[BrokenDocument] = []
+    seen: set[tuple[str, str]] = set()
+    carried: set[tuple[str, str]] = set()
+    problems = sorted(problems, key=Diagnostic.sort_key)
+    for problem in problems:
+        if isinstance(problem, DocumentDiagnostic) and problem.document is not None:
+            document = dataclasses.replace(problem.document, path=problem.path)  # re-homed copies
+            out.append(document)
+            seen.add((document.path, document.id))
+            carried.add((problem.path, problem.resource))
+    paths = {b.path for b in out}
+    for problem in problems:
+        if problem.severity != "error" or problem.code in _DEFINES_NOTHING:
+            continue
+        if problem.resource in estate.specs or (problem.path, problem.resource) in carried:
+            continue  # a valid resource's own problem (a duplicate, a secret), or told above
+        if problem.resource:
+            kind, name = _identity(problem.resource)
+        elif problem.path in paths:
+            continue  # a document-level problem of a file already listed
+        else:
+            kind = name = None
+        broken = BrokenDocument(problem.path, problem.line, kind, name)
+        if (broken.path, broken.id) not in seen:
+            seen.add((broken.path, broken.id))
+            paths.add(broken.path)
+            out.append(broken)
+    return out
+
 
 @dataclass
 class Estate:
@@ -91,6 +196,8 @@ class Estate:
     specs: dict[str, LoadedSpec] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
+    broken: list[BrokenDocument] = field(default_factory=list)
+    """Documents that failed to load: what a reference to an undefined resource may mean."""
 
     def __iter__(self) -> Iterator[LoadedSpec]:
         return iter(sorted(self.specs.values(), key=_ORDER))
@@ -122,20 +229,25 @@ def find_root(start: Path) -> Path:
     return base
 
 
-def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Diagnostic]]:
-    """Spec files under ``paths``: ``.yaml``/``.yml``, sorted, hidden directories skipped."""
+def discover(
+    paths: Sequence[Path], root: Path | None = None
+) -> tuple[list[Path], list[Diagnostic]]:
+    """Spec files under ``paths``: ``.yaml``/``.yml``, sorted, hidden directories skipped.
+
+    Specs come only from inside the repository at ``root`` (found from the
+    first path when not given): a symlink or a nested repository is reported,
+    never followed or skipped.
+    """
     found: list[Path] = []
     seen: set[Path] = set()
     problems: list[Diagnostic] = []
+    if root is None and paths:
+        root = find_root(paths[0])
     for path in paths:
-        if path.is_dir():
-            for dirpath, dirnames, filenames in os.walk(path):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                found.extend(
-                    Path(dirpath, f) for f in sorted(filenames) if f.endswith(SPEC_SUFFIXES)
-                )
-        elif path.is_file():
-            found.append(path)
+        if path.is_dir() or path.is_symlink() or path.is_file():
+            files, refused = walk_spec_files(path, root or Path.cwd())
+            found.extend(files)
+            problems.extend(refused)
         else:
             problems.append(
                 Diagnostic(str(path), 0, 0, "no such file or directory", code="not_found")
@@ -159,6 +271,14 @@ def _display(path: Path, root: Path) -> str:
 
 def parse_document(doc: YamlDocument, path: str) -> tuple[Resource | None, list[Diagnostic]]:
     """Validate one YAML document as a spec of its kind."""
+    resource, problems, _ = _parse_document(doc, path)
+    return resource, problems
+
+
+def _parse_document(
+    doc: YamlDocument, path: str
+) -> tuple[Resource | None, list[Diagnostic], BrokenDocument | None]:
+    """``parse_document``, with what a failed document may define and the references it makes."""
     data = doc.data
     if not isinstance(data, dict):
         what = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
@@ -171,12 +291,20 @@ def parse_document(doc: YamlDocument, path: str) -> tuple[Resource | None, list[
                 hint="start with apiVersion, kind, metadata and spec",
                 code="not_a_mapping",
             )
-        ]
+        ], BrokenDocument(path, doc.line, None, None)
     api = data.get("apiVersion")
     kind = data.get("kind")
     resource = ""
-    if isinstance(kind, str) and isinstance(data.get("metadata"), dict):
-        resource = f"{kind}/{data['metadata'].get('name', '')}"
+    metadata = data.get("metadata")
+    if isinstance(kind, str) and isinstance(metadata, dict):
+        resource = f"{kind}/{metadata.get('name', '')}"
+    raw_name = metadata.get("name") if isinstance(metadata, dict) else None
+    broken = BrokenDocument(
+        path,
+        doc.line,
+        kind if isinstance(kind, str) and kind in KINDS else None,
+        raw_name if isinstance(raw_name, str) and _NAME.match(raw_name) else None,
+    )
     if api != API_VERSION:
         if api is None:
             message, hint = "required field is missing", f"add `apiVersion: {API_VERSION}`"
@@ -195,7 +323,7 @@ def parse_document(doc: YamlDocument, path: str) -> tuple[Resource | None, list[
                 code="api_version",
                 resource=resource,
             )
-        ]
+        ], broken
     cls = KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         known = ", ".join(KINDS)
@@ -209,21 +337,44 @@ def parse_document(doc: YamlDocument, path: str) -> tuple[Resource | None, list[
             Diagnostic(
                 path, line, column, message, field="kind", hint=hint, code="kind", resource=resource
             )
-        ]
+        ], broken
     try:
-        return cls.model_validate(data), []
+        return cls.model_validate(data), [], None
     except ValidationError as exc:
-        return None, diagnostics_from_validation(exc, cls, doc, path, resource)
+        problems = diagnostics_from_validation(exc, cls, doc, path, resource)
+        # The rest of the story at once: validators of the valid parts, and references.
+        findings, refs = salvage(cls, data, error_paths(exc, data))
+        said = {(d.field, d.message) for d in problems}
+        for finding in findings:
+            shown = format_path(finding.path)
+            if (shown, finding.message) in said:
+                continue
+            line, column = doc.position(finding.path)
+            problems.append(
+                Diagnostic(
+                    path, line, column, finding.message, field=shown, hint=finding.hint,
+                    code="value_error", resource=resource,
+                )
+            )
+        positions = tuple(doc.position(r.path) for r in refs)
+        return None, problems, dataclasses.replace(broken, refs=tuple(refs), ref_positions=positions)
 
 
 def parse_text(
     text: str, path: str
 ) -> tuple[list[tuple[Resource, YamlDocument]], list[Diagnostic]]:
     """Parse and validate every document of one file's text."""
+    resources, problems, _ = _parse_text(text, path)
+    return resources, problems
+
+
+def _parse_text(
+    text: str, path: str
+) -> tuple[list[tuple[Resource, YamlDocument]], list[Diagnostic], list[BrokenDocument]]:
     try:
         documents = load_documents(text, path)
     except SpecError as exc:
-        return [], exc.diagnostics
+        return [], exc.diagnostics, []
     if not documents:
         return [], [
             Diagnostic(
@@ -234,16 +385,20 @@ def parse_text(
                 hint="add a spec or delete the file",
                 code="empty",
             )
-        ]
+        ], []
     resources: list[tuple[Resource, YamlDocument]] = []
     problems: list[Diagnostic] = []
+    broken: list[BrokenDocument] = []
     for doc in documents:
-        resource, diagnostics = parse_document(doc, path)
+        resource, diagnostics, failed = _parse_document(doc, path)
+        if failed is not None:
+            broken.append(failed)
+            diagnostics = _carrying(diagnostics, failed)
         problems.extend(diagnostics)
         if resource is not None:
             problems.extend(check_document(resource, doc, path))
             resources.append((resource, doc))
-    return resources, problems
+    return resources, problems, broken
 
 
 def parse_bytes(
@@ -264,9 +419,15 @@ ParsedEntry = (
 
 
 def build_estate(
-    root: Path, parsed: Iterable[tuple[str, Sequence[ParsedEntry]]]
+    root: Path,
+    parsed: Iterable[tuple[str, Sequence[ParsedEntry]]],
+    problems_so_far: Iterable[Diagnostic] = (),
 ) -> tuple[Estate, list[Diagnostic]]:
-    """Index parsed resources by identity; a second definition of an identity is an error."""
+    """Index parsed resources by identity; a second definition of an identity is an error.
+
+    ``problems_so_far`` (the parse diagnostics) tell which documents failed,
+    so a reference to one of them is reported as such (``Estate.broken``).
+    """
     estate = Estate(root=root)
     problems: list[Diagnostic] = []
     for path, resources in parsed:
@@ -293,6 +454,7 @@ def build_estate(
             estate.specs[resource.id] = LoadedSpec(
                 resource, path, doc, known or canonical_hash(resource.canonical())
             )
+    estate.broken = broken_documents(problems_so_far, estate)
     return estate, problems
 
 
@@ -307,17 +469,19 @@ def load_estate(
     Raises ``SpecError`` listing every problem of every file; warnings that do
     not block are kept on ``Estate.warnings``.
     """
-    from specops.spec._validate import check_estate
+    from specops.spec._validate import check_estate, check_signatures
 
     given = [Path(p) for p in paths] or [Path("specs")]
     root = (root or find_root(given[0])).resolve()
-    files, problems = discover(given)
+    files, problems = discover(given, root)
     parsed: list[tuple[str, list[tuple[Resource, YamlDocument]]]] = []
     for file in files:
         display = _display(file, root)
         try:
-            size = file.stat().st_size
-            with file.open("rb") as handle:  # a huge file is never read whole
+            # O_NOFOLLOW: a link that appeared since the listing is refused, not followed.
+            fd = os.open(file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as handle:  # a huge file is never read whole
+                size = os.fstat(handle.fileno()).st_size
                 raw = handle.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             problems.append(
@@ -327,10 +491,11 @@ def load_estate(
         resources, diagnostics = parse_bytes(raw, display, size)
         problems.extend(diagnostics)
         parsed.append((display, resources))
-    estate, duplicates = build_estate(root, parsed)
+    estate, duplicates = build_estate(root, parsed, problems)
     problems.extend(duplicates)
-    invalid = frozenset(d.resource for d in problems if d.resource and d.severity == "error")
-    problems.extend(check_estate(estate, verify_artifacts=verify_artifacts, invalid=invalid))
+    problems.extend(check_estate(estate, verify_artifacts=verify_artifacts))
+    if verify_artifacts:
+        problems.extend(check_signatures(estate))
     errors = [d for d in problems if d.severity == "error"]
     estate.warnings = sorted(
         (d for d in problems if d.severity == "warning"), key=Diagnostic.sort_key

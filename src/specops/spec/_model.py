@@ -17,6 +17,8 @@ from specops.spec._common import (
     SemVer,
     SpecModel,
     VersionLabel,
+    repeats,
+    unique,
 )
 
 __all__ = ["Model", "ModelSpec", "TensorSpec"]
@@ -53,22 +55,22 @@ class TensorSpec(SpecModel):
                     f"{len(self.features)} features are named but the last dimension of shape "
                     f"{self.shape} is not {len(self.features)}"
                 )
-            if len(set(self.features)) != len(self.features):
-                raise ValueError("feature names must be unique")
+            if twice := repeats(self.features):
+                raise ValueError(f"feature names must be unique: {twice}")
         return self
+
+
+def _tensor_name(tensor: TensorSpec) -> str:
+    return tensor.name
 
 
 class Signature(SpecModel):
-    inputs: Annotated[list[TensorSpec], Field(min_length=1)]
-    outputs: Annotated[list[TensorSpec], Field(min_length=1)]
-
-    @model_validator(mode="after")
-    def _unique(self) -> Signature:
-        for side in ("inputs", "outputs"):
-            names = [t.name for t in getattr(self, side)]
-            if len(set(names)) != len(names):
-                raise ValueError(f"{side} tensor names must be unique")
-        return self
+    inputs: Annotated[
+        list[TensorSpec], Field(min_length=1), unique("input tensor names", _tensor_name)
+    ]
+    outputs: Annotated[
+        list[TensorSpec], Field(min_length=1), unique("output tensor names", _tensor_name)
+    ]
 
 
 class Runtime(SpecModel):
@@ -199,7 +201,7 @@ class ModelSpec(SpecModel):
     format: Literal["onnx"] = "onnx"
     signature: Signature
     runtime: Runtime = Field(default_factory=Runtime)
-    targets: Annotated[list[Name], Field(min_length=1)] = Field(
+    targets: Annotated[list[Name], Field(min_length=1), unique("targets")] = Field(
         description="Targets the model is placed on."
     )
     trained_on: Lineage | None = Field(
@@ -214,12 +216,6 @@ class ModelSpec(SpecModel):
     scaling: Scaling | None = Field(
         default=None, description="Replicas and CPUs per replica; honoured by ray-serve targets."
     )
-
-    @model_validator(mode="after")
-    def _unique_targets(self) -> ModelSpec:
-        if len(set(self.targets)) != len(self.targets):
-            raise ValueError("targets must be unique")
-        return self
 
 
 class Model(Resource):

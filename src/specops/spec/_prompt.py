@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from specops.spec._common import Name, Ref, Resource, SemVer, SpecModel
+from specops.spec._common import Name, Ref, Resource, SemVer, SpecModel, unique
 
 __all__ = ["PLACEHOLDER", "Prompt", "PromptSpec", "template_variables"]
 
@@ -31,6 +31,10 @@ class Variable(SpecModel):
     required: bool = True
     max_length: Annotated[int, Field(ge=1)] | None = None
     default: str | None = None
+
+
+def _variable_name(variable: Variable) -> str:
+    return variable.name
 
 
 class Parameters(SpecModel):
@@ -58,7 +62,9 @@ class PromptSpec(SpecModel):
     model: Name = Field(description="The model this prompt is rendered for.")
     template: Annotated[str, Field(min_length=1, max_length=100_000)]
     format: Literal["text", "chat"] = "text"
-    variables: list[Variable] = Field(default_factory=list)
+    variables: Annotated[list[Variable], unique("variable names", _variable_name)] = Field(
+        default_factory=list
+    )
     parameters: Parameters = Field(default_factory=Parameters)
     evaluation: Evaluation | None = None
 
@@ -70,9 +76,6 @@ class PromptSpec(SpecModel):
                     f"unsupported template syntax {match.group(0)!r}: only {{{{ variable }}}} "
                     "placeholders are allowed"
                 )
-        names = [v.name for v in self.variables]
-        if len(set(names)) != len(names):
-            raise ValueError("variable names must be unique")
         return self
 
 

@@ -6,7 +6,14 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from specops.spec._common import GPU_PROVIDERS, EnvVarName, Provider, Resource, SpecModel
+from specops.spec._common import (
+    GPU_PROVIDERS,
+    EnvVarName,
+    NoUserinfo,
+    Provider,
+    Resource,
+    SpecModel,
+)
 
 __all__ = ["Target", "TargetSpec"]
 
@@ -51,7 +58,7 @@ class TargetSpec(SpecModel):
         default="specops-serve",
         description="The serving runtime at the url: specops serve, or a Ray cluster's dashboard (REST API).",
     )
-    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")] = Field(
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$"), NoUserinfo] = Field(
         description="Base url of the target, e.g. http://127.0.0.1:8480."
     )
     environment: Literal["development", "staging", "production"]

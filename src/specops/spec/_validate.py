@@ -8,21 +8,23 @@ the parsed blob and a warm plan never repeats them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
-from specops._errors import Diagnostic, Severity
+from specops._errors import Diagnostic, Severity, SpecOpsError
+from specops._onnx import OnnxLoadError, TensorInfo, graph_signature, signature_problems
 from specops._yaml import format_path
 from specops.spec._common import ArtifactRef, Ref, is_repo_path
 from specops.spec._dataset import Dataset
 from specops.spec._errors_map import suggest
 from specops.spec._guardrail import ClassifierCheck, Guardrail
-from specops.spec._load import Estate, LoadedSpec
+from specops.spec._load import BrokenDocument, Estate, LoadedSpec
 from specops.spec._model import Model
 from specops.spec._slo import SLO, DriftObjective
 from specops.spec._target import Target
 
-__all__ = ["check_estate"]
+__all__ = ["check_estate", "check_signatures"]
 
 def _diag(
     spec: LoadedSpec,
@@ -46,52 +48,91 @@ def _diag(
     )
 
 
-def check_estate(
-    estate: Estate, *, verify_artifacts: bool = False, invalid: frozenset[str] = frozenset()
-) -> list[Diagnostic]:
-    """``invalid``: identities whose documents failed to validate (already reported), so
-    references to them are not reported a second time as dangling."""
+def check_estate(estate: Estate, *, verify_artifacts: bool = False) -> list[Diagnostic]:
+    """Checks across the resources of an estate (and the references of its broken documents)."""
     problems: list[Diagnostic] = []
     for spec in estate:
-        problems.extend(_check_references(estate, spec, invalid))
+        problems.extend(_check_references(estate, spec))
         problems.extend(_check_artifacts(estate.root, spec, verify_artifacts))
         resource = spec.resource
         if isinstance(resource, Model):
             problems.extend(_check_model(estate, spec, resource))
         elif isinstance(resource, SLO):
             problems.extend(_check_slo(estate, spec, resource))
+    for broken in estate.broken:  # what a broken document's valid parts refer to, told now
+        problems.extend(_check_references(estate, broken))
     problems.extend(_check_cycles(estate))
     return problems
 
 
-def _check_references(
-    estate: Estate, spec: LoadedSpec, invalid: frozenset[str]
-) -> Iterator[Diagnostic]:
+def _ref_diag(
+    spec: LoadedSpec | BrokenDocument, path: tuple[str | int, ...], message: str, hint: str, code: str
+) -> Diagnostic:
+    line, column = spec.position(path)
+    known = isinstance(spec, LoadedSpec) or (spec.kind is not None and spec.name is not None)
+    resource = spec.id if known else ""
+    # A reference to a broken document is that document's error, told where it is
+    # felt: a warning, so one mistake stays one error.
+    severity: Severity = "warning" if code == "ref_invalid" else "error"
+    return Diagnostic(
+        spec.path, line, column, message, field=format_path(path), hint=hint, code=code,
+        severity=severity, resource=resource,
+    )
+
+
+def _check_references(estate: Estate, spec: LoadedSpec | BrokenDocument) -> Iterator[Diagnostic]:
     for ref in spec.refs:
-        if f"{ref.kind}/{ref.name}" in estate or f"{ref.kind}/{ref.name}" in invalid:
+        target = f"{ref.kind}/{ref.name}"
+        if target in estate:
+            continue
+        # A broken document may be the one meant: say so, never "it is something else".
+        exact = [b for b in estate.broken if b.kind == ref.kind and b.name == ref.name]
+        maybe = [b for b in estate.broken if b.may_define(ref.kind, ref.name) and b is not spec]
+        if exact:
+            where = exact[0]
+            yield _ref_diag(
+                spec,
+                ref.path,
+                f"refers to {target}, but the referenced document is invalid "
+                f"({where.path}:{where.line})",
+                f"fix the errors reported in {where.path}",
+                "ref_invalid",
+            )
+            continue
+        if maybe:
+            places = ", ".join(f"{b.path}:{b.line}" for b in maybe[:3])
+            more = f" and {len(maybe) - 3} more" if len(maybe) > 3 else ""
+            yield _ref_diag(
+                spec,
+                ref.path,
+                f"refers to {target}, which no valid spec defines; the referenced document may "
+                f"be an invalid one ({places}{more})",
+                f"fix the errors reported in {maybe[0].path}",
+                "ref_invalid",
+            )
             continue
         other = [s.id for s in estate if s.resource.name == ref.name]
         if other:
-            yield _diag(
+            yield _ref_diag(
                 spec,
                 ref.path,
-                f"refers to {ref.kind}/{ref.name}, but {ref.name!r} is a {other[0].split('/')[0]}",
-                hint=f"this field names a {ref.kind}",
-                code="wrong_kind",
+                f"refers to {target}, but {ref.name!r} is a {other[0].split('/')[0]}",
+                f"this field names a {ref.kind}",
+                "wrong_kind",
             )
             continue
         names = [s.resource.name for s in estate.of_kind(ref.kind)]
-        yield _diag(
+        yield _ref_diag(
             spec,
             ref.path,
-            f"{ref.kind}/{ref.name} does not exist",
-            hint=suggest(ref.name, names)
+            f"{target} does not exist",
+            suggest(ref.name, names)
             or (
                 f"known {ref.kind} names: {', '.join(names)}"
                 if names
                 else f"define a {ref.kind} named {ref.name!r}"
             ),
-            code="dangling",
+            "dangling",
         )
 
 
@@ -269,10 +310,30 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _local_file(uri: str) -> Path | None:
+    """The path of a ``file://`` uri, or None for another scheme."""
+    parts = urlsplit(uri)
+    return Path(unquote(parts.path)) if parts.scheme.lower() == "file" else None
+
+
 def _check_artifacts(root: Path, spec: LoadedSpec, verify: bool) -> Iterator[Diagnostic]:
     for path, artifact in _artifacts(spec):
         if not is_repo_path(artifact.uri):
-            continue  # remote and file:// artifacts are fetched and verified at apply time
+            # Remote artifacts are fetched and verified at apply time; a file:// one is
+            # checked when this machine has it (it may live on the target's host only).
+            local = _local_file(artifact.uri)
+            if verify and local is not None and local.is_file():
+                actual = file_sha256(local)
+                if actual != artifact.sha256:
+                    yield _diag(
+                        spec,
+                        (*path, "sha256"),
+                        f"sha256 of {artifact.uri} is {actual}",
+                        hint="the file changed or the digest is wrong; a changed artifact needs "
+                        "a new version",
+                        code="artifact_checksum",
+                    )
+            continue
         local = root / artifact.uri
         if not local.is_file():
             yield _diag(
@@ -292,3 +353,82 @@ def _check_artifacts(root: Path, spec: LoadedSpec, verify: bool) -> Iterator[Dia
                     hint="the file changed or the digest is wrong; a changed artifact needs a new version",
                     code="artifact_checksum",
                 )
+
+
+ReadRepoFile = Callable[[str], bytes]
+"""Reads a repository-relative path (from the work tree, or from a git tree at a ref)."""
+
+
+def check_signatures(
+    estate: Estate, read: ReadRepoFile | None = None, only: Collection[str] | None = None
+) -> list[Diagnostic]:
+    """Each Model's ONNX file against its declared signature, before anything is applied.
+
+    The file is read when it lives in the repository (through ``read``; the
+    work tree under ``estate.root`` by default) or at a ``file://`` path on
+    this machine; remote artifacts are checked by apply. A file whose sha256
+    is not the spec's is skipped here (that mismatch is its own error), as is
+    a missing one. ``only`` limits the check to these resource ids (a plan
+    checks the models it changes). The message is apply's, from the same function.
+    """
+    problems: list[Diagnostic] = []
+    for spec in estate.of_kind("Model"):
+        if only is not None and spec.id not in only:
+            continue
+        model = spec.resource
+        assert isinstance(model, Model)
+        artifact = model.spec.artifact
+        data = _read_artifact(estate.root, artifact.uri, read)
+        if data is None or hashlib.sha256(data).hexdigest() != artifact.sha256:
+            continue
+        try:
+            inputs, outputs = _signature_of(artifact.sha256, data)
+        except OnnxLoadError as exc:
+            problems.append(
+                _diag(
+                    spec,
+                    ("spec", "artifact", "uri"),
+                    f"{artifact.uri} is {exc}",
+                    hint="the artifact must be an ONNX model file",
+                    code="artifact_onnx",
+                )
+            )
+            continue
+        signature = model.spec.signature
+        found = signature_problems(signature.inputs, signature.outputs, inputs, outputs)
+        if found:
+            problems.append(
+                _diag(
+                    spec,
+                    ("spec", "signature"),
+                    f"the model does not match the spec's signature: {'; '.join(found)}",
+                    hint=f"make spec.signature say what {artifact.uri} takes and gives, or export "
+                    "the model with the declared signature (a classifier exported with a ZipMap "
+                    "output gives a sequence of maps, not a tensor)",
+                    code="signature",
+                )
+            )
+    return problems
+
+
+def _read_artifact(root: Path, uri: str, read: ReadRepoFile | None) -> bytes | None:
+    try:
+        if is_repo_path(uri):
+            return read(uri) if read is not None else (root / uri).read_bytes()
+        local = _local_file(uri)
+        return local.read_bytes() if local is not None else None
+    except (OSError, SpecOpsError):  # missing: reported as artifact_missing where it must exist
+        return None
+
+
+_SIGNATURES: dict[str, tuple[list[TensorInfo], list[TensorInfo]]] = {}
+
+
+def _signature_of(sha256: str, data: bytes) -> tuple[list[TensorInfo], list[TensorInfo]]:
+    """Keyed by the verified digest (not the bytes, which may be large): a graph is parsed once."""
+    found = _SIGNATURES.get(sha256)
+    if found is None:
+        if len(_SIGNATURES) >= 256:
+            _SIGNATURES.clear()
+        found = _SIGNATURES[sha256] = graph_signature(data)
+    return found

@@ -52,9 +52,20 @@ class TargetDriver(Protocol):
         ...
 
     def acquire(
-        self, holder: str, ttl_s: float, *, kind: str = "apply", identity: dict[str, Any] | None = None
+        self,
+        holder: str,
+        ttl_s: float,
+        *,
+        kind: str = "apply",
+        identity: dict[str, Any] | None = None,
+        takeover: str | None = None,
     ) -> dict[str, Any]:
-        """Take or renew the lease; later mutations of an ``apply`` lease carry its holder."""
+        """Take or renew the lease; later mutations of an ``apply`` lease carry its holder.
+
+        ``identity`` (host, boot id, pid namespace, pid, start time) lets the next runner prove
+        this holder dead; ``takeover`` names a holder the caller proved dead, and the target
+        swaps only while that holder still holds the lease.
+        """
         ...
 
     def release(self, holder: str | None = None, *, kind: str = "apply") -> None:

@@ -378,10 +378,16 @@ class RayServeDriver:
     # -- leases and changes ------------------------------------------------------------
 
     def acquire(
-        self, holder: str, ttl_s: float, *, kind: str = "apply", identity: dict[str, Any] | None = None
+        self,
+        holder: str,
+        ttl_s: float,
+        *,
+        kind: str = "apply",
+        identity: dict[str, Any] | None = None,
+        takeover: str | None = None,
     ) -> dict[str, Any]:
         self._ensure_router()  # the lease lives in the router's actor
-        return self.router.acquire(holder, ttl_s, kind=kind, identity=identity)
+        return self.router.acquire(holder, ttl_s, kind=kind, identity=identity, takeover=takeover)
 
     def release(self, holder: str | None = None, *, kind: str = "apply") -> None:
         self.router.release(holder, kind=kind)

@@ -199,11 +199,19 @@ class ServeDriver:
     # -- leases ------------------------------------------------------------------
 
     def acquire(
-        self, holder: str, ttl_s: float, *, kind: str = "apply", identity: dict[str, Any] | None = None
+        self,
+        holder: str,
+        ttl_s: float,
+        *,
+        kind: str = "apply",
+        identity: dict[str, Any] | None = None,
+        takeover: str | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"holder": holder, "ttl_s": ttl_s}
         if identity is not None:
             body["identity"] = identity
+        if takeover is not None:
+            body["takeover"] = takeover
         answer = _dict(self._call("POST", "/lease", body, query=_kind(kind), lease=holder)[1])
         if kind == "apply":
             self.lease = holder
