@@ -111,15 +111,29 @@ class RemoteSession(Session):
         self.outputs = [TensorInfo(n, d, tuple(s)) for n, d, s in described["outputs"]]
 
     def run(self, feeds: dict[str, np.ndarray], outputs: list[str] | None = None) -> list[np.ndarray]:
+        """From a worker thread (blocking)."""
         try:
-            kind, value = self._handle.run.remote(feeds, outputs).result()
+            answer = self._handle.run.remote(feeds, outputs).result()
         except Exception as exc:  # the version's replicas are gone or failing: the model's error
             raise OnnxRunError(f"the version's Ray deployment failed: {type(exc).__name__}: {exc}") from None
-        if kind == "input":
-            raise OnnxInputError(value)
-        if kind == "run":
-            raise OnnxRunError(value)
-        return list(value)
+        return _answer(answer)
+
+    async def run_async(self, feeds: dict[str, np.ndarray], outputs: list[str] | None = None) -> list[np.ndarray]:
+        """On the router's event loop (``serve._infer`` awaits it: no thread hand-off)."""
+        try:
+            answer = await self._handle.run.remote(feeds, outputs)
+        except Exception as exc:
+            raise OnnxRunError(f"the version's Ray deployment failed: {type(exc).__name__}: {exc}") from None
+        return _answer(answer)
+
+
+def _answer(answer: tuple[str, Any]) -> list[np.ndarray]:
+    kind, value = answer
+    if kind == "input":
+        raise OnnxInputError(value)
+    if kind == "run":
+        raise OnnxRunError(value)
+    return list(value)
 
 
 # -- the router ----------------------------------------------------------------------

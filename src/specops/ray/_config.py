@@ -35,6 +35,7 @@ ROUTER_DEPLOYMENT = "Router"
 VERSION_DEPLOYMENT = "Version"
 SURGE_PERCENT = 100
 DEFAULT_CPUS = 0.1
+ROUTER_ONGOING = 64
 
 
 def router_app_name(target: str) -> str:
@@ -89,6 +90,8 @@ def router_app(
                 "name": ROUTER_DEPLOYMENT,
                 "num_replicas": replicas,
                 "max_surge_percent": SURGE_PERCENT,
+                # The router only awaits the versions: many requests in flight cost it little.
+                "max_ongoing_requests": ROUTER_ONGOING,
                 "ray_actor_options": {"num_cpus": cpus},
                 "user_config": routing,
             }
