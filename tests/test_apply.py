@@ -71,3 +71,8 @@ def test_apply_promote_and_roll_back(estate: Path, target: LocalTarget, tmp_path
     model = rows["Model/fraud-scorer"]
     assert (model["sync"], model["health"], model["traffic"]) == ("OutOfSync", "Healthy", {"1.1.0": 100})
     assert model["providers"] == ["CPUExecutionProvider"]
+    # The target recorded the rollback: status explains it and the next plan does not propose 1.2.0 again.
+    assert live_model(target)["rolled_back"]["1.2.0"]["by"] == "analysis"
+    assert model["message"].startswith("1.2.0 rolled back at ") and "guardrail block rate" in model["message"]
+    code, out, err = run_cli("plan", "--repo", str(estate), "--no-policy")
+    assert code == 0 and "Model/fraud-scorer 1.2.0 was rolled back on local-cpu" in out

@@ -21,6 +21,13 @@ def test_demo_runs_the_whole_loop_and_stops_its_server() -> None:
     assert "generated traffic:" in out and " 0 failed" in out
     assert "analysis at 10% Failed: objective guardrail block rate <= baseline" in out
     assert "Model/fraud-scorer on local-cpu: rolled back; 1.1.0 serves 100%" in out
+    # After the canaries: a version that fails real traffic later is rolled back by watch.
+    assert "Model/fraud-scorer on local-cpu: promoted" in out.split("== 5.")[1]
+    assert "rolling back to 1.1.0 (errorRate <= 0.001: burn rate" in out
+    assert "ALERT FIRING SLODrift: input drift on fraud-scorer 1.3.0 (local-cpu): amount" in out and "hour_of_day" in out
+    assert "revert proposed on branch specops/rollback/fraud-scorer-1.3.0" in out
+    assert "specops slo status:" in out and "errorRate <= 0.001: budget remaining" in out
+    assert "1.3.0 rolled back at " in out
     assert "1.1.0=100%" in out and "6/6 healthy." in out
     assert "Demo complete" in out
     assert "specops serve exited" not in result.stderr, result.stderr

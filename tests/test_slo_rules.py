@@ -224,8 +224,9 @@ def test_rules_select_series_the_target_really_exports() -> None:
     assert {"model", "version"} <= set(exported[WEIGHT][0])
     # feature buckets sit on the profile's edges, written as the rules write them
     feature_le = {labels["le"] for labels in exported[FEATURE_BUCKET] if labels["feature"] == "amount"}
-    assert {"1.6515", "101.4622", "999.7589", "+Inf"} <= feature_le
-    assert 'le="101.4622"' in text
+    written = [repr(float(e)) for e in (edges[0], edges[1], edges[-1])]
+    assert {*written, "+Inf"} <= feature_le
+    assert f'le="{written[1]}"' in text
     assert {"model", "version", "tensor", "feature"} <= set(exported[FEATURE_BUCKET][0])
 
 
@@ -404,10 +405,18 @@ def test_promtool_unit_tests_fail_when_an_alert_is_expected_wrongly(rules_dir: P
 
 # -- drift: PromQL against the watch math ------------------------------------------
 
-# Per minute: amount moved to larger values (and 2 above the profile's max); hour_of_day
-# exactly in the reference's proportions.
-AMOUNT_NOW = (0, [5, 10, 3, 2, 1, 0, 0, 0, 0, 1], 2)
-HOUR_NOW = (0, [254, 163, 149, 259, 166, 147, 253, 187, 172, 250], 0)
+# Per minute, on the example profile's own bins: amount moved to its largest values (2 in
+# each of the top 10 bins, and 2 above the profile's max: 22 a minute); hour_of_day exactly
+# in the reference's proportions (the profile's counts, every minute).
+
+
+def _amount_now() -> tuple[int, list[int], int]:
+    bins = len(_profile()["amount"].histogram.counts)
+    return 0, [0] * (bins - 10) + [2] * 10, 2
+
+
+def _hour_now() -> tuple[int, list[int], int]:
+    return 0, [int(c) for c in _profile()["hour_of_day"].histogram.counts], 0
 
 
 def feature_series(feature: str, edges: list[float], now: tuple[int, list[int], int], minutes: int, scale: float = 1.0) -> list[dict[str, str]]:
@@ -442,15 +451,15 @@ def _close_to(expr: str, value: float) -> dict[str, Any]:
 def _drift_inputs(minutes: int, scale: float = 1.0) -> list[dict[str, str]]:
     profile = _profile()
     return [
-        *feature_series("amount", list(profile["amount"].histogram.edges), AMOUNT_NOW, minutes, scale),
-        *feature_series("hour_of_day", list(profile["hour_of_day"].histogram.edges), HOUR_NOW, minutes, scale),
+        *feature_series("amount", list(profile["amount"].histogram.edges), _amount_now(), minutes, scale),
+        *feature_series("hour_of_day", list(profile["hour_of_day"].histogram.edges), _hour_now(), minutes, scale),
     ]
 
 
 def test_promtool_psi_drift_matches_watch_and_alerts_on_the_shifted_feature(rules_dir: Path) -> None:
     minutes = 130
-    amount = _watch_value(psi, "amount", AMOUNT_NOW)
-    hour = _watch_value(psi, "hour_of_day", HOUR_NOW)
+    amount = _watch_value(psi, "amount", _amount_now())
+    hour = _watch_value(psi, "hour_of_day", _hour_now())
     assert amount > 0.2 > hour  # the example SLO's threshold
     drift = 'specops:input_feature_drift{method="psi",feature="%s"}'
     cases = [
@@ -474,9 +483,10 @@ def test_promtool_psi_drift_matches_watch_and_alerts_on_the_shifted_feature(rule
         },
         {
             # amount: 5 values a minute, 300 in the hour, under minSamples 500: no data, no alert
+            # (hour_of_day keeps hundreds a minute)
             "name": "too few samples is no data",
             "interval": "1m",
-            "input_series": _drift_inputs(minutes, scale=5 / 24),
+            "input_series": _drift_inputs(minutes, scale=5 / 22),
             "promql_expr_test": [
                 {"expr": 'count(specops:input_feature_drift{feature="amount"})', "eval_time": "2h", "exp_samples": []},
                 {"expr": 'count(specops:input_feature_drift{feature="hour_of_day"})', "eval_time": "2h",
@@ -506,8 +516,8 @@ def test_promtool_jensen_shannon_and_ks_match_watch(tmp_path: Path) -> None:
     assert check.returncode == 0, check.stdout + check.stderr
     tests = []
     for method, function in (("jensenShannon", jensen_shannon), ("ks", ks)):
-        amount = _watch_value(function, "amount", AMOUNT_NOW)
-        hour = _watch_value(function, "hour_of_day", HOUR_NOW)
+        amount = _watch_value(function, "amount", _amount_now())
+        hour = _watch_value(function, "hour_of_day", _hour_now())
         assert amount > 0.05 > hour
         expr = f'specops:input_feature_drift{{method="{method}",feature="%s"}}'
         tests += [_close_to(expr % "amount", amount), _close_to(expr % "hour_of_day", hour)]

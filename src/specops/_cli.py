@@ -208,6 +208,7 @@ _REGISTRARS = [
     "specops.policy._cli:add_policy_parser",
     "specops.serve._cli:add_serve_parser",
     "specops.apply._cli:add_apply_parsers",
+    "specops.watch._cli:add_watch_parsers",
     "specops.watch._rules:add_slo_rules_parser",
     "specops.spec._profile:add_dataset_parser",
 ]

@@ -446,6 +446,62 @@ class GitRepo:
         parents = [] if self._repo.head_is_unborn else [self._repo.head.target]
         return str(self._repo.create_commit("HEAD", who, who, message, tree, parents))
 
+    def file_history(self, head: str, path: str, limit: int = 500) -> Iterator[tuple[str, bytes]]:
+        """``(commit, bytes)`` of each distinct version of ``path`` reachable from ``head``, newest first."""
+        try:
+            walker = self._repo.walk(self._repo.revparse_single(head).peel(pygit2.Commit).id, pygit2.enums.SortMode.TIME)
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise UnknownRefError(head) from exc
+        last: str | None = None
+        for count, commit in enumerate(walker):
+            if count >= limit:
+                return
+            try:
+                entry = commit.tree[path]
+            except KeyError:
+                continue
+            if entry.type_str != _BLOB or str(entry.id) == last:
+                continue
+            last = str(entry.id)
+            yield str(commit.id), self.read_blob(last)
+
+    def branch_commit(self, branch: str) -> str | None:
+        """The commit a local branch points at, ``None`` when there is no such branch."""
+        found = self._repo.branches.local.get(branch)
+        return str(found.peel(pygit2.Commit).id) if found is not None else None
+
+    def commit_files(self, branch: str, base: str, files: dict[str, bytes], message: str, name: str, email: str) -> str:
+        """One commit on a new local ``branch`` from ``base`` with ``files`` (path -> bytes) written.
+
+        Made from git objects alone: the work tree, the index and HEAD are left as they are.
+        """
+        try:
+            parent = self._repo.revparse_single(base).peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise UnknownRefError(base) from exc
+        index = pygit2.Index()
+        index.read_tree(parent.tree)
+        for path, data in files.items():
+            index.add(pygit2.IndexEntry(path, self._repo.create_blob(data), pygit2.enums.FileMode.BLOB))
+        tree = index.write_tree(self._repo)
+        who = pygit2.Signature(name, email)
+        commit = self._repo.create_commit(None, who, who, message, tree, [parent.id])
+        try:
+            self._repo.branches.local.create(branch, self._repo[commit].peel(pygit2.Commit))
+        except (ValueError, pygit2.GitError) as exc:
+            raise GitError(f"cannot create branch {branch}: {exc}") from exc
+        return str(commit)
+
+    def has_remote(self, name: str) -> bool:
+        return name in [r.name for r in self._repo.remotes]
+
+    def push(self, remote: str, branch: str) -> None:
+        """Push a local branch to the same name on ``remote`` (``GitError`` with the reason)."""
+        try:
+            self._repo.remotes[remote].push([f"refs/heads/{branch}:refs/heads/{branch}"])
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise GitError(f"cannot push {branch} to {remote}: {exc}") from exc
+
     def diff(self, base: Snapshot, head: Snapshot, root: str) -> list[FileChange]:
         """Spec files added, deleted, modified or renamed under ``root`` from ``base`` to ``head``."""
         old = self._subtree(base.tree, root) or self._tree(self._empty_tree())

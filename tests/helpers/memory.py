@@ -83,7 +83,7 @@ class MemoryDriver:
     def stats(self, model: str) -> dict[str, Any]:
         return {"model": model, "versions": {}}
 
-    def observations(self, model: str, windows_s: list[int]) -> dict[str, Any]:
+    def observations(self, model: str, windows_s: list[int], *, features_s: list[int] | None = None) -> dict[str, Any]:
         return {"revision": self.revision, "versions": {}, "windows": list(windows_s)}
 
     def watch_state(self) -> dict[str, Any]:

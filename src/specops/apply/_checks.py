@@ -66,6 +66,9 @@ def check_policy(plan: Plan) -> None:
             "the plan has changes of unknown effect (a target was unreachable when it was made); "
             "make the target reachable and " + replan_hint(plan)
         )
+    rolled_back = [r.message for r in plan.refusals if r.reason == "rolled_back"]
+    if rolled_back:
+        raise PlanRefusedError("; ".join(rolled_back))
     protected = [r.message for r in plan.refusals if r.reason == "protected"]
     raise PlanRefusedError(
         f"the plan {protected[0] if protected else 'is not applyable'}; "

@@ -33,6 +33,10 @@ def add_apply_parsers(subparsers: Any) -> None:
     apply.add_argument(
         "--no-policy", action="store_true", help="with --auto-approve: skip policy evaluation (a saved plan keeps its verdict)"
     )
+    apply.add_argument(
+        "--retry-rolled-back", action="store_true",
+        help="with --auto-approve: apply a Model version a target rolled back again, unchanged",
+    )  # fmt: skip
     apply.add_argument("--journal", metavar="FILE", help="the apply journal (default: $SPECOPS_JOURNAL or .git/specops/journal.jsonl)")
     apply.add_argument(
         "--traffic", type=float, metavar="RATE",
@@ -110,7 +114,8 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
 
         def replan() -> PlanResult:
             # The same pipeline as `specops plan`: one estate, planned and judged.
-            return run_pipeline(project, PlanRequest(ref=args.ref, allow_empty=args.allow_empty))
+            request = PlanRequest(ref=args.ref, allow_empty=args.allow_empty, retry_rolled_back=args.retry_rolled_back)
+            return run_pipeline(project, request)
 
         made = replan()
         plan, desired = made.plan, made.desired

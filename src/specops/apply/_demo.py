@@ -8,14 +8,21 @@
 4. commit 1.2.0, a broken export whose probabilities come out 100 times too
    large: the output guardrail blocks its answers, its canary fails analysis
    and rolls back by itself, 1.1.0 serving all traffic;
-5. print ``specops status`` and stop the server.
+5. commit 1.3.0, an export that fails on a class of inputs absent from the
+   training data (amounts above 999.8): its canary, on training rows, promotes it;
+6. the traffic shifts (bigger amounts, at night): 1.3.0 fails on part of it;
+7. ``specops watch --once`` sees the budget burn and the drift on ``amount``
+   and ``hour_of_day``, rolls the target back to 1.1.0 and proposes the revert
+   on a branch; ``specops slo status`` shows the numbers;
+8. print ``specops status`` and stop the server.
 
 ``specops demo --ray`` runs the same on a local Ray cluster (``LocalRay``)
 through a ray-serve Target: the router and each model version are Ray
 Serve applications, stopped with the cluster at the end.
 
-The demo shortens the analysis (fewer requests, a one-second interval) so
-it finishes quickly; everything else is the example estate as committed.
+The demo shortens the analysis (fewer requests, a one-second interval) and
+sends its alerts to the log (no Alertmanager runs here) so it finishes
+quickly; everything else is the example estate as committed.
 """
 
 from __future__ import annotations
@@ -33,10 +40,11 @@ from specops._git import GitRepo
 from specops._project import Project
 from specops.targets import TargetDriver
 
-__all__ = ["point_at_ray", "rescaled_model", "run_demo"]
+__all__ = ["failing_export", "point_at_ray", "rescaled_model", "run_demo"]
 
 TARGET_FILE = "specs/targets/local-cpu.yaml"
 MODEL_FILE = "specs/models/fraud-scorer.yaml"
+SLO_FILE = "specs/slos/fraud-scorer.yaml"
 FAST_ANALYSIS = "analysis: {slo: fraud-scorer, minRequests: 60, interval: 1s, deadline: 2m, failureLimit: 2}"
 
 
@@ -62,6 +70,46 @@ def rescaled_model(data: bytes, factor: float = 100.0) -> bytes:
         node.output[:] = [raw if name == "probabilities" else name for name in node.output]
     graph.initializer.append(numpy_helper.from_array(np.array(factor, dtype=np.float32), "scale"))
     graph.node.append(helper.make_node("Mul", [raw, "scale"], ["probabilities"]))
+    return bytes(model.SerializeToString())
+
+
+def failing_export(data: bytes, feature: int = 0, above: float = 500.0) -> bytes:
+    """The model in ``data``, exported with a bug: a batch with a row whose ``feature`` exceeds ``above`` fails.
+
+    The column is reshaped to ``[-1, 1 + 2 * (max > above)]``: the identity for
+    ordinary rows, an impossible shape for that class, which ONNX Runtime
+    refuses at run time (a model failure, answered 500). Same signature; loads,
+    warms up on zeros, and answers most traffic correctly.
+    """
+    import numpy as np
+    from onnx import TensorProto, helper, load_from_string, numpy_helper
+
+    model = load_from_string(data)
+    graph = model.graph
+    raw = "probabilities_ok"
+    for node in graph.node:
+        node.output[:] = [raw if name == "probabilities" else name for name in node.output]
+    constants: dict[str, Any] = {
+        "bug_column": np.array([feature], dtype=np.int64), "bug_above": np.array(above, dtype=np.float32),
+        "bug_two": np.array([2], dtype=np.int64), "bug_one": np.array([1], dtype=np.int64),
+        "bug_axis": np.array([0], dtype=np.int64), "bug_rows": np.array([-1], dtype=np.int64),
+        "bug_zero": np.array(0.0, dtype=np.float32), "bug_unit": np.array(1.0, dtype=np.float32),
+    }  # fmt: skip
+    graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in constants.items())
+    graph.node.extend([
+        helper.make_node("Gather", ["features", "bug_column"], ["bug_x"], axis=1),
+        helper.make_node("ReduceMax", ["bug_x"], ["bug_max"], keepdims=0),
+        helper.make_node("Greater", ["bug_max", "bug_above"], ["bug_big"]),
+        helper.make_node("Cast", ["bug_big"], ["bug_flag"], to=TensorProto.INT64),
+        helper.make_node("Unsqueeze", ["bug_flag", "bug_axis"], ["bug_flag1"]),
+        helper.make_node("Mul", ["bug_flag1", "bug_two"], ["bug_k0"]),
+        helper.make_node("Add", ["bug_k0", "bug_one"], ["bug_k"]),
+        helper.make_node("Concat", ["bug_rows", "bug_k"], ["bug_shape"], axis=0),
+        helper.make_node("Reshape", ["bug_x", "bug_shape"], ["bug_same"]),
+        helper.make_node("Mul", ["bug_same", "bug_zero"], ["bug_zeros"]),
+        helper.make_node("Add", ["bug_zeros", "bug_unit"], ["bug_ones"]),
+        helper.make_node("Mul", [raw, "bug_ones"], ["probabilities"]),
+    ])  # fmt: skip
     return bytes(model.SerializeToString())
 
 
@@ -103,6 +151,8 @@ def prepare(specs: Path, repo: Path, url: str, analysis: str = FAST_ANALYSIS) ->
     target.write_text(re.sub(r"url: \S+", f"url: {url}", target.read_text(encoding="utf-8"), count=1), encoding="utf-8")
     model = repo / MODEL_FILE
     model.write_text(re.sub(r"analysis: \{[^}]*\}", analysis, model.read_text(encoding="utf-8"), count=1), encoding="utf-8")
+    slo = repo / SLO_FILE  # no Alertmanager runs here: the demo's alerts go to the log
+    slo.write_text(re.sub(r"(?m)^    notify: .*$", '    notify: ["log"]', slo.read_text(encoding="utf-8"), count=1), encoding="utf-8")
     commit_all(repo, "example estate (demo)")
 
 
@@ -184,7 +234,8 @@ def run_demo(
         commit_all(repo, "fraud-scorer 1.2.0 (broken export)")
         failed = _plan_and_apply(repo, say, traffic=traffic, workdir=workdir, expect_failure=True)
         say(f"   the rollout failed and rolled back by itself: {failed}")
-        say("== 5. status")
+        _watch_steps(repo, server, say, traffic=traffic, workdir=workdir)
+        say("== 8. status")
         from specops.apply._status import collect_status, render_status_text
 
         report = collect_status(Project.discover(repo))
@@ -192,7 +243,8 @@ def run_demo(
         model = next(r for r in report.resources if r.id == "Model/fraud-scorer")
         if model.traffic != {"1.1.0": 100}:
             raise SpecOpsError(f"demo: expected 1.1.0 to serve all traffic after the rollback, got {model.traffic}")
-        say("Demo complete: applied, promoted a canary, rolled back a bad version; stopping the server.")
+        say("Demo complete: applied, promoted a canary, rolled back a bad version, watched one burn its budget "
+            "and rolled it back; stopping the server.")  # fmt: skip
         return 0
     finally:
         code = server.stop()
@@ -201,6 +253,45 @@ def run_demo(
             err.write(f"specops serve exited with {code} (log: {server.log})\n")
         if temp is not None:
             temp.cleanup()
+
+
+def _watch_steps(repo: Path, server: Any, say: Any, *, traffic: float, workdir: Path) -> None:
+    """Steps 5-7: a version that passes its canary and fails real traffic later; watch rolls it back."""
+    import time
+
+    from specops.apply._traffic import TrafficGenerator, rows_from_csv
+    from specops.watch._cli import render_text
+    from specops.watch._loop import WatchOptions, release_leases, watch_once
+
+    say("== 5. commit fraud-scorer 1.3.0, an export that fails on amounts above 999.8 (none in the training data)")
+    artifact = (repo / "specs/artifacts/fraud-scorer-1.1.0.onnx").read_bytes()
+    set_model_version(repo, "1.3.0", "specs/artifacts/fraud-scorer-1.3.0.onnx", failing_export(artifact, above=999.8))
+    commit_all(repo, "fraud-scorer 1.3.0")
+    _plan_and_apply(repo, say, traffic=traffic, workdir=workdir)
+    say("== 6. traffic shifts: bigger amounts (x4 + 200, at most 999.9) at night (02:00-04:00)")
+    rows = rows_from_csv((repo / "specs/data/transactions-2026-10.csv").read_bytes(), _features(repo))
+    shifted = [[min(r[0] * 4 + 200, 999.9), *r[1:5], 2.0 + i % 3, *r[6:]] for i, r in enumerate(rows)]
+    driver = server.driver()  # specops serve's, or a ray-serve one (demo --ray)
+    try:
+        with TrafficGenerator(driver, "fraud-scorer", "features", shifted, rate=traffic) as generator:
+            deadline = time.monotonic() + 120
+            while generator.counts.sent < 800 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        c = generator.counts
+        say(f"   {c.sent} requests: {c.ok} ok, {c.blocked} blocked, {c.failed} failed (the export breaks on the big ones)")
+    finally:
+        driver.close()
+    say("== 7. specops watch --once: burn rates and drift judged on the target's observations")
+    options = WatchOptions(repo=repo, journal=workdir / "journal.jsonl", say=lambda line: say(f"   {line}"))
+    try:
+        report = watch_once(options)
+    finally:
+        release_leases(options)
+    for line in render_text(report).splitlines():
+        say(f"   {line}")
+    say("   specops slo status:")
+    for line in render_text(watch_once(WatchOptions(repo=repo, act=False))).splitlines():
+        say(f"   {line}")
 
 
 def _features(repo: Path) -> list[str]:

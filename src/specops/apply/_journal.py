@@ -13,7 +13,8 @@ Events: ``apply.start``, ``change.start``, ``rollout.step``,
 ``analysis.measurement`` (a failed measurement the step tolerated),
 ``analysis`` (a step's verdict), ``change.done``, ``change.failed``, ``rollback``, ``apply.done``,
 ``apply.failed``, ``apply.interrupted`` (a target went away mid-change),
-``recovery``, ``apply.recovered``. An apply is *open* while it has an
+``recovery``, ``apply.recovered``; ``revert.proposed`` (``specops watch``'s revert branch,
+after a rollback it journals like an apply, with ``holder: watch@host:pid``). An apply is *open* while it has an
 ``apply.start`` and no ``apply.done``/``apply.failed``/``apply.recovered``;
 ``Journal.open_applies`` finds them for recovery. A torn last line (the
 process died mid-write) is ignored on reading, and the next append starts

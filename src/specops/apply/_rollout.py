@@ -17,6 +17,7 @@ journaled before the first change, so a killed runner can be undone too.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -212,7 +213,8 @@ class Rollout:
                 f"(failed measurement {failures + 1}; analysis.failureLimit tolerates {failure_limit}); "
                 f"rolled back to {baseline}"
             )
-        rollback_model(self.session, self.rid, self.previous or {}, baseline, self.journal)
+        rollback_model(self.session, self.rid, self.previous or {}, baseline, self.journal,
+                       rejected=(self.version, self.hash, message))  # fmt: skip
         self.say(f"  {self.where()}: rolled back; {baseline} serves 100%")
         raise RolloutFailedError(message, verdict)
 
@@ -244,8 +246,12 @@ def rollback_model(
     previous: dict[str, Any],
     version: str,
     journal: Callable[..., Any],
+    rejected: tuple[str, str, str] | None = None,
 ) -> None:
-    """Back to ``version`` at 100%: re-apply the previous spec (one atomic call), else route only."""
+    """Back to ``version`` at 100%: re-apply the previous spec (one atomic call), else route only.
+
+    ``rejected`` (version, spec hash, reason): the target records that version as rolled back
+    (``rolled_back`` in its live state), so the next plan does not propose it again."""
     name = rid.split("/", 1)[1]
     client: TargetDriver = session.client
     spec, hash_ = previous.get("spec"), previous.get("hash")
@@ -260,4 +266,8 @@ def rollback_model(
         answer = client.set_traffic(name, {version: 100}, None, expected_revision=session.revision)
         session.advance(answer)
         how = f"traffic routed back ({exc})"
+    if rejected is not None:
+        record = {"version": rejected[0], "hash": rejected[1], "reason": rejected[2][:2000], "by": "analysis"}
+        with contextlib.suppress(AdminError):  # the rollback itself is done; the record is the next plan's
+            session.advance(client.set_traffic(name, {version: 100}, None, expected_revision=session.revision, reason=record))
     journal("rollback", outcome="rolled_back", detail={"version": version, "how": how})

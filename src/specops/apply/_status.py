@@ -144,6 +144,11 @@ def collect_status(
                 rows.append(row)
                 continue
             _fill(row, have.hash, have.spec, have.status)
+            if spec.id.startswith("Model/"):  # a version watch or analysis rolled back (issue 12)
+                from specops.watch import rollback_note
+
+                note = rollback_note(have.status, getattr(getattr(spec.resource, "spec", None), "version", None))
+                row.message = note or row.message
             if have.hash == spec.hash and have.running_hash == spec.hash:
                 row.sync = "Synced"
             elif have.running_hash != have.hash:

@@ -54,6 +54,9 @@ def add_plan_parser(subparsers: Any) -> argparse.ArgumentParser:
     plan.add_argument("--target", metavar="KIND/NAME", help="plan one resource and what it depends on")
     plan.add_argument("--out", metavar="FILE", help="also save the plan (JSON) for apply")
     plan.add_argument(
+        "--retry-rolled-back", action="store_true", help="plan a Model version a target rolled back again, unchanged"
+    )
+    plan.add_argument(
         "--format", choices=("text", "json", "markdown", "sarif", "github"), default="text",
         help="sarif: SARIF 2.1.0 of the policy results (GitHub code scanning); "
         "github: workflow annotations on the spec lines",
@@ -123,6 +126,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
         allow_unreachable=args.allow_unreachable,
         allow_empty=args.allow_empty,
         target=args.target,
+        retry_rolled_back=args.retry_rolled_back,
     )
     try:
         result = run_pipeline(project, request)

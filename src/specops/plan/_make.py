@@ -38,6 +38,7 @@ def make_plan(
     specs_root: str = "specs",
     cache_dir: Path | bool | None = True,
     timeout: float = 10.0,
+    retry_rolled_back: bool = False,
 ) -> Plan:
     """Plan the desired state at ``ref`` (or the work tree) against live state, without policies.
 
@@ -48,7 +49,7 @@ def make_plan(
     project = Project.discover(repo_path, specs_root=specs_root, cache=_cache_setting(cache_dir))
     request = PlanRequest(
         ref=ref, worktree=worktree, base=base, live=live, allow_unreachable=allow_unreachable,
-        allow_empty=allow_empty, target=target, timeout=timeout,
+        allow_empty=allow_empty, target=target, timeout=timeout, retry_rolled_back=retry_rolled_back,
     )  # fmt: skip
     return run_pipeline(project, request).plan
 

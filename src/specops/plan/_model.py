@@ -98,11 +98,12 @@ class ResourceChange(JsonDump):
 
 @dataclass(slots=True)
 class BlockedChange(JsonDump):
-    """A deletion (or replacement) the plan refuses because the resource is protected."""
+    """A change the plan refuses: a protected resource's deletion (or replacement), or a Model
+    version a target rolled back (``specops.watch.rolled_back_blocks``)."""
 
     id: str
     actions: list[Action]
-    reason: Literal["protected"]
+    reason: Literal["protected", "rolled_back"]
     message: str
 
 
@@ -132,9 +133,10 @@ class Summary(JsonDump):
 @dataclass(frozen=True, slots=True)
 class Refusal(JsonDump):
     """Why a plan may not be applied: ``policy`` (a denial or a missing approval), ``unknown``
-    (a target was unreachable) or ``protected`` (it would delete or replace a protected resource)."""
+    (a target was unreachable), ``protected`` (it would delete or replace a protected resource) or
+    ``rolled_back`` (it would apply a Model version a target rolled back, with the very same spec)."""
 
-    reason: Literal["policy", "unknown", "protected"]
+    reason: Literal["policy", "unknown", "protected", "rolled_back"]
     message: str
 
 
@@ -236,9 +238,10 @@ def _refusals(plan: Plan, policy: PolicyReport | None) -> list[Refusal]:
             Refusal("unknown", f"{len(unknown)} change(s) of unknown effect ({', '.join(unknown[:5])}): "
                     "a target was unreachable when the plan was made")
         )  # fmt: skip
-    if plan.blocked_deletions:
-        ids = ", ".join(b.id for b in plan.blocked_deletions)
-        out.append(Refusal("protected", f"it would delete or replace protected resources ({ids})"))
+    protected = [b.id for b in plan.blocked_deletions if b.reason == "protected"]
+    if protected:
+        out.append(Refusal("protected", f"it would delete or replace protected resources ({', '.join(protected)})"))
+    out += [Refusal("rolled_back", b.message) for b in plan.blocked_deletions if b.reason == "rolled_back"]
     return out
 
 

@@ -63,6 +63,8 @@ class PlanRequest:
     """Allow a plan that deletes every resource of a target (Argo CD's ``allowEmpty``)."""
     target: str | None = None
     timeout: float = 10.0
+    retry_rolled_back: bool = False
+    """Plan a Model version a target rolled back again, with the same spec (``--retry-rolled-back``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,11 @@ def run_pipeline(project: Project, request: PlanRequest | None = None) -> PlanRe
         planned = plan_changes(
             nodes_from_estate(desired.estate), state, base_hashes=base_hashes, target=request.target
         )
+        # A Model version a target rolled back stays rolled back (issue 12): blocked, with its reason.
+        from specops.watch import rolled_back_blocks
+
+        planned.blocked += rolled_back_blocks(planned.changes, state, retry=request.retry_rolled_back)
+        planned.summary.blocked = len(planned.blocked)
     if not request.allow_empty and request.target is None:
         _refuse_empty(desired, state, planned)
     draft = Plan(

@@ -39,6 +39,7 @@ from specops.serve._metrics import Metrics
 from specops.serve._registry import ModelVersion, load_key, load_version
 from specops.serve._state import StateStore
 from specops.serve._target import ServeTarget
+from specops.serve._watchstate import WatchStore
 from specops.spec import Model
 
 __all__ = ["Router", "VersionServer", "router_app", "version_app"]
@@ -151,6 +152,7 @@ class ActorStore(StateStore):
         self.generation = 0
         self.incarnation = ""
         self.prefetched: dict[str, Any] | None = None
+        self.prefetched_watch: dict[str, Any] | None = None
 
     def prepare(self) -> None:
         self.artifacts.mkdir(parents=True, exist_ok=True)
@@ -162,15 +164,46 @@ class ActorStore(StateStore):
         return doc
 
     def save(self, document: dict[str, Any]) -> None:
-        document = {"format_version": 1, **document}
+        self.generation = self.call(self.actor.save, {"format_version": 1, **document})
+
+    def call(self, method: Any, document: dict[str, Any]) -> int:
+        """A compare-and-swap save in the actor; a stale one is a 409 (read the live state again)."""
         try:
-            self.generation = ray.get(self.actor.save.remote(document, self.generation))
+            return int(ray.get(method.remote(document, self.generation)))
         except StaleStateError as exc:  # another router replica changed the state first
             raise HTTPError(409, f"the router state moved ({exc}); read the live state again", revision="") from None
         except ray.exceptions.RayTaskError as exc:
             if isinstance(exc.cause, StaleStateError):
                 raise HTTPError(409, f"the router state moved ({exc.cause}); read it again", revision="") from None
             raise
+
+
+class ActorWatchStore(WatchStore):
+    """``WatchStore`` with its document (the watch lease, the alert state) in the state actor."""
+
+    def __init__(self, store: ActorStore, clock: Any) -> None:
+        super().__init__(store.directory, clock)
+        self.store = store
+
+    def restore(self) -> None:
+        data = self.store.prefetched_watch
+        self.store.prefetched_watch = None
+        self.holder, self.expires, self.state, self.updated_at, self.updated_by = None, 0.0, {}, None, None
+        if not isinstance(data, dict):
+            return
+        lease = data.get("lease") or {}
+        if isinstance(lease.get("holder"), str):
+            self.holder, self.expires = lease["holder"], float(lease.get("expires", 0))
+        state = data.get("state")
+        self.state = state if isinstance(state, dict) else {}
+        self.updated_at, self.updated_by = data.get("updated_at"), data.get("updated_by")
+
+    def _save(self, holder: str | None, expires: float, state: dict[str, Any], updated_at: float | None, by: str | None) -> None:
+        document = {
+            "lease": {"holder": holder, "expires": expires} if holder else None,
+            "state": state, "updated_at": updated_at, "updated_by": by,
+        }  # fmt: skip
+        self.store.generation = self.store.call(self.store.actor.save_watch, document)
 
 
 class SharedMetrics(Metrics):
@@ -202,6 +235,7 @@ class RouterTarget(ServeTarget):
         store = ActorStore(state_actor(name), artifact_dir)
         super().__init__(name, store, threads=32)
         self.actor_store = store
+        self.watch = ActorWatchStore(store, lambda: self.clock())
         self.replica = replica
         self.metrics = SharedMetrics(self)
         self.metrics.info = self._info_rows
@@ -255,6 +289,7 @@ class RouterTarget(ServeTarget):
                     self.described[app] = await handle.describe.remote()
             store.generation, store.incarnation = generation, incarnation
             store.prefetched = document
+            store.prefetched_watch = await actor.load_watch.remote()
             self.resources, self.parsed, self.records, self.routes = {}, {}, {}, {}
             self.prompt_versions, self.lease, self.guardrails = {}, None, {}
             try:

@@ -36,7 +36,7 @@ class RouterState:
         self.generation = 0
         self.document: dict[str, Any] | None = None
         self.snapshots: dict[str, dict[str, Any]] = {}  # replica -> {model: stats}
-        self.watch: dict[str, Any] = {}
+        self.watch_document: dict[str, Any] | None = None
 
     def load(self) -> tuple[int, str, dict[str, Any] | None]:
         return self.generation, self.incarnation, self.document
@@ -48,6 +48,17 @@ class RouterState:
         if base != self.generation:
             raise StaleStateError(f"router state moved from generation {base} to {self.generation}")
         self.document = document
+        self.generation += 1
+        return self.generation
+
+    def load_watch(self) -> dict[str, Any] | None:
+        return self.watch_document
+
+    def save_watch(self, document: dict[str, Any], base: int) -> int:
+        """The watch lease and alert state (``serve._watchstate``), kept apart from the revision."""
+        if base != self.generation:
+            raise StaleStateError(f"router state moved from generation {base} to {self.generation}")
+        self.watch_document = document
         self.generation += 1
         return self.generation
 

@@ -203,23 +203,45 @@ class _Api:
     async def state(self, request: Request) -> Response:
         return json_response(self.t.live_state())
 
+    @staticmethod
+    def _watch_kind(request: Request) -> bool:
+        kind = request.query_params.get("kind", "apply")
+        if kind not in ("apply", "watch"):
+            raise HTTPError(400, f"unknown lease kind {kind!r} (kinds: apply, watch)")
+        return kind == "watch"
+
     async def lease_get(self, request: Request) -> Response:
+        if self._watch_kind(request):
+            return json_response(self.t.watch.lease_json())
         lease = self.t.current_lease()
         return json_response(lease.to_json() if lease else {"holder": None})
 
     async def lease_post(self, request: Request) -> Response:
+        watch = self._watch_kind(request)
         body = await self.json(request)
         if not isinstance(body, dict):
             raise HTTPError(400, "the body must be {holder, ttl_s, identity?, takeover?}")
+        if watch:
+            return json_response(await self.t.watch.take(body.get("holder"), body.get("ttl_s", 60)))
         return json_response(
             await self.t.take_lease(body.get("holder"), body.get("ttl_s", 60), body.get("identity"), body.get("takeover"))
         )
 
     async def lease_delete(self, request: Request) -> Response:
+        watch = self._watch_kind(request)
         body = await self.json(request)
         holder = body.get("holder") if isinstance(body, dict) else None
-        await self.t.release_lease(holder)
+        if watch:
+            await self.t.watch.release(holder)
+        else:
+            await self.t.release_lease(holder)
         return json_response({})
+
+    async def watch_state_get(self, request: Request) -> Response:
+        return json_response(self.t.watch.state_json())
+
+    async def watch_state_put(self, request: Request) -> Response:
+        return json_response(await self.t.watch.put_state(await self.json(request)))
 
     async def artifact_put(self, request: Request) -> Response:
         sha = request.path_params["sha256"]
@@ -383,6 +405,8 @@ def create_app(target: ServeTarget, config: ServeConfig) -> Starlette:
         Route("/admin/v1/lease", e(api.lease_get, "admin"), methods=["GET"]),
         Route("/admin/v1/lease", e(api.lease_post, "admin"), methods=["POST"]),
         Route("/admin/v1/lease", e(api.lease_delete, "admin"), methods=["DELETE"]),
+        Route("/admin/v1/watch/state", e(api.watch_state_get, "admin"), methods=["GET"]),
+        Route("/admin/v1/watch/state", e(api.watch_state_put, "admin"), methods=["PUT"]),
         Route("/admin/v1/artifacts/{sha256}", e(api.artifact_put, "admin"), methods=["PUT"]),
         Route("/admin/v1/artifacts/{sha256}", e(api.artifact_head, "admin"), methods=["HEAD"]),
         Route("/admin/v1/resources/{kind}/{name}", e(api.resource_get, "admin"), methods=["GET"]),

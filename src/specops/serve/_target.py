@@ -29,6 +29,7 @@ from specops.serve._guardrails import CompiledGuardrail, compile_guardrail
 from specops.serve._metrics import DEFAULT_BOUNDS_MS, FeatureStats, Metrics
 from specops.serve._registry import ModelVersion, Route, load_key, load_version
 from specops.serve._state import StateStore
+from specops.serve._watchstate import WatchStore, clear_rolled_back, parse_rollback, record_rollback
 from specops.spec import KINDS, SLO, Dataset, Guardrail, Model, Prompt, Resource, duration_seconds
 from specops.spec._guardrail import ClassifierCheck
 from specops.spec._slo import LatencyObjective
@@ -90,9 +91,14 @@ class ModelRecord:
     traffic: dict[str, int] = field(default_factory=dict)
     shadow: str | None = None
     unloaded: bool = False
+    # version -> {hash, at, reason, by[, branch]}: rolled back, kept until its spec changes
+    rolled_back: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"versions": self.versions, "traffic": self.traffic, "shadow": self.shadow, "unloaded": self.unloaded}
+        return {
+            "versions": self.versions, "traffic": self.traffic, "shadow": self.shadow,
+            "unloaded": self.unloaded, "rolled_back": self.rolled_back,
+        }  # fmt: skip
 
 
 def _explain(exc: ValidationError) -> str:
@@ -152,6 +158,7 @@ class ServeTarget:
         self.lock = asyncio.Lock()
         self._classifiers: dict[str, Any] = {}
         self.clock: Callable[[], float] = time.time
+        self.watch = WatchStore(store.directory, lambda: self.clock())
 
     @property
     def revision(self) -> str:
@@ -208,6 +215,8 @@ class ServeTarget:
             status["wanted_providers"] = list(applied.spec.runtime.providers)
         if record.unloaded:
             status["unloaded"] = True
+        if record.rolled_back:
+            status["rolled_back"] = record.rolled_back
         return status
 
     def _status(self, rid: str) -> dict[str, Any]:
@@ -276,6 +285,7 @@ class ServeTarget:
     def restore(self) -> None:
         """Load the state directory and bring back exactly what served before the restart."""
         self.store.prepare()
+        self.watch.restore()
         self.metrics.observations.attach(self.store.directory)
         data = self.store.load()
         if data is None:
@@ -319,6 +329,7 @@ class ServeTarget:
                     traffic={k: int(v) for k, v in raw["traffic"].items()},
                     shadow=raw.get("shadow"),
                     unloaded=bool(raw.get("unloaded", False)),
+                    rolled_back=dict(raw.get("rolled_back") or {}),
                 )
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise StateCorruptError(path, f"model {name}: {exc!r}") from None
@@ -547,6 +558,8 @@ class ServeTarget:
             },
             traffic={v: weights.get(v, 0) for v in sorted(versions)},
             shadow=shadow,
+            # Another spec for a rolled-back version (or its explicit re-activation) lifts the block.
+            rolled_back=clear_rolled_back(record.rolled_back, version, None if activate else spec_hash),
         )
         rid = model.id
         resources = {**self.resources, rid: {"hash": spec_hash, "spec": canonical}}
@@ -612,13 +625,31 @@ class ServeTarget:
                     raise HTTPError(422, f"shadow version {shadow} also serves traffic; give it weight 0")
             new_route = Route.build(route.versions, weights, shadow)
             record = self.records[name]
-            new_record = ModelRecord(record.versions, dict(new_route.weights), shadow, record.unloaded)
+            rollback = parse_rollback(body, weights, route.versions)
+            rolled_back = record.rolled_back
+            resources, parsed = self.resources, self.parsed
+            if rollback is not None:
+                stored = rollback.get("hash") or record.versions[rollback["version"]]["hash"]
+                rolled_back = record_rollback(rolled_back, rollback, stored, self.clock())
+                # The version now serving everything becomes the applied spec again, as a
+                # re-apply of it would make it: live state then shows what really runs.
+                back = next((v for v, w in weights.items() if w == 100), None)
+                if back is not None and back in record.versions:
+                    entry = record.versions[back]
+                    resources = {**resources, f"Model/{name}": {"hash": entry["hash"], "spec": entry["spec"]}}
+                    parsed = {**parsed, f"Model/{name}": parse_resource("Model", name, entry["spec"])}
+            else:
+                for version, weight in weights.items():
+                    if weight == 100:  # promoted again (a retried rollout): no longer rolled back
+                        rolled_back = clear_rolled_back(rolled_back, version, None)
+            new_record = ModelRecord(record.versions, dict(new_route.weights), shadow, record.unloaded, rolled_back)
             records = {**self.records, name: new_record}
-            self._save(records=records, counter=self.counter + 1)
-            self.records = records
+            self._save(records=records, resources=resources, counter=self.counter + 1)
+            self.records, self.resources, self.parsed = records, resources, parsed
             self.routes = {**self.routes, name: new_route}
             self.counter += 1
-            return {"revision": self.revision, "traffic": dict(new_route.weights), "shadow": shadow}
+            answer = {"revision": self.revision, "traffic": dict(new_route.weights), "shadow": shadow}
+            return answer | ({"rolled_back": rolled_back} if rolled_back else {})
 
     async def set_loaded(self, name: str, loaded: bool, lease_holder: str | None) -> None:
         """The repository extension's load/unload: stop or resume serving, specs kept."""
@@ -633,7 +664,7 @@ class ServeTarget:
             if loaded:
                 loop = asyncio.get_running_loop()
                 route = await loop.run_in_executor(None, self._load_record, name, record, str(self.store.path))
-            new_record = ModelRecord(record.versions, record.traffic, record.shadow, not loaded)
+            new_record = ModelRecord(record.versions, record.traffic, record.shadow, not loaded, record.rolled_back)
             records = {**self.records, name: new_record}
             self._save(records=records, counter=self.counter + 1)
             self.records = records

@@ -109,8 +109,9 @@ class TargetDriver(Protocol):
         """Cumulative per-version counters (rollout analysis)."""
         ...
 
-    def observations(self, model: str, windows_s: list[int]) -> dict[str, Any]:
-        """Windowed per-version, per-traffic observations (watch)."""
+    def observations(self, model: str, windows_s: list[int], *, features_s: list[int] | None = None) -> dict[str, Any]:
+        """Windowed per-version, per-traffic observations (watch); ``features_s``: the windows
+        whose feature counts to include (None: every window)."""
         ...
 
     def watch_state(self) -> dict[str, Any]: ...

@@ -369,8 +369,8 @@ class RayServeDriver:
     def stats(self, model: str) -> dict[str, Any]:
         return self.router.stats(model)
 
-    def observations(self, model: str, windows_s: list[int]) -> dict[str, Any]:
-        return self.router.observations(model, windows_s)
+    def observations(self, model: str, windows_s: list[int], *, features_s: list[int] | None = None) -> dict[str, Any]:
+        return self.router.observations(model, windows_s, features_s=features_s)
 
     def watch_state(self) -> dict[str, Any]:
         return self.router.watch_state()

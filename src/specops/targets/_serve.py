@@ -182,8 +182,10 @@ class ServeDriver:
     def stats(self, model: str) -> dict[str, Any]:
         return _dict(self._call("GET", f"/models/{model}/stats")[1])
 
-    def observations(self, model: str, windows_s: list[int]) -> dict[str, Any]:
+    def observations(self, model: str, windows_s: list[int], *, features_s: list[int] | None = None) -> dict[str, Any]:
         query = {"windows": ",".join(str(int(w)) for w in windows_s)}
+        if features_s is not None:  # feature counts only for these windows (burn-rate windows need none)
+            query["features"] = ",".join(str(int(w)) for w in features_s)
         return _dict(self._call("GET", f"/models/{model}/observations", query=query)[1])
 
     def lease_info(self, kind: str = "apply") -> dict[str, Any]:
