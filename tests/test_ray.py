@@ -84,6 +84,11 @@ def test_router_state_is_a_compare_and_swap_and_incarnations_differ() -> None:
     with pytest.raises(StaleStateError):
         state.save({"revision": 1}, 0)  # another replica saved first
     assert state.load()[2] == {"revision": 0}
+    # The watch lease and alert state share the generation: a stale writer of either is refused.
+    assert state.save_watch({"lease": {"holder": "w"}}, 1) == 2
+    with pytest.raises(StaleStateError):
+        state.save({"revision": 1}, 1)
+    assert state.load_watch() == {"lease": {"holder": "w"}}
     assert RouterState().incarnation != state.incarnation  # a new actor never repeats a revision
 
 

@@ -20,6 +20,7 @@ place, no replica restarts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from datetime import UTC, datetime
@@ -266,6 +267,10 @@ class RayServeDriver:
                 message = _message(apps[failed[0]])
                 if restore is not None:
                     self._put(restore)
+                    # Back where it was before the step returns: the old versions run, healthy.
+                    ours = [a["name"] for a in restore if self._ours(a["name"])]
+                    with contextlib.suppress(AdminError):
+                        self._wait(ours, restore=None)
                 raise AdminError(
                     self.name,
                     f"Ray application {failed[0]} is {apps[failed[0]]['status']}: {message}"
