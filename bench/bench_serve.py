@@ -8,7 +8,11 @@ one row per request, one intra-op thread):
   on keep-alive connections from an asyncio client, at concurrency 1 and 16;
 * p50 / p99 latency, throughput, and the server's overhead as a ratio to in-process;
 * a version swap under steady load (1.0.0 -> 1.1.0, loaded beside, then activated, then a
-  canary split and back): failed requests (must be 0) and the worst latency.
+  canary split and back): failed requests (must be 0) and the worst latency;
+* issue 15's rows: ``specops serve`` without and with the example's guardrail (schema,
+  ranges, size) and feature histograms (the model trained on the example dataset), each
+  against a minimal Starlette + ONNX Runtime app (``bench/_minimal_app.py``) measured in the
+  same run: c=1 p50 and c=16 throughput, medians of ``--rounds`` interleaved rounds.
 
 Run: ``python bench/bench_serve.py [--quick] [--requests N]``.
 """
@@ -34,6 +38,10 @@ from typing import Any
 import numpy as np
 import orjson
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _table import report
+
 from specops import canonical_hash
 from specops._onnx import load_session
 from specops.spec import load_estate
@@ -42,11 +50,25 @@ ROOT = Path(__file__).resolve().parent.parent
 ROW = [[73.3, 606.0, 2.0, 6.0, 49.5, 11.0, 12.3, 1.0]]
 
 
-def _model_doc(version: str) -> tuple[dict[str, Any], bytes]:
+def _doc(kind: str, name: str) -> dict[str, Any]:
     estate = load_estate([ROOT / "specs"], root=ROOT)
-    spec = estate.get("Model", "fraud-scorer")
+    spec = estate.get(kind, name)
     assert spec is not None
-    doc = spec.resource.canonical()
+    return spec.resource.canonical()
+
+
+def _guarded_doc() -> tuple[dict[str, Any], bytes]:
+    """The example model as it ships: its guardrail and the dataset it was trained on (histograms)."""
+    doc = _doc("Model", "fraud-scorer")
+    artifact = (ROOT / doc["spec"]["artifact"]["uri"]).read_bytes()
+    doc["metadata"]["name"] = "fraud-guarded"
+    doc["spec"].pop("rollout", None)
+    doc["spec"]["targets"] = ["bench"]
+    return doc, artifact
+
+
+def _model_doc(version: str) -> tuple[dict[str, Any], bytes]:
+    doc = _doc("Model", "fraud-scorer")
     artifact = (ROOT / "specs" / "artifacts" / f"fraud-scorer-{version}.onnx").read_bytes()
     doc["spec"]["version"] = version
     doc["spec"]["artifact"] = {"uri": f"specs/artifacts/fraud-scorer-{version}.onnx",
@@ -114,11 +136,11 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
 class Load:
     """Keep-alive connections sending the same inference request as fast as answers come."""
 
-    def __init__(self, port: int, concurrency: int) -> None:
+    def __init__(self, port: int, concurrency: int, model: str = "fraud-scorer") -> None:
         self.port = port
         self.concurrency = concurrency
         body = orjson.dumps({"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 8], "data": ROW}]})
-        self.raw = _request("/v2/models/fraud-scorer/infer", body)
+        self.raw = _request(f"/v2/models/{model}/infer", body)
         self.latencies: list[tuple[float, float]] = []  # (start, seconds)
         self.failures = 0
         self.versions: dict[str, int] = {}
@@ -173,6 +195,12 @@ class Admin:
         body = {"expected_revision": self.revision(), "spec": doc, "hash": canonical_hash(doc), "activate": activate}
         self.call("PUT", "/admin/v1/resources/Model/fraud-scorer", body)
 
+    def put(self, doc: dict[str, Any], artifact: bytes | None = None) -> None:
+        if artifact is not None:
+            self.call("PUT", f"/admin/v1/artifacts/{hashlib.sha256(artifact).hexdigest()}", raw=artifact)
+        body = {"expected_revision": self.revision(), "spec": doc, "hash": canonical_hash(doc), "activate": True}
+        self.call("PUT", f"/admin/v1/resources/{doc['kind']}/{doc['metadata']['name']}", body)
+
     def traffic(self, weights: dict[str, int]) -> None:
         body = {"expected_revision": self.revision(), "weights": weights, "shadow": None}
         self.call("PUT", "/admin/v1/models/fraud-scorer/traffic", body)
@@ -205,15 +233,119 @@ async def bench_swap(port: int, admin: Admin, concurrency: int, seconds: float) 
     }
 
 
+def bench_checks_per_request(artifact: bytes, number: int = 5000) -> dict[str, float]:
+    """What the example's guardrail and feature histograms cost one request, in-process, against
+    ``session.run`` of the model on the same row (best of 5 runs of ``number`` calls each)."""
+    from specops.serve._guardrails import compile_guardrail
+    from specops.serve._metrics import FeatureStats
+    from specops.serve._target import _edges
+
+    estate = load_estate([ROOT / "specs"], root=ROOT)
+    guardrail = estate.get("Guardrail", "feature-ranges")
+    dataset = estate.get("Dataset", "transactions")
+    model = estate.get("Model", "fraud-scorer")
+    assert guardrail is not None and dataset is not None and model is not None
+    names = list(model.resource.spec.signature.inputs[0].features or [])
+    compiled = compile_guardrail(guardrail.resource, {"transactions": dataset.resource}, lambda check: None)  # type: ignore[arg-type,return-value]
+    stats = FeatureStats("features", names, [_edges(dataset.resource, n) for n in names])  # type: ignore[arg-type]
+    session = load_session(artifact, ["CPUExecutionProvider"], intra_op_threads=1)
+    feeds = {"features": np.asarray(ROW, dtype=np.float32)}
+    produced = {"probabilities": session.run(feeds, ["probabilities"])[0]}
+    features = {"features": names}
+
+    def checks() -> None:
+        stats.observe(feeds["features"])
+        compiled.apply("input", feeds, features, [])
+        compiled.apply("output", produced, {}, [])
+
+    def best(fn: Any) -> float:
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            times.append((time.perf_counter() - start) / number)
+        return min(times)
+
+    run_s = best(lambda: session.run(feeds, ["probabilities"]))
+    checks_s = best(checks)
+    observe_s = best(lambda: stats.observe(feeds["features"]))
+    report("guardrail + feature histograms per request (in-process)", checks_s, "s",
+           "session.run of the model", run_s, "0.05 ms")
+    report("  of which the feature histograms (FeatureStats.observe)", observe_s, "s",
+           "session.run of the model", run_s)
+    return {"checks_us": checks_s * 1e6, "observe_us": observe_s * 1e6, "session_run_us": run_s * 1e6}
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/v2/health/ready", timeout=1).read()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"server did not start: {process.stderr.read().decode() if process.stderr else ''}") from None
+            time.sleep(0.1)
+
+
+def bench_against_minimal(port: int, artifact: bytes, requests: int, rounds: int) -> dict[str, Any]:
+    """Issue 15's serving rows: c=1 p50 and c=16 throughput of specops (bare and guarded) and of
+    the minimal app, the three interleaved round by round (rotating which goes first); medians."""
+    minimal_port = _free_port()
+    with tempfile.NamedTemporaryFile(suffix=".onnx", delete=False) as handle:
+        handle.write(artifact)
+    minimal = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve().parent / "_minimal_app.py"), handle.name, str(minimal_port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    cases = {"minimal": (minimal_port, "minimal"), "specops": (port, "fraud-scorer"),
+             "guarded": (port, "fraud-guarded")}
+    seen: dict[str, dict[str, list[float]]] = {k: {"p50_ms": [], "rps": []} for k in cases}
+    failed = 0
+    try:
+        _wait_ready(f"http://127.0.0.1:{minimal_port}", minimal)
+        asyncio.run(Load(minimal_port, 4, "minimal").run(200))
+        order = list(cases)
+        for r in range(rounds):
+            for name in order[r % 3:] + order[: r % 3]:  # each case first in turn: no order bias
+                p, model = cases[name]
+                one, many = Load(p, 1, model), Load(p, 16, model)
+                seen[name]["p50_ms"].append(asyncio.run(one.run(requests))["p50_ms"])
+                seen[name]["rps"].append(asyncio.run(many.run(requests))["rps"])
+                failed += one.failures + many.failures
+    finally:
+        minimal.terminate()
+        minimal.wait(timeout=30)
+        os.unlink(handle.name)
+    out = {k: {m: statistics.median(v) for m, v in d.items()} for k, d in seen.items()}
+    base = out["minimal"]
+    print(f"issue 15 rows: medians of {rounds} interleaved rounds, {requests} requests per case")
+    report("target, c=1 p50, no guardrails", out["specops"]["p50_ms"] / 1e3, "s",
+           "minimal Starlette + ORT app", base["p50_ms"] / 1e3)
+    report("target, c=1 p50, example guardrail + feature histograms", out["guarded"]["p50_ms"] / 1e3, "s",
+           "specops without them", out["specops"]["p50_ms"] / 1e3,
+           "at most +0.05 ms")
+    report("target, c=16 throughput, no guardrails", out["specops"]["rps"], "req/s",
+           "minimal Starlette + ORT app", base["rps"], "0.8x")
+    report("target, c=16 throughput, example guardrail + feature histograms", out["guarded"]["rps"], "req/s",
+           "minimal Starlette + ORT app", base["rps"], "0.7x")
+    print(f"  guardrails and histograms add {out['guarded']['p50_ms'] - out['specops']['p50_ms']:+.3f} ms at c=1 p50; "
+          f"{failed} failed requests")
+    return {**out, "failed": failed}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few requests (a smoke run)")
     parser.add_argument("--requests", type=int, help="requests per case (default 4000, quick 480)")
-    args = parser.parse_args()
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the issue's rows")
+    args, _ = parser.parse_known_args()
     requests = args.requests or (480 if args.quick else 4000)
 
     _, artifact = _model_doc("1.0.0")
     results: dict[str, Any] = {"requests_per_case": requests}
+    results["checks_per_request"] = bench_checks_per_request(artifact, 500 if args.quick else 5000)
     for c in (1, 16):
         results[f"in_process_c{c}"] = bench_in_process(artifact, requests, c)
 
@@ -227,17 +359,14 @@ def main() -> int:
     )
     try:
         admin = Admin(port)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{admin.base}/v2/health/ready", timeout=1).read()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"server did not start: {server.stderr.read().decode() if server.stderr else ''}") from None
-                time.sleep(0.1)
+        _wait_ready(admin.base, server)
         admin.apply("1.0.0")
+        admin.put(_doc("Dataset", "transactions"))
+        admin.put(_doc("Guardrail", "feature-ranges"))
+        admin.put(*_guarded_doc())
         asyncio.run(Load(port, 4).run(200))  # warm the connection path
+        asyncio.run(Load(port, 4, "fraud-guarded").run(200))
+        results["issue15"] = bench_against_minimal(port, artifact, requests, 1 if args.quick else args.rounds)
         for c in (1, 16):
             load = Load(port, c)
             results[f"http_c{c}"] = asyncio.run(load.run(requests))
@@ -263,7 +392,8 @@ def main() -> int:
         f"(p50 {swap['p50_ms']:.2f} ms, worst overall {swap['worst_ms_overall']:.1f} ms)"
     )
     print(json.dumps(results, sort_keys=True))
-    return 1 if swap["failed"] or any(results[f"http_c{c}"]["failed"] for c in (1, 16)) else 0
+    failed = swap["failed"] or results["issue15"]["failed"] or any(results[f"http_c{c}"]["failed"] for c in (1, 16))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

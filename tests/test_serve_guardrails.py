@@ -151,3 +151,134 @@ def test_target_resource_must_be_this_target(admin: Admin, kind: str) -> None:
     gone = admin.http.delete("/admin/v1/resources/Target/test", params={"expected_revision": state["revision"]})
     incarnation, _, counter = state["revision"].rpartition("-")
     assert gone.status_code == 200 and gone.json()["revision"] == f"{incarnation}-{int(counter) + 1}"
+
+
+# -- the schema check, all features at once, against the feature-by-feature contract ----------
+
+def _reference_schema(array: Any, names: list[str], dataset: Any, allow_nan: bool) -> str | None:
+    """The contract read one feature at a time (how the target checked it before it was vectorised)."""
+    import numpy as np
+
+    schema = dataset.spec.schema_
+    for index, feature in enumerate(names):
+        column = schema.column(feature)
+        if column is None or column.dtype in ("string", "timestamp"):
+            continue
+        values = array[..., index].astype(np.float64, copy=False)
+        nan = np.isnan(values)
+        where = f"feature {feature!r} of 'x' (dataset {dataset.name} {dataset.spec.version})"
+        if nan.any() and not (allow_nan or column.nullable):
+            return f"{where} is NaN but the column is not nullable"
+        ok = values[~nan]
+        if column.min is not None and (ok < column.min).any():
+            return f"{where} = {ok.min()} is below the contract's min {column.min}"
+        if column.max is not None and (ok > column.max).any():
+            return f"{where} = {ok.max()} is above the contract's max {column.max}"
+        if column.dtype in ("int", "bool", "category") and (ok != np.round(ok)).any():
+            return f"{where} must be whole numbers ({column.dtype} column)"
+        if column.dtype == "bool" and ((ok != 0) & (ok != 1)).any():
+            return f"{where} must be 0 or 1 (bool column)"
+        if column.allowed is not None:
+            allowed = np.array([a for a in column.allowed if isinstance(a, int)], dtype=np.float64)
+            if (~np.isin(ok, allowed)).any():
+                return f"{where} holds a value outside the allowed {column.allowed}"
+    return None
+
+
+def _schema_case() -> Any:
+    import numpy as np
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+
+    bound = st.sampled_from([None, -1.5, 0.0, 0.1, 1.0, 2.0, 100.0])
+
+    @st.composite
+    def case(draw: Any) -> Any:
+        count = draw(st.integers(1, 6))
+        columns = []
+        for i in range(count):
+            dtype = draw(st.sampled_from(["float", "int", "bool", "category", "string", "timestamp"]))
+            column: dict[str, Any] = {"name": f"f{i}", "dtype": dtype, "nullable": draw(st.booleans())}
+            if dtype in ("float", "int"):
+                low, high = draw(bound), draw(bound)
+                if low is not None and high is not None and low > high:
+                    low, high = high, low
+                column.update({"min": low, "max": high})
+            if dtype == "category" and draw(st.booleans()):
+                column["allowed"] = draw(st.lists(st.integers(-2, 3), min_size=1, max_size=3, unique=True))
+            columns.append(column)
+        # Features the dataset does not declare are skipped; the order may differ from the columns.
+        names = draw(st.permutations([c["name"] for c in columns] + draw(st.sampled_from([[], ["extra"]]))))
+        dtype = draw(st.sampled_from([np.float32, np.float64, np.int64, np.int32]))
+        rows = draw(st.integers(1, 4))
+        if np.issubdtype(dtype, np.floating):
+            elements = st.one_of(
+                st.sampled_from([0.0, 1.0, 0.1, 0.5, -1.5, 2.0, 100.0, 100.5, -0.0, float("nan"), float("inf")]),
+                st.floats(-200, 200, width=32),
+            )
+        else:
+            elements = st.integers(-3, 120)
+        array = draw(hnp.arrays(dtype, (rows, len(names)), elements=elements))
+        return columns, names, array, draw(st.booleans())
+
+    return case()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_vectorised_schema_check_agrees_with_the_feature_by_feature_contract() -> None:
+    from hypothesis import given, settings
+
+    from specops.serve._guardrails import _schema_runner
+    from specops.spec import Dataset
+    from specops.spec._guardrail import SchemaCheck
+
+    @settings(max_examples=300, deadline=None)
+    @given(_schema_case())
+    def check(case: Any) -> None:
+        columns, names, array, allow_nan = case
+        dataset = Dataset.model_validate(doc("Dataset", "train", {
+            "version": "v1", "artifact": {"uri": "data/train.csv", "sha256": "0" * 64},
+            "schema": {"columns": columns},
+        }))
+        schema = SchemaCheck.model_validate(
+            {"type": "schema", "stage": "input", "tensor": "x", "dataset": "train", "allowNan": allow_nan}
+        )
+        run = _schema_runner(schema, dataset)
+        expected = _reference_schema(array, names, dataset, allow_nan)
+        assert run({"x": array}, {"x": names}) == (expected, None)
+        assert run({"x": array}, {"x": names}) == (expected, None)  # the cached plan answers the same
+
+    check()
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "dtype"),
+    [
+        ({"dtype": "bool"}, [0, 1, -1], "int64"),
+        ({"dtype": "bool"}, [0.0, 2.0], "float32"),
+        ({"dtype": "bool"}, [0.5], "float64"),
+        ({"dtype": "int", "min": 0, "max": 5}, [1.5], "float32"),
+        ({"dtype": "float", "max": 0.1}, [0.1], "float32"),  # float32(0.1) > 0.1 at float64
+        ({"dtype": "float", "nullable": True, "min": 0}, [float("nan"), -1.0], "float64"),
+        ({"dtype": "float", "min": 0}, [float("nan")], "float32"),
+        ({"dtype": "category", "allowed": [1, 2]}, [1, 3], "int32"),
+        ({"dtype": "float", "min": 0, "max": 1}, [float("inf")], "float64"),
+        ({"dtype": "string"}, [-5.0], "float64"),
+    ],
+)
+def test_schema_check_edges_agree_with_the_contract(column: dict[str, Any], values: list[float], dtype: str) -> None:
+    import numpy as np
+
+    from specops.serve._guardrails import _schema_runner
+    from specops.spec import Dataset
+    from specops.spec._guardrail import SchemaCheck
+
+    dataset = Dataset.model_validate(doc("Dataset", "train", {
+        "version": "v1", "artifact": {"uri": "data/train.csv", "sha256": "0" * 64},
+        "schema": {"columns": [{"name": "ok", "dtype": "float"}, {"name": "f", **column}]},
+    }))
+    run = _schema_runner(SchemaCheck.model_validate({"type": "schema", "stage": "input", "dataset": "train"}), dataset)
+    array = np.array([[0.0, v] for v in values], dtype=dtype)
+    expected = _reference_schema(array, ["ok", "f"], dataset, False)
+    assert run({"x": array}, {"x": ["ok", "f"]}) == (expected, None)
+    assert (expected is None) == (column["dtype"] == "string")  # every case but the string column breaks the contract

@@ -172,6 +172,15 @@ def test_watch_rolls_back_a_burning_version_and_alerts_on_drift(
     watch_events = [e["event"] for e in events if str(e.get("holder", "")).startswith("watch@")]
     assert watch_events == ["apply.start", "change.start", "rollback", "change.done", "revert.proposed", "apply.done"]
 
+    # The alert that fired while 1.1.0 served is journaled and sealed into the evidence, on 1.1.0's row.
+    fired_events = [e for e in events if e["event"] == "alert.fired"]
+    assert ("SLOBurnRate", "1.1.0") in {(e["detail"]["alertname"], e["detail"]["version"]) for e in fired_events}
+    code, out, err = run_cli("audit", "--repo", str(repo), "--format", "jsonl")
+    assert code == 0, err
+    changes = [json.loads(line) for line in out.splitlines() if '"kind":"change"' in line]
+    [served] = [r for r in changes if r["resource"] == "Model/fraud-scorer" and r["version"] == "1.1.0" and r["action"] != "rollback"]
+    assert any(a["type"] == "alert.fired" and a["detail"]["alertname"] == "SLOBurnRate" for a in served["alerts"])
+
     branch = pygit2.Repository(str(tmp_path / "origin.git")).branches["specops/rollback/fraud-scorer-1.1.0"]
     revert = branch.peel(pygit2.Commit)
     assert "burn rate" in revert.message and "1h" in revert.message and "5m" in revert.message

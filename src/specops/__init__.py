@@ -1,29 +1,36 @@
-"""SpecOps: GitOps and policy-as-code for AI operations."""
+"""SpecOps: GitOps and policy-as-code for AI operations.
+
+The public names load on first use (PEP 562, ``specops._lazy``): the command
+line imports this package before every subcommand, and ``specops --version``
+must not pay for pydantic, the spec kinds or the compiled core.
+"""
 
 from __future__ import annotations
 
 import typing
 
-from specops._core import COMPILED, canonical_bytes, canonical_hash
-from specops._errors import Diagnostic, SpecError, SpecOpsError
+from specops._lazy import exports as _exports
+from specops._lazy import homes as _homes
 from specops._version import __version__
-from specops.spec import (
-    KINDS,
-    SLO,
-    Dataset,
-    Estate,
-    Guardrail,
-    LoadedSpec,
-    Model,
-    Prompt,
-    Resource,
-    Target,
-    json_schema,
-    load_estate,
-)
 
 if typing.TYPE_CHECKING:
+    from specops._core import COMPILED, canonical_bytes, canonical_hash
+    from specops._errors import Diagnostic, SpecError, SpecOpsError
     from specops.plan import Plan
+    from specops.spec import (
+        KINDS,
+        SLO,
+        Dataset,
+        Estate,
+        Guardrail,
+        LoadedSpec,
+        Model,
+        Prompt,
+        Resource,
+        Target,
+        json_schema,
+        load_estate,
+    )
 
 __all__ = [
     "COMPILED",
@@ -48,12 +55,15 @@ __all__ = [
     "load_estate",
 ]
 
-
-def __getattr__(name: str) -> typing.Any:
-    # ``specops.Plan`` loads the planner on first use, so ``import specops`` stays light for
-    # ``specops serve`` processes, and ``import specops.policy`` loads nothing of the planner.
-    if name == "Plan":
-        from specops.plan import Plan
-
-        return Plan
-    raise AttributeError(f"module 'specops' has no attribute {name!r}")
+_HOMES = {
+    **_homes("specops._core", ("COMPILED", "canonical_bytes", "canonical_hash")),
+    **_homes("specops._errors", ("Diagnostic", "SpecError", "SpecOpsError")),
+    **_homes("specops._version", ("__version__",)),
+    **_homes("specops.plan", ("Plan",)),
+    **_homes(
+        "specops.spec",
+        ("KINDS", "SLO", "Dataset", "Estate", "Guardrail", "LoadedSpec", "Model", "Prompt",
+         "Resource", "Target", "json_schema", "load_estate"),
+    ),
+}  # fmt: skip
+__getattr__, __dir__ = _exports(__name__, __all__, _HOMES)

@@ -209,8 +209,9 @@ _REGISTRARS = [
     "specops.serve._cli:add_serve_parser",
     "specops.apply._cli:add_apply_parsers",
     "specops.watch._cli:add_watch_parsers",
-    "specops.watch._rules:add_slo_rules_parser",
-    "specops.spec._profile:add_dataset_parser",
+    "specops.watch._rules_cli:add_slo_rules_parser",
+    "specops.spec._profile_cli:add_dataset_parser",
+    "specops.evidence._cli:add_audit_parsers",
 ]
 
 

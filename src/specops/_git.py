@@ -27,6 +27,14 @@ from pathlib import Path
 
 import pygit2
 
+from specops._disk import (
+    SPEC_SUFFIXES,
+    _is_spec,
+    _reported_link,
+    _submodule_problem,
+    _symlink_problem,
+    walk_spec_files,
+)
 from specops._errors import Diagnostic, SpecError, SpecOpsError
 
 __all__ = [
@@ -35,13 +43,13 @@ __all__ = [
     "GitError",
     "GitRepo",
     "NotARepositoryError",
+    "RefMovedError",
     "Snapshot",
     "UnknownRefError",
     "blob_id",
     "walk_spec_files",
 ]
 
-SPEC_SUFFIXES = (".yaml", ".yml")
 _BLOB = "blob"
 _LINK_MODE = 0o120000
 _GITLINK_MODE = 0o160000
@@ -90,97 +98,6 @@ class FileChange:
 def blob_id(data: bytes) -> str:
     """The id git gives a blob with these bytes (so worktree files share the cache)."""
     return str(pygit2.hash(data))
-
-
-def _is_spec(name: str) -> bool:
-    return name.endswith(SPEC_SUFFIXES)
-
-
-def _reported_link(name: str) -> bool:
-    """A link or submodule is reported unless hidden (and not named like a spec file)."""
-    return not name.startswith(".") or _is_spec(name)
-
-
-def _symlink_problem(path: str, target: str, leaves: bool) -> Diagnostic:
-    if leaves:
-        return Diagnostic(
-            path, 1, 1,
-            f"symlink to {target!r} leaves the repository; specs are read only from inside it",
-            hint="commit what it points to inside the repository instead of linking to it",
-            code="symlink_outside",
-        )
-    return Diagnostic(
-        path, 1, 1,
-        f"symlink to {target!r}: spec files must be regular files, not links",
-        hint="git stores a link as its target path, so a plan at a ref could not read it; "
-        "replace the link with the file itself",
-        code="symlink",
-    )
-
-
-def _submodule_problem(path: str) -> Diagnostic:
-    return Diagnostic(
-        path, 1, 1,
-        "a git submodule under the specs root: its specs belong to another repository",
-        hint="commit the specs in this repository, or run SpecOps in the submodule's own "
-        "repository",
-        code="submodule",
-    )
-
-
-def _relative(path: Path, root: Path) -> str:
-    """``path`` relative to ``root`` when inside it (stable across machines), else as given."""
-    absolute = Path(os.path.abspath(path))
-    for base in (Path(os.path.abspath(root)), root.resolve()):
-        if absolute.is_relative_to(base):
-            return absolute.relative_to(base).as_posix()
-    return path.as_posix()
-
-
-def _disk_link_problem(path: Path, root: Path) -> Diagnostic:
-    try:
-        target = os.readlink(path)
-    except OSError:  # pragma: no cover - removed between the listing and now
-        target = "?"
-    leaves = not path.resolve().is_relative_to(root.resolve())
-    return _symlink_problem(_relative(path, root), target, leaves)
-
-
-def walk_spec_files(base: Path, root: Path) -> tuple[list[Path], list[Diagnostic]]:
-    """Spec files under ``base`` on disk, and what refuses to be read as one.
-
-    ``root`` is the repository's root. Hidden directories are skipped, as in
-    a tree; a symlink (to a file or a directory, whatever its name) and a
-    nested repository (a submodule's work tree) are reported, never followed.
-    """
-    if base.is_symlink():
-        return [], [_disk_link_problem(base, root)]
-    if base.is_file():
-        return [base], []
-    found: list[Path] = []
-    problems: list[Diagnostic] = []
-    for dirpath, dirnames, filenames in os.walk(base):
-        keep = []
-        for name in sorted(dirnames):
-            full = Path(dirpath, name)
-            if name.startswith("."):
-                continue
-            if full.is_symlink():  # os.walk lists a link to a directory and does not enter it
-                problems.append(_disk_link_problem(full, root))
-            elif (full / ".git").exists():
-                problems.append(_submodule_problem(_relative(full, root)))
-            else:
-                keep.append(name)
-        dirnames[:] = keep
-        for name in sorted(filenames):
-            full = Path(dirpath, name)
-            if full.is_symlink():
-                # Whatever its name: a tree cannot tell a link to a directory from one to a file.
-                if _reported_link(name):
-                    problems.append(_disk_link_problem(full, root))
-            elif _is_spec(name):
-                found.append(full)
-    return found, sorted(problems, key=Diagnostic.sort_key)
 
 
 def _read_regular(path: Path) -> bytes:
@@ -529,3 +446,171 @@ class GitRepo:
 
     def _empty_tree(self) -> str:
         return str(self._repo.TreeBuilder().write())
+
+    # --- refs outside branches (the evidence chain lives on refs/specops/evidence) ---
+
+    def ref_target(self, ref: str) -> str | None:
+        """The commit a full ref name points at, or ``None`` when the ref does not exist."""
+        try:
+            return str(self._repo.references[ref].peel(pygit2.Commit).id)
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+
+    def files_at(self, commit: str, root: str = "") -> list[tuple[str, str]]:
+        """``(path, blob id)`` of every file under ``root`` in ``commit``'s tree, sorted by path."""
+        try:
+            tree = self._repo[commit].peel(pygit2.Tree)
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise GitError(f"commit {commit[:12]} is missing from the repository: {exc}") from exc
+        base = root.strip("/")
+        if base:
+            try:
+                sub = tree[base]
+            except KeyError:
+                return []
+            if not isinstance(sub, pygit2.Tree):
+                return []
+            tree = sub
+        out: list[tuple[str, str]] = []
+        stack: list[tuple[str, pygit2.Tree]] = [(base, tree)]
+        while stack:
+            at, node = stack.pop()
+            for entry in node:
+                path = f"{at}/{entry.name}" if at else str(entry.name)
+                if isinstance(entry, pygit2.Tree):
+                    stack.append((path, entry))
+                elif entry.type_str == _BLOB:
+                    out.append((path, str(entry.id)))
+        out.sort()
+        return out
+
+    def commit_on_ref(
+        self,
+        ref: str,
+        parent: str | None,
+        add: dict[str, bytes],
+        message: str,
+        *,
+        remove: tuple[str, ...] = (),
+        name: str = "specops",
+        email: str = "specops@localhost",
+    ) -> str:
+        """Commit ``parent``'s tree plus ``add`` minus ``remove`` and move ``ref`` to it.
+
+        No work tree or index is touched. The ref moves only if it still points at
+        ``parent`` (compare-and-swap), else ``RefMovedError``: another writer got there first.
+        """
+        index = pygit2.Index()
+        if parent is not None:
+            index.read_tree(self._repo[parent].peel(pygit2.Tree))
+        for path in remove:
+            index.remove(path)
+        for path, data in add.items():
+            index.add(pygit2.IndexEntry(path, self._repo.create_blob(data), pygit2.enums.FileMode.BLOB))
+        tree = index.write_tree(self._repo)
+        who = pygit2.Signature(name, email)
+        parents = [pygit2.Oid(hex=parent)] if parent is not None else []
+        oid = self._repo.create_commit(None, who, who, message, tree, parents)
+        if self.ref_target(ref) != parent:
+            raise RefMovedError(ref)
+        self._repo.references.create(ref, oid, force=True)
+        return str(oid)
+
+    def set_ref(self, ref: str, commit: str) -> None:
+        self._repo.references.create(ref, pygit2.Oid(hex=commit), force=True)
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        found = self._repo.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
+        return str(found) if found is not None else None
+
+    def is_ancestor(self, ancestor: str, commit: str) -> bool:
+        """Whether ``ancestor`` is ``commit`` or reachable from it."""
+        if ancestor == commit:
+            return True
+        try:
+            return bool(self._repo.descendant_of(pygit2.Oid(hex=commit), pygit2.Oid(hex=ancestor)))
+        except (KeyError, ValueError, pygit2.GitError):
+            return False
+
+    def commit_message(self, commit: str) -> str:
+        return str(self._repo[commit].peel(pygit2.Commit).message)
+
+    def history(self, head: str) -> list[str]:
+        """Commit ids from ``head`` back along first parents, newest first."""
+        out: list[str] = []
+        commit = self._repo[head].peel(pygit2.Commit)
+        while True:
+            out.append(str(commit.id))
+            if not commit.parents:
+                return out
+            commit = commit.parents[0]
+
+    def changed_paths(self, old: str, new: str) -> list[tuple[str, str]]:
+        """``(status, path)`` of files added (A), modified (M) or deleted (D) from ``old`` to ``new``."""
+        return _changed_paths(self._repo, old, new)
+
+    def fetch_ref(self, remote: str, ref: str, into: str) -> str | None:
+        """Fetch ``ref`` from ``remote`` into the local ref ``into`` (forced); what ``into`` holds after.
+
+        A remote without that ref leaves ``into`` as it was; an unreachable remote raises ``GitError``.
+        """
+        try:
+            self._repo.remotes[remote].fetch([f"+{ref}:{into}"], callbacks=_Callbacks())
+        except (KeyError, ValueError, pygit2.GitError) as exc:
+            raise GitError(f"cannot fetch {ref} from {remote}: {exc}") from exc
+        return self.ref_target(into)
+
+    def push_ref(self, remote: str, ref: str) -> str | None:
+        """Push ``ref`` to the same name on ``remote`` without forcing; ``None`` when it landed.
+
+        Otherwise the remote's reason for refusing it (it moved on, not a
+        fast-forward; or another writer's update raced this one): fetch,
+        re-link and push again. Failing to reach the remote raises ``GitError``.
+        """
+        callbacks = _Callbacks()
+        try:
+            self._repo.remotes[remote].push([f"{ref}:{ref}"], callbacks=callbacks)
+        except KeyError as exc:
+            raise GitError(f"no remote named {remote!r}") from exc
+        except (ValueError, pygit2.GitError) as exc:
+            text = str(exc)
+            if any(word in text.lower() for word in ("fast-forward", "fastforward", "rejected", "lock", "exists", "not present locally")):
+                return text
+            raise GitError(f"cannot push {ref} to {remote}: {exc}") from exc
+        return callbacks.rejected
+
+
+class RefMovedError(GitError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"{ref} moved while it was being updated (another writer); try again")
+        self.ref = ref
+
+
+class _Callbacks(pygit2.RemoteCallbacks):
+    """Credentials for https remotes from ``$SPECOPS_GIT_TOKEN`` (CI's token), and push refusals.
+
+    libgit2 does not read the ``http.extraheader`` that actions/checkout
+    leaves behind, so the workflow hands the token over explicitly. It is
+    never written anywhere.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rejected: str | None = None
+
+    def credentials(self, url: str, username_from_url: str | None, allowed_types: int) -> pygit2.UserPass:
+        token = os.environ.get("SPECOPS_GIT_TOKEN")
+        if not token:
+            raise pygit2.GitError(f"{url} asks for credentials: set SPECOPS_GIT_TOKEN (CI: the job's token)")
+        return pygit2.UserPass(username_from_url or "x-access-token", token)
+
+    def push_update_reference(self, refname: str, message: str | None) -> None:
+        if message:
+            self.rejected = f"{refname}: {message}"
+
+
+def _changed_paths(repo: pygit2.Repository, old: str, new: str) -> list[tuple[str, str]]:
+    """``(status, path)`` of files that differ between two commits' trees (no rename detection)."""
+    a = repo[old].peel(pygit2.Tree)
+    b = repo[new].peel(pygit2.Tree)
+    return [(d.status_char(), d.old_file.path if d.status_char() == "D" else d.new_file.path) for d in a.diff_to_tree(b).deltas]

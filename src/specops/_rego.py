@@ -13,6 +13,7 @@ returns Python sets that cannot hold objects (so results travel as JSON).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -70,6 +71,14 @@ class RegoEngine:
         self._regorus = regorus
         self._engine = regorus.Engine()
         self._modules: list[tuple[str, str]] = []
+
+    def clone(self) -> RegoEngine:
+        """An independent engine with the same modules and data (cheap: no parsing again)."""
+        twin = RegoEngine.__new__(RegoEngine)
+        twin._regorus = self._regorus
+        twin._engine = self._engine.clone()
+        twin._modules = list(self._modules)
+        return twin
 
     def add_module(self, path: str, source: str) -> None:
         try:
@@ -150,6 +159,7 @@ def engine_info() -> dict[str, Any]:
     }
 
 
+@functools.cache
 def engine_version() -> str:
     try:
         return version("gordon-to-regorus")

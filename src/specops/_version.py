@@ -1,8 +1,9 @@
+"""The package version: the one source ``pyproject.toml`` reads (``tool.setuptools.dynamic``).
+
+A literal, not ``importlib.metadata``: that import alone costs more than the
+rest of ``specops --version``.
+"""
+
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("specops")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+__version__ = "0.1.0"

@@ -81,6 +81,7 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
     from specops._project import Project
     from specops.apply._checks import load_plan
     from specops.apply._runner import ApplyOptions, apply_plan
+    from specops.evidence import stash_plan
     from specops.plan import PlanRequest, PlanResult, run_pipeline
     from specops.policy._check import PolicyOptions
 
@@ -115,17 +116,22 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
         def replan() -> PlanResult:
             # The same pipeline as `specops plan`: one estate, planned and judged.
             request = PlanRequest(ref=args.ref, allow_empty=args.allow_empty, retry_rolled_back=args.retry_rolled_back)
-            return run_pipeline(project, request)
+            made = run_pipeline(project, request)
+            stash_plan(project.journal, made.plan.to_json())
+            return made
 
         made = replan()
         plan, desired = made.plan, made.desired
     say(f"Applying plan {plan.plan_id[:12]} (commit {str(plan.desired.commit)[:12]}); journal {project.journal}")
+    stash_plan(project.journal, plan.to_json())  # the evidence seals the plan's policy decisions with the apply
     try:
         result = apply_plan(plan, options, desired=desired, replan=replan)
     except SpecOpsError as exc:
         if not text:
             out.write(json.dumps({"outcome": "failed", "error": str(exc)}, indent=2) + "\n")
         raise
+    finally:
+        _seal_evidence(project.repo, project.journal, say)
     if text:
         say(result.message)
         if result.traffic.sent:
@@ -134,6 +140,21 @@ def cmd_apply(args: argparse.Namespace, out: TextIO) -> int:
     else:
         out.write(json.dumps(result.to_json(), indent=2) + "\n")
     return EXIT_OK
+
+
+def _seal_evidence(repo: Any, journal: Path | None, say: Any) -> None:
+    """Seal what this apply journaled into the repository's evidence and push it where a remote is
+    configured (``evidence.remote``, default origin); a failure warns, the apply's result stands."""
+    from specops._errors import SpecOpsError
+    from specops.evidence import seal
+    from specops.evidence._config import load_evidence_config
+
+    if journal is None:
+        return
+    try:
+        seal(repo, journal, push=True, remote=load_evidence_config(repo.workdir).remote, say=say)
+    except SpecOpsError as exc:
+        sys.stderr.write(f"warning: evidence not sealed ({exc}); run `specops audit seal`\n")
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:

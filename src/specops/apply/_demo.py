@@ -14,7 +14,9 @@
 7. ``specops watch --once`` sees the budget burn and the drift on ``amount``
    and ``hour_of_day``, rolls the target back to 1.1.0 and proposes the revert
    on a branch; ``specops slo status`` shows the numbers;
-8. print ``specops status`` and stop the server.
+8. print ``specops status``;
+9. print ``specops audit`` and ``specops history`` of the model from the
+   evidence every apply and watch's rollback sealed, and stop the server.
 
 ``specops demo --ray`` runs the same on a local Ray cluster (``LocalRay``)
 through a ray-serve Target: the router and each model version are Ray
@@ -243,6 +245,12 @@ def run_demo(
         model = next(r for r in report.resources if r.id == "Model/fraud-scorer")
         if model.traffic != {"1.1.0": 100}:
             raise SpecOpsError(f"demo: expected 1.1.0 to serve all traffic after the rollback, got {model.traffic}")
+        say("== 9. the evidence: every change sealed on refs/specops/evidence (specops audit, specops history)")
+        from specops.evidence import seal
+        from specops.evidence._cli import print_evidence
+
+        seal(repo, workdir / "journal.jsonl")  # what watch journaled
+        print_evidence(repo, out, "Model/fraud-scorer")
         say("Demo complete: applied, promoted a canary, rolled back a bad version, watched one burn its budget "
             "and rolled it back; stopping the server.")  # fmt: skip
         return 0
@@ -315,13 +323,18 @@ def _plan_and_apply(
     plan = made.plan
     for line in render_text(plan, colour=False).splitlines():
         say(f"   {line}")
+    from specops.evidence import seal, stash_plan
+
     options = ApplyOptions(project, traffic_rate=traffic, say=lambda line: say(f"   {line}"))
+    stash_plan(project.journal, plan.to_json())  # the evidence seals the plan's policy decisions with the apply
     try:
         result = apply_plan(plan, options, desired=made.desired)
     except RolloutFailedError as exc:
         if expect_failure:
             return str(exc)
         raise
+    finally:
+        seal(repo, workdir / "journal.jsonl", say=options.say)
     if expect_failure:
         raise SpecOpsError("demo: the broken version was expected to fail its canary analysis")
     say(f"   {result.message}")

@@ -13,19 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from specops._errors import SpecError, SpecOpsError
-from specops._project import Project
-from specops.plan._pipeline import PlanRequest, run_pipeline
-from specops.plan._render import (
-    render_invalid,
-    render_json,
-    render_markdown,
-    render_text,
-    use_colour,
-)
-from specops.policy._check import PolicyOptions
+
+if TYPE_CHECKING:
+    from specops.policy._check import PolicyOptions
 
 __all__ = ["add_plan_parser", "cmd_plan"]
 
@@ -97,6 +90,8 @@ def add_plan_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def policy_options(args: argparse.Namespace) -> PolicyOptions | None:
     """The policy flags of ``plan`` (``None`` with ``--no-policy``)."""
+    from specops.policy._check import PolicyOptions
+
     if args.no_policy:
         return None
     return PolicyOptions(
@@ -113,6 +108,18 @@ def policy_options(args: argparse.Namespace) -> PolicyOptions | None:
 
 
 def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
+    # The planner, git and HTTP load only when the command runs: registering the
+    # parser must stay cheap for ``specops --version`` and every other subcommand.
+    from specops._project import Project
+    from specops.plan._pipeline import PlanRequest, run_pipeline
+    from specops.plan._render import (
+        render_invalid,
+        render_json,
+        render_markdown,
+        render_text,
+        use_colour,
+    )
+
     if args.worktree and args.ref != "HEAD":
         raise SpecOpsError("--worktree plans the work tree; it cannot be combined with --ref")
     project = Project.discover(

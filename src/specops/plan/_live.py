@@ -39,7 +39,7 @@ from pydantic import TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from specops._core import canonical_hash
-from specops.spec import Estate
+from specops.spec import Estate, Target
 from specops.targets import (
     AdminError,
     LiveStateError,
@@ -267,23 +267,30 @@ def read_live(
             # A snapshot is the whole picture: a target it omits runs nothing.
             state.targets.setdefault(spec.resource.name, TargetState(spec.resource.name, None, "none"))
         return state
-    drivers = [driver_for(spec.resource, timeout=timeout, retries=2) for spec in estate.of_kind("Target")]
-    try:
-        # Concurrently: a plan waits for its slowest target, not for the sum of them.
-        answers = fan_out(drivers, fetch_target)
-    finally:
-        for driver in drivers:
+    specs = list(estate.of_kind("Target"))
+
+    def fetch(spec: Any) -> TargetState:
+        # The driver is made in the pool too: making one costs milliseconds of CPU, which
+        # overlap with the other targets' round trips instead of preceding all of them.
+        driver = driver_for(spec.resource, timeout=timeout, retries=2)
+        try:
+            return fetch_target(driver)
+        finally:
             driver.close()
+
+    # Concurrently: a plan waits for its slowest target, not for the sum of them.
+    answers = fan_out(specs, fetch, name=lambda spec: str(spec.resource.name))
     state = LiveState()
-    for driver in drivers:
-        answer = answers[driver.name]
+    for spec in specs:
+        name = spec.resource.name
+        answer = answers[name]
         # Unreadable for want of credentials is unknown too; the error says which it was.
         if isinstance(answer, TargetUnreachableError | TargetAuthError) and allow_unreachable:
-            state.targets[driver.name] = TargetState(
-                driver.name, None, "http", driver.url, reachable=False, error=str(answer)
-            )
+            resource = spec.resource
+            url = str(resource.spec.url).rstrip("/") if isinstance(resource, Target) else ""  # as its driver
+            state.targets[name] = TargetState(name, None, "http", url, reachable=False, error=str(answer))
         elif isinstance(answer, Exception):
             raise answer
         else:
-            state.targets[driver.name] = answer
+            state.targets[name] = answer
     return state

@@ -7,12 +7,22 @@ engine (OPA over HTTP) is one small class.
 
 One evaluation runs every package: a generated module collects their rules
 into one object, so an input crosses into the engine once, not once per
-package.
+package. A bundle is parsed and checked once per process: later engines for
+the same bundle hash are clones of the prepared one.
+
+Measured, not adopted (bench/bench_policy.py, issue 15): many inputs per
+engine call (``with input as x`` over a batch) cost the same per decision as
+one call each, since parsing each input and running the packages dominate;
+regorus's compiled programs (``Program``/``Rvm``) run 2-3x faster but answer
+an empty set where the interpreter raises (divide by zero, conflicting
+rules), which would let a broken policy pass a plan: not fail closed.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from typing import Any, Protocol
 
 from specops._errors import Diagnostic
@@ -79,6 +89,43 @@ def load_modules(engine: RegoEngine, bundle: Bundle, *, tests: bool = False) -> 
     engine.add_data({"project": bundle.data})
 
 
+_PREPARED: OrderedDict[str, RegoEngine] = OrderedDict()
+_PREPARED_SIZE = 8
+_PREPARED_LOCK = threading.Lock()
+
+
+def _prepare(bundle: Bundle) -> RegoEngine:
+    engine = RegoEngine()
+    load_modules(engine, bundle)
+    try:
+        engine.add_module("<specops:aggregate>.rego", aggregate_module(bundle))
+    except RegoError as exc:  # pragma: no cover - generated from validated package names
+        raise load_error(exc, "<specops:aggregate>", "a policy package name is not valid Rego") from None
+    try:
+        engine.check_builtins([AGGREGATE_RULE])
+    except RegoError as exc:
+        raise load_error(
+            exc, "", "the embedded engine (regorus) lacks this function; use a builtin it has "
+            "(`specops doctor` names the engine version)",
+        ) from None
+    return engine
+
+
+def prepared(bundle: Bundle) -> RegoEngine:
+    """A fresh engine loaded with ``bundle``: parsed and checked once per process and bundle
+    hash, then cloned (a bundle that fails to load is not kept, so it fails every time)."""
+    with _PREPARED_LOCK:
+        engine = _PREPARED.get(bundle.hash)
+        if engine is None:
+            engine = _prepare(bundle)
+            _PREPARED[bundle.hash] = engine
+            if len(_PREPARED) > _PREPARED_SIZE:
+                _PREPARED.popitem(last=False)
+        else:
+            _PREPARED.move_to_end(bundle.hash)
+        return engine.clone()
+
+
 class EmbeddedEngine:
     """regorus in this process: the default, no server to run."""
 
@@ -86,19 +133,7 @@ class EmbeddedEngine:
         self.bundle = bundle
         self.name = f"regorus {engine_version()}"
         self.timeout = timeout
-        self._engine = RegoEngine()
-        load_modules(self._engine, bundle)
-        try:
-            self._engine.add_module("<specops:aggregate>.rego", aggregate_module(bundle))
-        except RegoError as exc:  # pragma: no cover - generated from validated package names
-            raise load_error(exc, "<specops:aggregate>", "a policy package name is not valid Rego") from None
-        try:
-            self._engine.check_builtins([AGGREGATE_RULE])
-        except RegoError as exc:
-            raise load_error(
-                exc, "", "the embedded engine (regorus) lacks this function; use a builtin it has "
-                "(`specops doctor` names the engine version)",
-            ) from None
+        self._engine = prepared(bundle)
 
     def evaluate(self, document_json: bytes) -> Any:
         started = time.perf_counter()

@@ -8,10 +8,16 @@ restarts.
 
 from __future__ import annotations
 
-from specops.serve._config import ServeConfig
-from specops.serve._errors import HTTPError, StateCorruptError
-from specops.serve._server import RunningServer, build, serve_forever, start_in_thread
-from specops.serve._target import ServeTarget
+import typing
+
+from specops._lazy import exports as _exports
+from specops._lazy import homes as _homes
+
+if typing.TYPE_CHECKING:
+    from specops.serve._config import ServeConfig
+    from specops.serve._errors import HTTPError, StateCorruptError
+    from specops.serve._server import RunningServer, build, serve_forever, start_in_thread
+    from specops.serve._target import ServeTarget
 
 __all__ = [
     "HTTPError",
@@ -23,3 +29,11 @@ __all__ = [
     "serve_forever",
     "start_in_thread",
 ]
+
+_HOMES = {
+    **_homes("specops.serve._config", ("ServeConfig",)),
+    **_homes("specops.serve._errors", ("HTTPError", "StateCorruptError")),
+    **_homes("specops.serve._server", ("RunningServer", "build", "serve_forever", "start_in_thread")),
+    **_homes("specops.serve._target", ("ServeTarget",)),
+}  # fmt: skip
+__getattr__, __dir__ = _exports(__name__, __all__, _HOMES)

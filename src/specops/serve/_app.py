@@ -389,6 +389,10 @@ def create_app(target: ServeTarget, config: ServeConfig) -> Starlette:
     model = "/v2/models/{name}"
     version = "/v2/models/{name}/versions/{version}"
     routes = [
+        # Inference first: Starlette tries routes in order, and every request pays for the
+        # ones before its own (no earlier pattern could match these paths).
+        Route(model + "/infer", e(api.infer, "infer"), methods=["POST"]),
+        Route(version + "/infer", e(api.infer, "infer"), methods=["POST"]),
         Route("/v2", e(api.server_meta, "infer"), methods=["GET"]),
         Route("/v2/health/live", e(api.live, None), methods=["GET"]),
         Route("/v2/health/ready", e(api.ready, None), methods=["GET"]),
@@ -396,8 +400,6 @@ def create_app(target: ServeTarget, config: ServeConfig) -> Starlette:
         Route(version, e(api.model_meta, "infer"), methods=["GET"]),
         Route(model + "/ready", e(api.model_ready, "infer"), methods=["GET"]),
         Route(version + "/ready", e(api.model_ready, "infer"), methods=["GET"]),
-        Route(model + "/infer", e(api.infer, "infer"), methods=["POST"]),
-        Route(version + "/infer", e(api.infer, "infer"), methods=["POST"]),
         Route("/v2/repository/index", e(api.repo_index, "admin"), methods=["POST"]),
         Route("/v2/repository/models/{name}/load", e(api.repo_load, "admin"), methods=["POST"]),
         Route("/v2/repository/models/{name}/unload", e(api.repo_unload, "admin"), methods=["POST"]),

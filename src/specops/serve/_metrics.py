@@ -83,15 +83,18 @@ class FeatureStats:
         n = len(self.features)
         if array.ndim == 0 or array.shape[-1] != n or array.dtype.kind not in "iuf" or n == 0:
             return None
-        rows = array.reshape(-1, n).astype(np.float64, copy=False)
+        # No float64 copy of the batch: comparing against the float64 edges casts each value
+        # exactly as a copy would, and the sum accumulates in float64 (the same numbers).
+        rows = array.reshape(-1, n)
         index = np.count_nonzero(rows[:, :, None] >= self._lower, axis=2) + (rows > self._last)
         index += self._offsets
-        nan = np.isnan(rows)
-        if nan.any():
-            index[nan] = (self._offsets + self.width - 1)[np.nonzero(nan)[1]]
-            rows = np.where(nan, 0.0, rows)
+        if rows.dtype.kind == "f":
+            nan = np.isnan(rows)
+            if nan.any():
+                index[nan] = (self._offsets + self.width - 1)[np.nonzero(nan)[1]]
+                rows = np.where(nan, rows.dtype.type(0), rows)
         counts = np.bincount(index.ravel(), minlength=self.size)
-        return counts, rows.sum(axis=0)
+        return counts, rows.sum(axis=0, dtype=np.float64)
 
     def observe(self, array: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Count a batch into the cumulative histograms; returns what :meth:`bin` gave."""

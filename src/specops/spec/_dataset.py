@@ -6,6 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from specops.spec._bins import MAX_BINS
 from specops.spec._common import ArtifactRef, Resource, SpecModel, VersionLabel, unique
 
 __all__ = ["MAX_BINS", "Column", "Dataset", "DatasetSpec", "FeatureProfile", "Histogram"]
@@ -53,8 +54,6 @@ class DataSchema(SpecModel):
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
 
-
-MAX_BINS = 50
 
 
 class Histogram(SpecModel):

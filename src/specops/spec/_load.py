@@ -13,8 +13,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from specops._core import canonical_hash
+from specops._disk import walk_spec_files
 from specops._errors import Diagnostic, SpecError
-from specops._git import walk_spec_files
 from specops._yaml import (
     MAX_FILE_BYTES,
     PackedDocument,

@@ -30,11 +30,12 @@ from typing import Any, TextIO
 import numpy as np
 
 from specops._errors import SpecOpsError
+from specops.spec._bins import DEFAULT_BINS
 from specops.spec._dataset import MAX_BINS, FeatureProfile, Histogram, Profile
+from specops.spec._profile_cli import add_dataset_parser
 
 __all__ = ["DEFAULT_BINS", "DIGITS", "add_dataset_parser", "profile_columns", "profile_csv", "quantile_levels"]
 
-DEFAULT_BINS = 50
 DIGITS = 8
 
 
@@ -184,18 +185,3 @@ def cmd_profile(args: argparse.Namespace, out: TextIO) -> int:
     if other:
         print(f"not profiled (not numeric): {', '.join(other)}", file=sys.stderr)
     return 0
-
-
-def add_dataset_parser(sub: Any) -> None:
-    dataset = sub.add_parser("dataset", help="work with Dataset specs")
-    commands = dataset.add_subparsers(dest="dataset_command", metavar="COMMAND", required=True)
-    profile = commands.add_parser(
-        "profile", help="compute a Dataset's reference profile (quantile histograms) from a CSV",
-        description="Print spec.profile for a CSV: rows, and per numeric column mean, std, min, max, "
-        "nullFraction and a quantile histogram (one bin per value for a column with few distinct values).",
-    )
-    profile.add_argument("file", help="a CSV file with a header row")
-    profile.add_argument("--bins", type=int, default=DEFAULT_BINS, help=f"bins per feature, at most {MAX_BINS} (default {DEFAULT_BINS})")
-    profile.add_argument("--exclude", action="append", metavar="COLUMN", help="leave a column out (e.g. the label); repeatable")
-    profile.add_argument("--format", choices=["yaml", "json"], default="yaml")
-    profile.set_defaults(func=cmd_profile)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from specops._errors import Diagnostic, Severity, SpecOpsError
-from specops._onnx import OnnxLoadError, TensorInfo, graph_signature, signature_problems
 from specops._yaml import format_path
 from specops.spec._common import ArtifactRef, Ref, is_repo_path
 from specops.spec._dataset import Dataset
@@ -23,6 +23,9 @@ from specops.spec._load import BrokenDocument, Estate, LoadedSpec
 from specops.spec._model import Model
 from specops.spec._slo import SLO, DriftObjective
 from specops.spec._target import Target
+
+if TYPE_CHECKING:
+    from specops._onnx import TensorInfo
 
 __all__ = ["check_estate", "check_signatures"]
 
@@ -381,6 +384,10 @@ def check_signatures(
         data = _read_artifact(estate.root, artifact.uri, read)
         if data is None or hashlib.sha256(data).hexdigest() != artifact.sha256:
             continue
+        # ONNX (and numpy) load only when a model file is really read: ``validate`` without
+        # --verify-artifacts and a plan that changes no model never pay for them.
+        from specops._onnx import OnnxLoadError, signature_problems
+
         try:
             inputs, outputs = _signature_of(artifact.sha256, data)
         except OnnxLoadError as exc:
@@ -426,6 +433,8 @@ _SIGNATURES: dict[str, tuple[list[TensorInfo], list[TensorInfo]]] = {}
 
 def _signature_of(sha256: str, data: bytes) -> tuple[list[TensorInfo], list[TensorInfo]]:
     """Keyed by the verified digest (not the bytes, which may be large): a graph is parsed once."""
+    from specops._onnx import graph_signature
+
     found = _SIGNATURES.get(sha256)
     if found is None:
         if len(_SIGNATURES) >= 256:

@@ -55,7 +55,7 @@ def add_watch_parsers(subparsers: Any) -> None:
     watch.add_argument("--format", choices=("text", "json"), default="text")
     watch.set_defaults(func=cmd_watch)
 
-    from specops.watch._rules import slo_commands
+    from specops.watch._rules_cli import slo_commands
 
     status = slo_commands(subparsers).add_parser(
         "status", help="per SLO: budget remaining, burn rates, firing alerts, drift per feature"

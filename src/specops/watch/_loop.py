@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from specops._errors import SpecOpsError
+from specops._git import GitRepo
 from specops.apply._journal import Journal
 from specops.spec import SLO, Model, Target, duration_seconds
 from specops.spec._slo import budget_of
@@ -213,6 +214,8 @@ class _Tick:
             self.report["alerts"].extend(self._alert_rows(local, only_firing=True))
         finally:
             self.notifier.close()
+        if self.o.act:
+            self._seal()
         self.report["notifications"]["errors"] = self.notifier.errors
         self.report["notifications"]["failed"] = len(self.notifier.errors)
         self.report["notifications"]["sent"] = self.sent
@@ -330,7 +333,8 @@ class _Tick:
         if not self.o.act:
             self.report["alerts"].extend(self._alert_rows(book, only_firing=True))
             return
-        book.reconcile(conditions, {name}, self.now)
+        changed = book.reconcile(conditions, {name}, self.now)
+        self._journal_alerts(book, changed)
         self._act(driver, name, book)
         self._notify(book)
         book.prune(self.now)
@@ -622,6 +626,46 @@ class _Tick:
                                     detail={"by": self.o.holder})  # fmt: skip
                 self.o.say(f"  recovered an interrupted watch rollback of {entry.get('resource')} on {target}: {outcome}")
             self.journal.append("apply.recovered", **ids, outcome="recovered", detail={"by": self.o.holder})
+
+    # -- the record ------------------------------------------------------------------------------
+
+    def _journal_alerts(self, book: AlertBook, changed: list[str]) -> None:
+        """An SLO or drift alert that fired (or resolved) while a version served goes to the journal,
+        and from there into the evidence, attached to the change that put that version there."""
+        if self.journal is None:
+            return
+        for key in changed:
+            record = book.alerts.get(key) or {}
+            labels = record.get("labels") or {}
+            if not labels.get("model") or not labels.get("version"):
+                continue  # target-wide alerts (OutOfSync, unreachable) belong to no version
+            evidence = record.get("evidence") or {}
+            value = (evidence.get("long") or {}).get("burn_rate") if "long" in evidence else evidence.get("features")
+            self.journal.append(
+                "alert.fired" if record.get("status") == "firing" else "alert.resolved",
+                apply_id=None, plan_id=None, commit=self.desired.commit, target=labels.get("target"),
+                resource=f"Model/{labels['model']}", outcome=str(record.get("status")),
+                detail={
+                    "alertname": record.get("alertname"), "version": labels.get("version"), "slo": labels.get("slo"),
+                    "objective": labels.get("objective") or evidence.get("method"), "value": value,
+                    "threshold": evidence.get("factor", evidence.get("threshold")),
+                    "summary": (record.get("annotations") or {}).get("summary"), "by": self.o.holder,
+                },
+            )  # fmt: skip
+
+    def _seal(self) -> None:
+        """Seal what this tick journaled into the repository's evidence (pushed where configured);
+        a failure warns, the tick's work stands."""
+        if self.journal is None:
+            return
+        from specops.evidence import seal
+        from specops.evidence._config import load_evidence_config
+
+        try:
+            repo = GitRepo.discover(self.o.repo)
+            seal(repo, self.journal.path, push=True, remote=load_evidence_config(repo.workdir).remote)
+        except SpecOpsError as exc:
+            self.o.say(f"warning: evidence not sealed ({exc}); run `specops audit seal`")
 
     # -- notifying ---------------------------------------------------------------------------------
 
