@@ -56,7 +56,8 @@ def ensure_test_tools(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Run the test suite against the compiled core, then against the pure-Python twin."""
     ensure_test_tools(session)
-    session.install(".[test]")
+    # The ray extra brings a local Ray for the ray-serve tests; they run in the first pass only.
+    session.install(".[test,ray]")
     args = session.posargs or ["-q"]
     session.run("pytest", *args)
     session.run("pytest", *args, env={"SPECOPS_PURE_PYTHON": "1"})

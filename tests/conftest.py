@@ -85,6 +85,20 @@ def estate(tmp_path: Path, target: LocalTarget) -> Path:
     return repo
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``ray`` run once: in the compiled pass, not again in the pure-Python one.
+
+    They start a Ray cluster (about 20 s and 2 GB) and exercise Ray and the
+    driver, not the hashing or planning core the second pass exists for.
+    """
+    if os.environ.get("SPECOPS_PURE_PYTHON") != "1":
+        return
+    kept = [item for item in items if item.get_closest_marker("ray") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("ray") is not None])
+        items[:] = kept
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """Every plan file a test leaves under its ``tmp_path`` re-dumps byte for byte through the model."""

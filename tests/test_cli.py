@@ -283,6 +283,9 @@ def test_doctor_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert report["rego"]["ok"] is True
     assert report["rego"]["error"] is None
     assert report["yaml"]["c_parser"] is True
+    from importlib.util import find_spec
+
+    assert report["ray"]["installed"] is (find_spec("ray") is not None)
 
 
 def test_doctor_text(capsys: pytest.CaptureFixture[str]) -> None:
@@ -292,6 +295,7 @@ def test_doctor_text(capsys: pytest.CaptureFixture[str]) -> None:
     core_line = next(line for line in out.splitlines() if line.startswith("core "))
     assert ("pure Python" in core_line) is PURE_FORCED
     assert "CPUExecutionProvider" in out
+    assert any(line.startswith("ray          ") for line in out.splitlines())
     assert "problem:" not in out
 
 

@@ -193,6 +193,9 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
         out.write(
             f"git          pygit2 {report['git'].get('pygit2')}, libgit2 {report['git'].get('libgit2')}\n"
         )
+        ray = report["ray"]
+        missing = "not installed (for `specops demo --ray`: pip install 'specops[ray]')"
+        out.write(f"ray          {ray['version'] if ray['installed'] else missing}\n")
         for problem in report["problems"]:
             out.write(f"problem: {problem}\n")
     return EXIT_OK if report["ok"] else EXIT_ERROR

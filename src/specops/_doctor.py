@@ -62,6 +62,9 @@ def diagnose() -> dict[str, Any]:
     except ImportError as exc:  # pragma: no cover
         git = {"error": str(exc)}
         problems.append(f"pygit2 is not importable: {exc}")
+    # ray-serve Targets need Ray on the runner only for `specops demo --ray` and the tests: the
+    # driver speaks HTTP. Not installed is reported, not a problem (`pip install 'specops[ray]'`).
+    ray = {"installed": _dist_version("ray") is not None, "version": _dist_version("ray")}
     return {
         "specops": __version__,
         "python": sys.version.split()[0],
@@ -71,6 +74,7 @@ def diagnose() -> dict[str, Any]:
         "onnxruntime": onnx_runtime,
         "rego": rego,
         "git": git,
+        "ray": ray,
         "ok": not problems,
         "problems": problems,
     }

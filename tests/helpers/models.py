@@ -31,6 +31,22 @@ def linear_model(weights: np.ndarray, bias: np.ndarray, *, inputs: int = 4, inpu
     return bytes(model.SerializeToString())
 
 
+def unrunnable_model(inputs: int = 8) -> bytes:
+    """float32 [-1, inputs] -> probabilities [-1, 2] on paper; every run fails (Gather out of bounds).
+
+    It loads and matches its signature, so only running it (a target's warm-up) finds it broken.
+    """
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["features", "idx"], ["probabilities"], axis=1)],
+        "unrunnable",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", inputs])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 2])],
+        initializer=[numpy_helper.from_array(np.array([inputs, inputs + 1], dtype=np.int64), "idx")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=IR_VERSION)
+    return bytes(model.SerializeToString())
+
+
 def scorer(version: int) -> bytes:
     """Two scorers that answer the same input differently (version 1 and 2)."""
     rng = np.random.default_rng(version)

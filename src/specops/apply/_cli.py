@@ -116,6 +116,10 @@ examples:
     demo.add_argument("--workdir", metavar="DIR", help="keep the demo repository and server state here (default: a temp dir)")
     demo.add_argument("--port", type=int, default=0, help="port for the local target (default: a free one)")
     demo.add_argument("--traffic", type=float, default=300.0, metavar="RATE", help="requests/s during the canary")
+    demo.add_argument(
+        "--ray", action="store_true",
+        help="run the demo on a local Ray cluster (a ray-serve Target; needs pip install 'specops[ray]')",
+    )
     demo.set_defaults(func=cmd_demo)
 
 
@@ -229,4 +233,5 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         port=args.port,
         traffic=args.traffic,
         err=sys.stderr,
+        ray=args.ray,
     )

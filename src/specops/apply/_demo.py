@@ -18,6 +18,10 @@
 9. print ``specops audit`` and ``specops history`` of the model from the
    evidence every apply and watch's rollback sealed, and stop the server.
 
+``specops demo --ray`` runs the same on a local Ray cluster (``LocalRay``)
+through a ray-serve Target: the router and each model version are Ray
+Serve applications, stopped with the cluster at the end.
+
 The demo shortens the analysis (fewer requests, a one-second interval) and
 sends its alerts to the log (no Alertmanager runs here) so it finishes
 quickly; everything else is the example estate as committed.
@@ -38,7 +42,7 @@ from specops._git import GitRepo
 from specops._project import Project
 from specops.targets import TargetDriver
 
-__all__ = ["failing_export", "rescaled_model", "run_demo"]
+__all__ = ["failing_export", "point_at_ray", "rescaled_model", "run_demo"]
 
 TARGET_FILE = "specs/targets/local-cpu.yaml"
 MODEL_FILE = "specs/models/fraud-scorer.yaml"
@@ -154,6 +158,18 @@ def prepare(specs: Path, repo: Path, url: str, analysis: str = FAST_ANALYSIS) ->
     commit_all(repo, "example estate (demo)")
 
 
+def point_at_ray(repo: Path, url: str, proxy_url: str, artifact_dir: Path, token_env: str) -> None:
+    """Make the example Target a ray-serve one (dashboard ``url``, Serve's proxy at ``proxy_url``)."""
+    target = repo / TARGET_FILE
+    text = target.read_text(encoding="utf-8")
+    text = re.sub(r"type: \S+", "type: ray-serve", text, count=1)
+    text = re.sub(r"url: \S+", f"url: {url}", text, count=1)
+    text = re.sub(r"tokenEnv: \S+", f"tokenEnv: {token_env}", text, count=1)
+    text += f"  ray:\n    proxyUrl: {proxy_url}\n    artifactDir: {artifact_dir}\n"
+    target.write_text(text, encoding="utf-8")
+    commit_all(repo, "target: ray-serve")
+
+
 def infer(driver: TargetDriver, model: str, rows: list[list[float]]) -> list[float]:
     body = {"inputs": [{"name": "features", "shape": [len(rows), len(rows[0])], "datatype": "FP32", "data": [v for r in rows for v in r]}]}
     response = driver.infer(model, body, timeout=10)
@@ -171,6 +187,7 @@ def run_demo(
     port: int = 0,
     traffic: float = 300.0,
     err: TextIO | None = None,
+    ray: bool = False,
 ) -> int:
     from specops.apply._local import LocalTarget, free_port
 
@@ -180,7 +197,13 @@ def run_demo(
         workdir = Path(temp.name)
     workdir.mkdir(parents=True, exist_ok=True)
     repo = workdir / "estate"
-    server = LocalTarget("local-cpu", workdir / "target-state", port=port or free_port())
+    server: Any
+    if ray:  # a local Ray cluster and a ray-serve Target instead of specops serve
+        from specops.ray._local import LocalRay
+
+        server = LocalRay(workdir / "ray")
+    else:
+        server = LocalTarget("local-cpu", workdir / "target-state", port=port or free_port())
 
     def say(line: str = "") -> None:
         out.write(line + "\n")
@@ -189,8 +212,11 @@ def run_demo(
     try:
         say(f"== 1. the example estate in a git repository ({repo}), target at {server.url}")
         prepare(specs.resolve(), repo, server.url)
+        if ray:
+            point_at_ray(repo, server.url, server.proxy_url, server.artifact_dir, server.token_env)
         server.start()
-        say(f"   specops serve is up (pid {server.process.pid if server.process else '?'})")
+        what = f"a local Ray (dashboard {server.url}, Serve at {server.proxy_url})" if ray else "specops serve"
+        say(f"   {what} is up (pid {server.process.pid if server.process else '?'})")
         say("== 2. plan and apply")
         _plan_and_apply(repo, say, traffic=None, workdir=workdir)
         from specops.apply._traffic import rows_from_csv
@@ -231,7 +257,7 @@ def run_demo(
     finally:
         code = server.stop()
         # uvicorn re-raises SIGTERM after its graceful shutdown: -15 is a clean stop.
-        if code not in (None, 0, -signal.SIGTERM) and err is not None:
+        if not ray and code not in (None, 0, -signal.SIGTERM) and err is not None:
             err.write(f"specops serve exited with {code} (log: {server.log})\n")
         if temp is not None:
             temp.cleanup()
@@ -242,7 +268,6 @@ def _watch_steps(repo: Path, server: Any, say: Any, *, traffic: float, workdir: 
     import time
 
     from specops.apply._traffic import TrafficGenerator, rows_from_csv
-    from specops.targets import driver_for
     from specops.watch._cli import render_text
     from specops.watch._loop import WatchOptions, release_leases, watch_once
 
@@ -254,7 +279,7 @@ def _watch_steps(repo: Path, server: Any, say: Any, *, traffic: float, workdir: 
     say("== 6. traffic shifts: bigger amounts (x4 + 200, at most 999.9) at night (02:00-04:00)")
     rows = rows_from_csv((repo / "specs/data/transactions-2026-10.csv").read_bytes(), _features(repo))
     shifted = [[min(r[0] * 4 + 200, 999.9), *r[1:5], 2.0 + i % 3, *r[6:]] for i, r in enumerate(rows)]
-    driver = driver_for("local-cpu", server.url, server.token_env)
+    driver = server.driver()  # specops serve's, or a ray-serve one (demo --ray)
     try:
         with TrafficGenerator(driver, "fraud-scorer", "features", shifted, rate=traffic) as generator:
             deadline = time.monotonic() + 120

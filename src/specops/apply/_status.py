@@ -38,6 +38,7 @@ class ResourceStatus:
     # The last apply of this resource on this target, from the evidence record
     # (refs/specops/evidence: it outlives the runner that applied).
     last_apply: dict[str, Any] | None = None
+    replicas: dict[str, int] = field(default_factory=dict)  # running replicas per version (targets that scale)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,7 @@ class ResourceStatus:
             "providers": self.providers,
             "message": self.message,
             "last_apply": self.last_apply,
+            "replicas": self.replicas,
         }
 
 
@@ -95,10 +97,18 @@ def _model_health(status: dict[str, Any]) -> tuple[str, str]:
     return "Healthy", ""
 
 
+_WORSE = ("Missing", "Degraded", "Progressing")
+
+
 def _health(rid: str, entry: dict[str, Any]) -> tuple[str, str]:
     status = entry.get("status") or {}
     if rid.startswith("Model/"):
-        return _model_health(status)
+        health, message = _model_health(status)
+        # A target that runs replicas (ray-serve) reports their health too: the worse one counts.
+        reported = status.get("health")
+        if reported in _WORSE and (health == "Healthy" or _WORSE.index(reported) < _WORSE.index(health)):
+            return str(reported), message or f"the target reports its replicas {reported}"
+        return health, message
     if status.get("ready") is False:
         return "Degraded", str(status.get("message") or "not ready")
     return "Healthy", ""
@@ -199,6 +209,9 @@ def _fill(row: ResourceStatus, hash_: str, spec: dict[str, Any] | None, status: 
     row.traffic = {str(k): int(v) for k, v in (status.get("traffic") or {}).items() if int(v) > 0}
     row.shadow = status.get("shadow")
     row.providers = [str(p) for p in status.get("providers") or []]
+    replicas = status.get("replicas")
+    if isinstance(replicas, dict):
+        row.replicas = {str(v): int(n) for v, n in replicas.items()}
 
 
 def _last_text(last: dict[str, Any] | None) -> str:
@@ -215,15 +228,17 @@ def render_status_text(report: StatusReport) -> str:
         where = target["url"] or "-"
         state = f"revision {target['revision']}" if target["reachable"] else f"UNREACHABLE ({target['error']})"
         lines.append(f"target {name} {where}: {state}")
-    table = [("RESOURCE", "TARGET", "SYNC", "HEALTH", "VERSION", "TRAFFIC", "PROVIDERS", "LAST APPLY", "MESSAGE")]
+    scaled = any(r.replicas for r in report.resources)
+    head = ("RESOURCE", "TARGET", "SYNC", "HEALTH", "VERSION", "TRAFFIC", "PROVIDERS", "LAST APPLY", "MESSAGE")
+    table: list[tuple[str, ...]] = [(*head[:6], "REPLICAS", *head[6:]) if scaled else head]
     for r in report.resources:
         traffic = ", ".join(f"{v}={w}%" for v, w in sorted(r.traffic.items())) or "-"
         if r.shadow:
             traffic += f" (shadow {r.shadow})"
-        table.append(
-            (r.id, r.target, r.sync, r.health, r.version or "-", traffic, ",".join(r.providers) or "-",
-             _last_text(r.last_apply), r.message)
-        )
+        row: tuple[str, ...] = (r.id, r.target, r.sync, r.health, r.version or "-", traffic)
+        if scaled:
+            row += (", ".join(f"{v}={n}" for v, n in sorted(r.replicas.items())) or "-",)
+        table.append((*row, ",".join(r.providers) or "-", _last_text(r.last_apply), r.message))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -50,7 +50,10 @@ async def _run(target: ServeTarget, mv: ModelVersion, request: InferRequest, *, 
         for name in mv.guardrails:
             feeds = target.guardrails[name].apply("input", feeds, mv.features, hits)
         names = [n for n, _ in wanted]
-        if mv.inline:  # a tiny model: a thread hand-off would cost more than the run
+        remote = getattr(mv.session, "run_async", None)
+        if remote is not None:  # the version runs elsewhere (a Ray deployment): await it, no thread
+            results = await remote(feeds, names)
+        elif mv.inline:  # a tiny model: a thread hand-off would cost more than the run
             results = mv.session.run(feeds, names)
         else:
             loop = asyncio.get_running_loop()

@@ -136,6 +136,9 @@ def parse_resource(kind: str, name: str, spec: Any) -> Resource:
 class ServeTarget:
     """Everything ``specops serve`` holds; the HTTP layer only translates to and from it."""
 
+    scales = False
+    """Whether a Model's ``spec.scaling`` can be honoured (one process cannot; a Ray router can)."""
+
     def __init__(self, name: str, store: StateStore, *, threads: int = 4) -> None:
         self.name = name
         self.store = store
@@ -352,16 +355,15 @@ class ServeTarget:
             try:
                 model = parse_resource("Model", name, stored["spec"])
                 assert isinstance(model, Model)
-                artifact = self.store.read_artifact(model.spec.artifact.sha256)
-                versions[version] = self._new_version(model, stored["hash"], artifact)
+                versions[version] = self.load(model, stored["hash"])
+                self._attach_features(versions[version])
             except HTTPError as exc:
                 raise StateCorruptError(path, f"Model/{name} {version} cannot be served again: {exc.message}") from None
         return Route.build(versions, record.traffic, record.shadow)
 
-    def _new_version(self, model: Model, spec_hash: str, artifact: bytes) -> ModelVersion:
-        mv = load_version(model, spec_hash, artifact)
-        self._attach_features(mv)
-        return mv
+    def load(self, model: Model, spec_hash: str) -> ModelVersion:
+        """Verify, load and warm up one version (a Ray router overrides it: versions run elsewhere)."""
+        return load_version(model, spec_hash, self.store.read_artifact(model.spec.artifact.sha256))
 
     def _attach_features(self, mv: ModelVersion) -> None:
         stats = self.metrics.version(mv.name, mv.version)
@@ -524,6 +526,13 @@ class ServeTarget:
 
     async def _apply_model(self, model: Model, canonical: dict[str, Any], spec_hash: str, activate: bool) -> None:
         name, version = model.name, model.spec.version
+        scaling = model.spec.scaling
+        if scaling is not None and scaling.scales and not self.scales:
+            raise HTTPError(
+                422,
+                f"Model/{name} asks for spec.scaling (replicas or autoscaling); specops serve is one "
+                "process and cannot scale: place the model on a Target of type ray-serve, or drop spec.scaling",
+            )
         missing = [g for g in model.spec.guardrails if g not in self.guardrails]
         if missing:
             raise HTTPError(422, f"Model/{name} needs Guardrail/{missing[0]}, which is not applied on this target (apply it first)")
@@ -533,11 +542,10 @@ class ServeTarget:
         if current is not None and current.key == load_key(model):
             new = current.with_spec(model, spec_hash)  # already loaded: instant
         else:
-            artifact = self.store.read_artifact(model.spec.artifact.sha256)
             loop = asyncio.get_running_loop()
             started = time.monotonic()
             # Loaded and warmed up off the event loop: the serving version keeps answering.
-            new = await loop.run_in_executor(None, load_version, model, spec_hash, artifact)
+            new = await loop.run_in_executor(None, self.load, model, spec_hash)
             log.info(
                 "Model/%s %s loaded and warmed up in %.2f s on %s", name, version, time.monotonic() - started,
                 ", ".join(new.providers),

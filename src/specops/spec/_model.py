@@ -153,6 +153,43 @@ class Rollout(SpecModel):
         return self
 
 
+class Autoscaling(SpecModel):
+    """Replicas between ``min`` and ``max``, sized by ongoing requests per replica."""
+
+    min: Annotated[int, Field(ge=0, le=1000)] = 1
+    max: Annotated[int, Field(ge=1, le=1000)]
+    target_ongoing_requests: Annotated[float, Field(gt=0, le=10_000)] = 2.0
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.max < self.min:
+            raise ValueError(f"autoscaling.max ({self.max}) is below autoscaling.min ({self.min})")
+        return self
+
+
+class Scaling(SpecModel):
+    """How many copies of this version serve (a target that scales: ray-serve)."""
+
+    replicas: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+        default=None, description="A fixed number of replicas (or use autoscaling)."
+    )
+    autoscaling: Autoscaling | None = None
+    num_cpus: Annotated[float, Field(gt=0, le=1024)] = Field(
+        default=0.1, description="CPUs each replica asks for (a fraction fits a small cluster)."
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Scaling:
+        if self.replicas is not None and self.autoscaling is not None:
+            raise ValueError("give replicas or autoscaling, not both")
+        return self
+
+    @property
+    def scales(self) -> bool:
+        """More than one replica is asked for (a single-process target cannot honour it)."""
+        return (self.replicas or 1) > 1 or self.autoscaling is not None
+
+
 class Lineage(SpecModel):
     dataset: Name
     version: VersionLabel
@@ -175,6 +212,9 @@ class ModelSpec(SpecModel):
     shadow_of: Name | None = Field(
         default=None,
         description="Serve as a shadow of this model: mirrored traffic, answers discarded.",
+    )
+    scaling: Scaling | None = Field(
+        default=None, description="Replicas and CPUs per replica; honoured by ray-serve targets."
     )
 
 

@@ -39,9 +39,24 @@ class Capacity(SpecModel):
     memory_mib: Annotated[int, Field(ge=1)] | None = Field(default=None, alias="memoryMiB")
 
 
+class RaySettings(SpecModel):
+    """A ``ray-serve`` target: where Serve's HTTP proxy answers and where replicas read artifacts."""
+
+    proxy_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")] | None = Field(
+        default=None, description="Serve's HTTP proxy (inference, router admin); default: url's host, port 8000."
+    )
+    artifact_dir: str = Field(
+        default="/tmp/specops-ray/artifacts",
+        description="A path every Ray node reads (a shared volume); the router stores uploads there.",
+    )
+    router_cpus: Annotated[float, Field(gt=0, le=64)] = 0.1
+    router_replicas: Annotated[int, Field(ge=1, le=100)] = 1
+
+
 class TargetSpec(SpecModel):
-    type: Literal["specops-serve"] = Field(
-        default="specops-serve", description="The serving runtime at the url."
+    type: Literal["specops-serve", "ray-serve"] = Field(
+        default="specops-serve",
+        description="The serving runtime at the url: specops serve, or a Ray cluster's dashboard (REST API).",
     )
     url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$"), NoUserinfo] = Field(
         description="Base url of the target, e.g. http://127.0.0.1:8480."
@@ -55,6 +70,7 @@ class TargetSpec(SpecModel):
     accelerators: Accelerators = Field(default_factory=Accelerators)
     auth: TargetAuth | None = None
     capacity: Capacity = Field(default_factory=Capacity)
+    ray: RaySettings | None = Field(default=None, description="Settings of a ray-serve target.")
 
     @model_validator(mode="after")
     def _gpu_consistent(self) -> TargetSpec:
@@ -64,6 +80,12 @@ class TargetSpec(SpecModel):
                 f"providers list {gpu_providers[0]} but accelerators.gpus is 0; "
                 "declare the GPUs or drop the GPU provider"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _ray_settings(self) -> TargetSpec:
+        if self.ray is not None and self.type != "ray-serve":
+            raise ValueError("spec.ray applies to type: ray-serve only")
         return self
 
     @property

@@ -1,7 +1,8 @@
 """Targets: the one seam between SpecOps and the places models run.
 
 ``TargetDriver`` (``_driver``) is the protocol; ``ServeDriver`` (``_serve``)
-implements it for ``specops serve``; ``driver_for`` picks the driver a
+implements it for ``specops serve``, ``RayServeDriver`` (``_ray``) for a Ray
+Serve cluster; ``driver_for`` picks the driver a
 Target spec asks for; ``fan_out`` asks many targets at once. The errors
 (``_errors``) are the same for every driver.
 """
@@ -23,6 +24,7 @@ from specops.targets._errors import (
     TargetUnreachableError,
 )
 from specops.targets._fanout import fan_out
+from specops.targets._ray import RayServeDriver
 from specops.targets._serve import ServeDriver
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "LeaseHeldError",
     "LiveStateError",
     "MutationUncertainError",
+    "RayServeDriver",
     "RevisionConflictError",
     "ServeDriver",
     "TargetAuthError",
@@ -41,7 +44,10 @@ __all__ = [
     "fan_out",
 ]
 
-DRIVERS: dict[str, type[ServeDriver]] = {"specops-serve": ServeDriver}
+DRIVERS: dict[str, type[ServeDriver] | type[RayServeDriver]] = {
+    "specops-serve": ServeDriver,
+    "ray-serve": RayServeDriver,
+}
 """Driver class per ``Target.spec.type``."""
 
 
@@ -61,6 +67,7 @@ def driver_for(
     with a name, ``url`` is required and ``kind`` defaults to ``specops-serve``.
     """
     resource = getattr(target, "resource", target)
+    settings = None
     if isinstance(resource, str):
         name = resource
         if url is None:
@@ -72,8 +79,13 @@ def driver_for(
         auth = spec.auth
         token_env = token_env if token_env is not None else (auth.token_env if auth is not None else None)
         kind = kind or spec.type
+        settings = getattr(spec, "ray", None)
     kind = kind or "specops-serve"
     cls = DRIVERS.get(kind)
     if cls is None:
         raise SpecOpsError(f"target {name}: no driver for spec.type {kind!r} (known: {', '.join(sorted(DRIVERS))})")
+    if cls is RayServeDriver:
+        return RayServeDriver.from_settings(
+            name, str(url), token_env, settings, timeout=timeout, load_timeout=load_timeout, retries=retries
+        )
     return cls(name, str(url), token_env, timeout=timeout, load_timeout=load_timeout, retries=retries)
