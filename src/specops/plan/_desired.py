@@ -132,10 +132,10 @@ def load_desired(
     problems: list[Diagnostic] = []
     for _, (_, diagnostics) in parsed:
         problems.extend(diagnostics)
-    estate, duplicates = build_estate(repo.workdir, ((p, r) for p, (r, _) in parsed), problems)
+    estate, duplicates = build_estate(repo.workdir, ((p, specs) for p, (specs, _) in parsed), problems)
     problems.extend(duplicates)
     if validate:
-        problems.extend(_check(repo, estate, snapshot))
+        problems.extend(_check(repo, estate, snapshot, cache))
         problems.extend(check_signatures(estate, repo.file_reader(snapshot)))
         errors = [d for d in problems if d.severity == "error"]
         if errors:
@@ -144,8 +144,8 @@ def load_desired(
     return DesiredState(estate, fingerprint, dict(listing), cache.stats, snapshot)
 
 
-def _check(repo: GitRepo, estate: Estate, snapshot: Snapshot | None) -> list[Diagnostic]:
-    problems = check_estate(estate)
+def _check(repo: GitRepo, estate: Estate, snapshot: Snapshot | None, cache: ParseCache) -> list[Diagnostic]:
+    problems = check_estate(estate, memo=cache)
     if snapshot is None:
         return problems
     # At a ref, an artifact must exist in that ref's tree, whatever the disk holds now.
@@ -154,17 +154,15 @@ def _check(repo: GitRepo, estate: Estate, snapshot: Snapshot | None) -> list[Dia
         if problem.code == "artifact_missing":
             continue
         kept.append(problem)
-    from specops.spec._validate import _artifacts
-
     for spec in estate:
-        for path, artifact in _artifacts(spec):
-            if "://" in artifact.uri or repo.has_path(snapshot.tree, artifact.uri):
+        for path, uri, _ in spec.artifacts:
+            if "://" in uri or repo.has_path(snapshot.tree, uri):
                 continue
             line, column = spec.position((*path, "uri"))
             kept.append(
                 Diagnostic(
                     spec.path, line, column,
-                    f"artifact {artifact.uri} does not exist at {snapshot.ref} ({snapshot.commit[:12]})",
+                    f"artifact {uri} does not exist at {snapshot.ref} ({snapshot.commit[:12]})",
                     field=format_path((*path, "uri")),
                     hint="commit the file, or fix the path (it is relative to the repository root)",
                     code="artifact_missing", resource=spec.id,

@@ -39,7 +39,7 @@ from specops.plan._model import (
     is_sensitive,
     mask,
 )
-from specops.spec import KIND_ORDER, KINDS, Estate, LoadedSpec, Model, Target
+from specops.spec import KIND_ORDER, KINDS, Estate, LoadedSpec
 
 __all__ = [
     "IMMUTABLE_FIELDS",
@@ -94,14 +94,8 @@ class Node:
 def nodes_from_estate(estate: Estate) -> dict[str, Node]:
     nodes: dict[str, Node] = {}
     for spec in estate.specs.values():
-        resource = spec.resource
-        deps = [f"{r.kind}/{r.name}" for r in spec.refs if r.dependency]
-        placement: list[str] = []
-        if isinstance(resource, Target):
-            placement = [resource.name]
-        elif isinstance(resource, Model):
-            placement = list(resource.spec.targets)
-        nodes[spec.id] = Node(spec.id, spec.hash, deps, resource.metadata.protected, None, spec, placement)
+        deps = [f"{kind}/{name}" for _, kind, name, dependency in spec.record[5] if dependency]
+        nodes[spec.id] = Node(spec.id, spec.hash, deps, spec.protected, None, spec, spec.placement)
     return nodes
 
 

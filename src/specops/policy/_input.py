@@ -83,7 +83,7 @@ class InputBuilder:
         self._in: dict[str, list[str]] = {}
         for spec in self.estate.specs.values():
             rid = spec.id
-            refs = sorted({f"{r.kind}/{r.name}" for r in spec.resource.references()})
+            refs = sorted({f"{r.kind}/{r.name}" for r in spec.refs})
             self._out[rid] = refs
             for ref in refs:
                 self._in.setdefault(ref, []).append(rid)

@@ -6,7 +6,7 @@ import dataclasses
 import operator
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,13 +34,56 @@ __all__ = [
     "DocumentDiagnostic",
     "Estate",
     "LoadedSpec",
+    "SpecRecord",
     "discover",
     "find_root",
     "load_estate",
     "parse_text",
+    "spec_record",
 ]
 
 SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+Artifact = tuple[tuple[str | int, ...], str, str]
+"""An artifact a spec names: the field path of its ``artifact`` mapping, its uri and its sha256."""
+
+SpecRecord = tuple[
+    str, str, str, str, int, tuple[tuple[tuple[str | int, ...], str, str, bool], ...],
+    bool, tuple[str, ...], tuple[Artifact, ...],
+]
+"""What a warm plan reads of a spec without its resource: id, kind, name, canonical hash, line,
+references (path, kind, name, dependency), protected, placement targets, artifacts."""
+
+
+def spec_record(resource: Resource, line: int, hash: str) -> SpecRecord:
+    """The compact record of a validated resource (cached beside it by blob id)."""
+    from specops.spec._dataset import Dataset
+    from specops.spec._guardrail import ClassifierCheck, Guardrail
+    from specops.spec._model import Model
+    from specops.spec._target import Target
+
+    placement: tuple[str, ...] = ()
+    artifacts: list[Artifact] = []
+    if isinstance(resource, Target):
+        placement = (resource.name,)
+    elif isinstance(resource, Model):
+        placement = tuple(resource.spec.targets)
+    if isinstance(resource, Model | Dataset):
+        artifact = resource.spec.artifact
+        artifacts.append((("spec", "artifact"), artifact.uri, artifact.sha256))
+    elif isinstance(resource, Guardrail):
+        for i, check in enumerate(resource.spec.checks):
+            if isinstance(check, ClassifierCheck):
+                artifacts.append((("spec", "checks", i, "artifact"), check.artifact.uri, check.artifact.sha256))
+    refs = tuple((r.path, r.kind, r.name, r.dependency) for r in resource.references())
+    return (
+        resource.id, resource.KIND, resource.name, hash, line, refs,
+        resource.metadata.protected, placement, tuple(artifacts),
+    )
+
+
+LoadFull = Callable[[], tuple[Resource, "YamlDocument | PackedDocument"]]
 
 
 class LoadedSpec:
@@ -49,38 +92,84 @@ class LoadedSpec:
     ``document`` (the YAML data with every position) may arrive packed from
     the planner's cache; it is unpacked only when a diagnostic needs a
     position, so a warm plan never builds position tables it does not read.
+
+    A spec may also arrive as its compact record only (``LoadedSpec.lazy``):
+    identity, hash, references, placement, protection and artifacts are
+    there at once; the resource and its document load on first use, so a
+    warm plan of an unchanged file never unpickles a pydantic model.
     """
 
-    __slots__ = ("_document", "_refs", "hash", "id", "line", "order", "path", "resource")
+    __slots__ = (
+        "_document", "_load", "_refs", "_resource", "artifacts", "hash", "id", "kind", "line",
+        "name", "order", "path", "placement", "protected", "record",
+    )
 
     def __init__(
         self, resource: Resource, path: str, document: YamlDocument | PackedDocument, hash: str
     ) -> None:
-        self.resource = resource
+        self._resource: Resource | None = resource
+        self._document: YamlDocument | PackedDocument | None = document
+        self._load: LoadFull | None = None
+        self._set(spec_record(resource, document.line, hash), path)
+
+    @classmethod
+    def lazy(cls, record: SpecRecord, path: str, load: LoadFull) -> LoadedSpec:
+        """A spec known by its record; ``load`` gives its resource and document when first needed."""
+        spec = cls.__new__(cls)
+        spec._resource = None
+        spec._document = None
+        spec._load = load
+        spec._set(record, path)
+        return spec
+
+    def _set(self, record: SpecRecord, path: str) -> None:
+        self.record = record
+        self.id, self.kind, self.name, self.hash, self.line, _, self.protected, placement, artifacts = record
+        self.placement = list(placement)
+        self.artifacts = artifacts
         self.path = path
-        self._document = document
-        self.hash = hash
-        self.line = document.line
-        self.id = resource.id
-        self.order = (KIND_ORDER[resource.KIND], self.id)
+        self.order = (KIND_ORDER[self.kind], self.id)
         """Dependency order of kinds, then identity: how an estate iterates."""
         self._refs: list[Ref] | None = None
 
     def __repr__(self) -> str:
-        return f"LoadedSpec({self.resource.id!r}, {self.path!r}:{self.line}, {self.hash[:12]})"
+        return f"LoadedSpec({self.id!r}, {self.path!r}:{self.line}, {self.hash[:12]})"
+
+    def _full(self) -> None:
+        assert self._load is not None
+        self._resource, self._document = self._load()
+        self._load = None
+
+    @property
+    def resource(self) -> Resource:
+        if self._resource is None:
+            self._full()
+        assert self._resource is not None
+        return self._resource
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the resource is in memory (a lazy spec's is not until first used)."""
+        return self._resource is not None
 
     @property
     def document(self) -> YamlDocument:
+        if self._document is None:
+            self._full()
         document = self._document
         if isinstance(document, PackedDocument):
             document = self._document = document.unpack()
+        assert document is not None
         return document
 
     @property
     def refs(self) -> list[Ref]:
         """``resource.references()``, computed once (checks and the planner each walk them)."""
         if self._refs is None:
-            self._refs = self.resource.references()
+            self._refs = [
+                Ref.model_construct(path=path, kind=kind, name=name, dependency=dependency)
+                for path, kind, name, dependency in self.record[5]
+            ]
         return self._refs
 
     def position(self, field_path: tuple[str | int, ...]) -> tuple[int, int]:
@@ -212,7 +301,7 @@ class Estate:
         return self.specs.get(f"{kind}/{name}")
 
     def of_kind(self, kind: str) -> list[LoadedSpec]:
-        return [s for s in self if kind == s.resource.KIND]
+        return [s for s in self if kind == s.kind]
 
 
 def find_root(start: Path) -> Path:
@@ -413,7 +502,7 @@ def parse_bytes(
 
 
 ParsedEntry = (
-    tuple[Resource, YamlDocument] | tuple[Resource, YamlDocument | PackedDocument, str]
+    tuple[Resource, YamlDocument] | tuple[Resource, YamlDocument | PackedDocument, str] | LoadedSpec
 )
 """A parsed resource and its document, optionally with its canonical hash already known."""
 
@@ -433,23 +522,28 @@ def build_estate(
     for path, resources in parsed:
         estate.files.append(path)
         for entry in resources:
-            resource, doc = entry[0], entry[1]
-            first = estate.specs.get(resource.id)
+            rid = entry.id if isinstance(entry, LoadedSpec) else entry[0].id
+            first = estate.specs.get(rid)
             if first is not None:
+                doc = entry.document if isinstance(entry, LoadedSpec) else entry[1]
                 line, column = doc.position(("metadata", "name"))
                 problems.append(
                     Diagnostic(
                         path,
                         line,
                         column,
-                        f"{resource.id} is already defined at {first.path}:{first.line}",
+                        f"{rid} is already defined at {first.path}:{first.line}",
                         field="metadata.name",
                         hint="names are unique per kind across the repository; rename one",
                         code="duplicate",
-                        resource=resource.id,
+                        resource=rid,
                     )
                 )
                 continue
+            if isinstance(entry, LoadedSpec):
+                estate.specs[rid] = entry
+                continue
+            resource, doc = entry[0], entry[1]
             known = entry[2] if len(entry) == 3 else None
             estate.specs[resource.id] = LoadedSpec(
                 resource, path, doc, known or canonical_hash(resource.canonical())

@@ -10,15 +10,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 
 from specops._errors import Diagnostic, Severity, SpecOpsError
 from specops._yaml import format_path
-from specops.spec._common import ArtifactRef, Ref, is_repo_path
+from specops.spec._common import is_repo_path
 from specops.spec._dataset import Dataset
 from specops.spec._errors_map import suggest
-from specops.spec._guardrail import ClassifierCheck, Guardrail
 from specops.spec._load import BrokenDocument, Estate, LoadedSpec
 from specops.spec._model import Model
 from specops.spec._slo import SLO, DriftObjective
@@ -27,7 +26,9 @@ from specops.spec._target import Target
 if TYPE_CHECKING:
     from specops._onnx import TensorInfo
 
-__all__ = ["check_estate", "check_signatures"]
+__all__ = ["CleanMemo", "check_estate", "check_signatures"]
+
+RefTuple = tuple[tuple[str | int, ...], str, str, bool]
 
 def _diag(
     spec: LoadedSpec,
@@ -51,17 +52,74 @@ def _diag(
     )
 
 
-def check_estate(estate: Estate, *, verify_artifacts: bool = False) -> list[Diagnostic]:
-    """Checks across the resources of an estate (and the references of its broken documents)."""
+class CleanMemo(Protocol):
+    """Keys of cross-resource checks known to have found nothing (the planner's cache keeps them)."""
+
+    def known(self, keys: list[str]) -> set[str]: ...
+
+    def add(self, keys: list[str]) -> None: ...
+
+
+def _memo_key(estate: Estate, spec: LoadedSpec) -> str:
+    """What a Model's or SLO's checks look at: its content and that of its references and theirs.
+
+    Only a clean result is remembered, so positions (which depend on the
+    file's bytes, not on the canonical hash) never come from the memo.
+    """
+    seen = {spec.id}
+    parts = [spec.id, spec.hash]
+    frontier = [spec]
+    for _ in range(2):  # an SLO reads its model's lineage dataset: two hops
+        following: list[LoadedSpec] = []
+        for current in frontier:
+            for _, kind, name, _ in current.record[5]:
+                rid = f"{kind}/{name}"
+                if rid in seen:
+                    continue
+                seen.add(rid)
+                other = estate.specs.get(rid)
+                parts += (rid, other.hash if other is not None else "-")
+                if other is not None:
+                    following.append(other)
+        frontier = following
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def check_estate(
+    estate: Estate, *, verify_artifacts: bool = False, memo: CleanMemo | None = None
+) -> list[Diagnostic]:
+    """Checks across the resources of an estate (and the references of its broken documents).
+
+    With ``memo``, a Model's or SLO's own checks are skipped when the memo
+    knows they found nothing on the same content (its own and its
+    references'): a warm plan re-checks only what a change touches.
+    """
     problems: list[Diagnostic] = []
+    keys: dict[str, str] = {}
+    clean: set[str] = set()
+    if memo is not None:
+        keys = {s.id: _memo_key(estate, s) for s in estate.specs.values() if s.kind in ("Model", "SLO")}
+        clean = memo.known(list(keys.values()))
+    found_clean: list[str] = []
     for spec in estate:
         problems.extend(_check_references(estate, spec))
         problems.extend(_check_artifacts(estate.root, spec, verify_artifacts))
+        if spec.kind not in ("Model", "SLO"):
+            continue
+        key = keys.get(spec.id)
+        if key is not None and key in clean:
+            continue
         resource = spec.resource
         if isinstance(resource, Model):
-            problems.extend(_check_model(estate, spec, resource))
-        elif isinstance(resource, SLO):
-            problems.extend(_check_slo(estate, spec, resource))
+            found = list(_check_model(estate, spec, resource))
+        else:
+            assert isinstance(resource, SLO)
+            found = list(_check_slo(estate, spec, resource))
+        problems.extend(found)
+        if key is not None and not found:
+            found_clean.append(key)
+    if memo is not None and found_clean:
+        memo.add(found_clean)
     for broken in estate.broken:  # what a broken document's valid parts refer to, told now
         problems.extend(_check_references(estate, broken))
     problems.extend(_check_cycles(estate))
@@ -84,9 +142,13 @@ def _ref_diag(
 
 
 def _check_references(estate: Estate, spec: LoadedSpec | BrokenDocument) -> Iterator[Diagnostic]:
+    specs = estate.specs
+    # The record's references first: no Ref objects when every one resolves.
+    if isinstance(spec, LoadedSpec) and all(f"{kind}/{name}" in specs for _, kind, name, _ in spec.record[5]):
+        return
     for ref in spec.refs:
         target = f"{ref.kind}/{ref.name}"
-        if target in estate:
+        if target in specs:
             continue
         # A broken document may be the one meant: say so, never "it is something else".
         exact = [b for b in estate.broken if b.kind == ref.kind and b.name == ref.name]
@@ -114,7 +176,7 @@ def _check_references(estate: Estate, spec: LoadedSpec | BrokenDocument) -> Iter
                 "ref_invalid",
             )
             continue
-        other = [s.id for s in estate if s.resource.name == ref.name]
+        other = [s.id for s in estate if s.name == ref.name]
         if other:
             yield _ref_diag(
                 spec,
@@ -124,7 +186,7 @@ def _check_references(estate: Estate, spec: LoadedSpec | BrokenDocument) -> Iter
                 "wrong_kind",
             )
             continue
-        names = [s.resource.name for s in estate.of_kind(ref.kind)]
+        names = [s.name for s in estate.of_kind(ref.kind)]
         yield _ref_diag(
             spec,
             ref.path,
@@ -141,15 +203,13 @@ def _check_references(estate: Estate, spec: LoadedSpec | BrokenDocument) -> Iter
 
 def _check_cycles(estate: Estate) -> Iterator[Diagnostic]:
     """Dependency edges must form a DAG; report each cycle once, at its first member."""
-    edges: dict[str, list[Ref]] = {
-        s.id: [r for r in s.refs if r.dependency] for s in estate
-    }
+    edges: dict[str, list[RefTuple]] = {s.id: [r for r in s.record[5] if r[3]] for s in estate}
     state: dict[str, int] = {}  # 1: on the stack, 2: done
     reported: set[frozenset[str]] = set()
     for start in sorted(edges):
         if state.get(start):
             continue
-        stack: list[tuple[str, Iterator[Ref]]] = [(start, iter(edges[start]))]
+        stack: list[tuple[str, Iterator[RefTuple]]] = [(start, iter(edges[start]))]
         state[start] = 1
         while stack:
             node, refs = stack[-1]
@@ -158,7 +218,7 @@ def _check_cycles(estate: Estate) -> Iterator[Diagnostic]:
                 state[node] = 2
                 stack.pop()
                 continue
-            child = f"{ref.kind}/{ref.name}"
+            child = f"{ref[1]}/{ref[2]}"
             if child not in edges:
                 continue
             if state.get(child) == 1:
@@ -169,7 +229,7 @@ def _check_cycles(estate: Estate) -> Iterator[Diagnostic]:
                     chain = " -> ".join([*members, child])
                     yield _diag(
                         estate.specs[node],
-                        ref.path,
+                        ref[0],
                         f"dependency cycle: {chain}",
                         hint="break the cycle; a shadow or lineage chain must end",
                         code="cycle",
@@ -295,16 +355,6 @@ def _check_slo(estate: Estate, spec: LoadedSpec, slo: SLO) -> Iterator[Diagnosti
                 )
 
 
-def _artifacts(spec: LoadedSpec) -> Iterator[tuple[tuple[str | int, ...], ArtifactRef]]:
-    resource = spec.resource
-    if isinstance(resource, Model | Dataset):
-        yield ("spec", "artifact"), resource.spec.artifact
-    elif isinstance(resource, Guardrail):
-        for i, check in enumerate(resource.spec.checks):
-            if isinstance(check, ClassifierCheck):
-                yield ("spec", "checks", i, "artifact"), check.artifact
-
-
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -315,44 +365,46 @@ def file_sha256(path: Path) -> str:
 
 def _local_file(uri: str) -> Path | None:
     """The path of a ``file://`` uri, or None for another scheme."""
+    if "file" not in uri.lower():
+        return None  # no file scheme without the word (and urlsplit is slow)
     parts = urlsplit(uri)
     return Path(unquote(parts.path)) if parts.scheme.lower() == "file" else None
 
 
 def _check_artifacts(root: Path, spec: LoadedSpec, verify: bool) -> Iterator[Diagnostic]:
-    for path, artifact in _artifacts(spec):
-        if not is_repo_path(artifact.uri):
+    for path, uri, sha256 in spec.artifacts:
+        if not is_repo_path(uri):
             # Remote artifacts are fetched and verified at apply time; a file:// one is
             # checked when this machine has it (it may live on the target's host only).
-            local = _local_file(artifact.uri)
+            local = _local_file(uri)
             if verify and local is not None and local.is_file():
                 actual = file_sha256(local)
-                if actual != artifact.sha256:
+                if actual != sha256:
                     yield _diag(
                         spec,
                         (*path, "sha256"),
-                        f"sha256 of {artifact.uri} is {actual}",
+                        f"sha256 of {uri} is {actual}",
                         hint="the file changed or the digest is wrong; a changed artifact needs "
                         "a new version",
                         code="artifact_checksum",
                     )
             continue
-        local = root / artifact.uri
+        local = root / uri
         if not local.is_file():
             yield _diag(
                 spec,
                 (*path, "uri"),
-                f"artifact {artifact.uri} does not exist under {root}",
+                f"artifact {uri} does not exist under {root}",
                 hint="commit the file, or fix the path (it is relative to the repository root)",
                 code="artifact_missing",
             )
         elif verify:
             actual = file_sha256(local)
-            if actual != artifact.sha256:
+            if actual != sha256:
                 yield _diag(
                     spec,
                     (*path, "sha256"),
-                    f"sha256 of {artifact.uri} is {actual}",
+                    f"sha256 of {uri} is {actual}",
                     hint="the file changed or the digest is wrong; a changed artifact needs a new version",
                     code="artifact_checksum",
                 )
@@ -378,6 +430,9 @@ def check_signatures(
     for spec in estate.of_kind("Model"):
         if only is not None and spec.id not in only:
             continue
+        uri = spec.artifacts[0][1] if spec.artifacts else ""
+        if not is_repo_path(uri) and _local_file(uri) is None:
+            continue  # remote: apply checks it (read without loading the resource)
         model = spec.resource
         assert isinstance(model, Model)
         artifact = model.spec.artifact

@@ -1,0 +1,107 @@
+"""The warm planner (compact records, lazily loaded resources, memoised cross-checks) against a cold one."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pygit2
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from specops._errors import SpecError
+from specops.plan import load_desired_state, make_plan
+from tests.conftest import EXAMPLE_SPECS
+from tests.helpers.git import AUTHOR, commit, live_document, save
+
+MODEL = "specs/models/fraud-scorer.yaml"
+DATASET = "specs/datasets/transactions.yaml"
+SLO = "specs/slos/fraud-scorer.yaml"
+TARGET = "specs/targets/local-cpu.yaml"
+PROMPT = "specs/prompts/fraud-case-summary.yaml"
+
+def _hour_histogram() -> str:
+    """The lines of the dataset profile's ``hour_of_day`` histogram (the SLO's drift reads it)."""
+    lines = (EXAMPLE_SPECS / "datasets" / "transactions.yaml").read_text(encoding="utf-8").splitlines(True)
+    start = lines.index("      hour_of_day:\n")
+    at = next(i for i in range(start, len(lines)) if lines[i] == "        histogram:\n")
+    return "".join(lines[at : at + 3])
+
+
+# Each edit is (file, old text, new text); None deletes the file. Some break a
+# cross-resource check of a resource whose own file did not change (its
+# memoised clean result must not be reused): the dataset's version (the
+# model's lineage), a column (the model's features), a profile histogram (the
+# SLO's drift, two references away), the target's providers (placement).
+EDITS: list[tuple[str, str, str | None]] = [
+    (MODEL, "intraOpThreads: 1", "intraOpThreads: 2"),
+    (MODEL, "targets: [local-cpu]", "targets: [local-gpu]"),
+    (DATASET, 'version: "2026-10"', 'version: "2026-11"'),
+    (DATASET, "{name: hour_of_day, dtype", "{name: hour_of_dy, dtype"),
+    (DATASET, _hour_histogram(), ""),
+    (TARGET, "providers: [CPUExecutionProvider]", "providers: [OpenVINOExecutionProvider]"),
+    (TARGET, "memoryMiB: 2048", "memoryMiB: 4096"),
+    (SLO, "features: [amount, hour_of_day]", "features: [amount, hour_of_dy]"),
+    (SLO, "thresholdMs: 50", "thresholdMs: 60"),
+    (PROMPT, "temperature: 0.2", "temperature: 0.3"),
+    (PROMPT, "", None),
+]
+
+
+def _outcome(repo: Path, live: Path, cache: Path) -> str:
+    """The plan's JSON, or the refusal's full text (every diagnostic, with its position)."""
+    try:
+        return make_plan(repo, live=live, cache_dir=cache).dump_json()
+    except SpecError as exc:
+        return "refused: " + "\n".join(f"{d.format()} [{d.severity} {d.code} {d.resource}]" for d in exc.diagnostics)
+
+
+@settings(max_examples=12, deadline=None)
+@example([2]).via("the model's lineage breaks; only the dataset's file changed")
+@example([4]).via("the SLO's drift breaks, two references away from the dataset's file")
+@example([5]).via("the model's placement breaks; only the target's file changed")
+@given(st.lists(st.sampled_from(range(len(EDITS))), min_size=1, max_size=3, unique=True))
+def test_warm_plan_over_a_cache_equals_a_cold_plan_byte_for_byte(picked: list[int]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp) / "repo"
+        git = pygit2.init_repository(str(repo), initial_head="main")
+        shutil.copytree(EXAMPLE_SPECS, repo / "specs")
+        git.index.add_all()
+        git.index.write()
+        git.create_commit("HEAD", AUTHOR, AUTHOR, "example estate", git.index.write_tree(), [])
+        live = save(Path(tmp) / "live.json", live_document(repo))
+        warm = Path(tmp) / "warm-cache"
+        before = _outcome(repo, live, warm)  # fills the cache: records, resources, clean checks
+        assert before.startswith("{")
+        files: dict[str, str | None] = {}
+        for index in picked:
+            path, old, new = EDITS[index]
+            if new is None:
+                files[path] = None
+                continue
+            text = files.get(path) or (repo / path).read_text(encoding="utf-8")
+            assert old in text, (path, old)
+            files[path] = text.replace(old, new)
+        commit(repo, files, "a random edit")
+        warm_outcome = _outcome(repo, live, warm)
+        cold_outcome = _outcome(repo, live, Path(tmp) / f"cold-cache-{len(picked)}")
+        assert warm_outcome == cold_outcome
+        assert _outcome(repo, live, warm) == cold_outcome  # warm twice: nothing parsed, all memoised
+
+
+def test_a_warm_plan_loads_only_the_resources_it_looks_into(example_repo: Path, tmp_path: Path) -> None:
+    """Unchanged files stay compact records; the changed model (and what reads it) load in full."""
+    cache = tmp_path / "cache"
+    load_desired_state(example_repo, cache_dir=cache)
+    desired = load_desired_state(example_repo, cache_dir=cache)
+    assert desired.stats.parsed == 0
+    # Only the model: its ONNX file in the repository is checked against its signature.
+    assert {s.id for s in desired.estate if s.loaded} == {"Model/fraud-scorer"}
+    # Identity, hash, references, placement, protection come from the record alone.
+    model = desired.estate.specs["Model/fraud-scorer"]
+    assert model.placement == ["local-cpu"] and not model.protected
+    assert [(r.kind, r.name) for r in model.refs][:2] == [("Target", "local-cpu"), ("Dataset", "transactions")]
+    # The resource loads on first use and is the one a cold load gives.
+    cold = load_desired_state(example_repo, cache_dir=False).estate.specs["Model/fraud-scorer"]
+    assert model.resource == cold.resource and model.hash == cold.hash and model.line == cold.line
