@@ -156,32 +156,19 @@ def test_target_resource_must_be_this_target(admin: Admin, kind: str) -> None:
 # -- the schema check, all features at once, against the feature-by-feature contract ----------
 
 def _reference_schema(array: Any, names: list[str], dataset: Any, allow_nan: bool) -> str | None:
-    """The contract read one feature at a time (how the target checked it before it was vectorised)."""
-    import numpy as np
+    """The contract read one feature at a time (how the target checked it before it was
+    vectorised; the target still reads it so to word a refusal)."""
+    from specops.serve._guardrails import _schema_violation
 
     schema = dataset.spec.schema_
     for index, feature in enumerate(names):
         column = schema.column(feature)
         if column is None or column.dtype in ("string", "timestamp"):
             continue
-        values = array[..., index].astype(np.float64, copy=False)
-        nan = np.isnan(values)
         where = f"feature {feature!r} of 'x' (dataset {dataset.name} {dataset.spec.version})"
-        if nan.any() and not (allow_nan or column.nullable):
-            return f"{where} is NaN but the column is not nullable"
-        ok = values[~nan]
-        if column.min is not None and (ok < column.min).any():
-            return f"{where} = {ok.min()} is below the contract's min {column.min}"
-        if column.max is not None and (ok > column.max).any():
-            return f"{where} = {ok.max()} is above the contract's max {column.max}"
-        if column.dtype in ("int", "bool", "category") and (ok != np.round(ok)).any():
-            return f"{where} must be whole numbers ({column.dtype} column)"
-        if column.dtype == "bool" and ((ok != 0) & (ok != 1)).any():
-            return f"{where} must be 0 or 1 (bool column)"
-        if column.allowed is not None:
-            allowed = np.array([a for a in column.allowed if isinstance(a, int)], dtype=np.float64)
-            if (~np.isin(ok, allowed)).any():
-                return f"{where} holds a value outside the allowed {column.allowed}"
+        reason = _schema_violation(array[..., index], column, allow_nan, where)
+        if reason is not None:
+            return reason
     return None
 
 
