@@ -145,8 +145,13 @@ examples:
 
 
 def _repo(path: str) -> Any:
+    """The repository at ``path``; a ``specops demo --workdir DIR`` keeps its repository in
+    ``DIR/estate``, so ``--repo DIR`` reads that one (the demo says where it is)."""
     from specops._git import GitRepo
 
+    demo = Path(path) / "estate"
+    if not (Path(path) / ".git").exists() and (demo / ".git").is_dir() and (Path(path) / "journal.jsonl").is_file():
+        return GitRepo.discover(demo)
     return GitRepo.discover(path)
 
 
