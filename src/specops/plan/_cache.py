@@ -27,10 +27,11 @@ import hashlib
 import pickle
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from specops import _progress as progress
 from specops._core import canonical_hash
@@ -166,10 +167,7 @@ class ParseCache:
         if self._db is None or not missing:
             return found
         try:
-            for start in range(0, len(missing), _BATCH):
-                chunk = missing[start : start + _BATCH]
-                marks = ",".join("?" * len(chunk))
-                found.update(k for (k,) in self._db.execute(f"SELECT key FROM clean WHERE key IN ({marks})", chunk))
+            found.update(k for (k,) in _select_in(self._db, "SELECT key FROM clean WHERE key IN ({})", missing))
         except sqlite3.Error:
             self.stats.enabled = False
         return found
@@ -190,14 +188,11 @@ class ParseCache:
         if self._db is None or not missing:
             return found
         try:
-            for start in range(0, len(missing), _BATCH):
-                chunk = missing[start : start + _BATCH]
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(f"SELECT blob, compact FROM parsed WHERE blob IN ({marks})", chunk)
-                found.update(rows)
+            found.update(_select_in(self._db, "SELECT blob, compact FROM parsed WHERE blob IN ({})", missing))
         except sqlite3.Error:
             self.stats.enabled = False
         return found
+
 
     def _store(self, entries: dict[str, tuple[bytes, bytes]]) -> None:
         self._memory.update((blob, compact) for blob, (compact, _) in entries.items())
@@ -255,6 +250,14 @@ class ParseCache:
                 out.append((path, (specs, diagnostics)))
         self._store(fresh)
         return out
+
+
+def _select_in(db: sqlite3.Connection, query: str, keys: list[str]) -> Iterator[Any]:
+    """Rows of ``query`` (its ``IN ({})`` filled with placeholders) over ``keys``, a batch at a
+    time (SQLite bounds the number of parameters)."""
+    for start in range(0, len(keys), _BATCH):
+        chunk = keys[start : start + _BATCH]
+        yield from db.execute(query.format(",".join("?" * len(chunk))), chunk)
 
 
 def _loader(full: _FullStore, blob: str, index: int) -> Callable[[], tuple[Resource, PackedDocument]]:
