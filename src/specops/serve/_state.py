@@ -62,6 +62,21 @@ def atomic_write(path: Path, chunks: Iterator[bytes] | bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def read_json(path: Path) -> Any:
+    """A state file's JSON (``FileNotFoundError`` when there is none yet); ``StateCorruptError``
+    naming the file when it cannot be read or parsed. The caller checks its shape."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise StateCorruptError(str(path), f"cannot be read: {exc.strerror}") from exc
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise StateCorruptError(str(path), f"invalid JSON: {exc}") from exc
+
+
 class StateStore:
     """Reads and writes ``state.json`` and the artifact store under one directory."""
 
@@ -80,15 +95,9 @@ class StateStore:
     def load(self) -> dict[str, Any] | None:
         """The stored document, ``None`` for a fresh directory; ``StateCorruptError`` if unreadable."""
         try:
-            raw = self.path.read_bytes()
+            data = read_json(self.path)
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            raise StateCorruptError(str(self.path), f"cannot be read: {exc.strerror}") from exc
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise StateCorruptError(str(self.path), f"invalid JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise StateCorruptError(str(self.path), "the top level is not a JSON object")
         version = data.get("format_version")

@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from specops.serve._errors import HTTPError, StateCorruptError
-from specops.serve._state import atomic_write
+from specops.serve._state import atomic_write, read_json
 
 __all__ = ["WatchStore", "clear_rolled_back", "parse_rollback", "record_rollback"]
 
@@ -60,15 +60,9 @@ class WatchStore:
 
     def restore(self) -> None:
         try:
-            raw = self.path.read_bytes()
+            data = read_json(self.path)
         except FileNotFoundError:
             return
-        except OSError as exc:
-            raise StateCorruptError(str(self.path), f"cannot be read: {exc.strerror}") from exc
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise StateCorruptError(str(self.path), f"invalid JSON: {exc}") from exc
         if not isinstance(data, dict) or data.get("format_version") != WATCH_FORMAT_VERSION:
             raise StateCorruptError(str(self.path), f"not a watch state document (format_version {WATCH_FORMAT_VERSION})")
         lease = data.get("lease") or {}
