@@ -371,6 +371,18 @@ def _local_file(uri: str) -> Path | None:
     return Path(unquote(parts.path)) if parts.scheme.lower() == "file" else None
 
 
+def _checksum(spec: LoadedSpec, path: tuple[str | int, ...], uri: str, local: Path, sha256: str) -> Iterator[Diagnostic]:
+    actual = file_sha256(local)
+    if actual != sha256:
+        yield _diag(
+            spec,
+            (*path, "sha256"),
+            f"sha256 of {uri} is {actual}",
+            hint="the file changed or the digest is wrong; a changed artifact needs a new version",
+            code="artifact_checksum",
+        )
+
+
 def _check_artifacts(root: Path, spec: LoadedSpec, verify: bool) -> Iterator[Diagnostic]:
     for path, uri, sha256 in spec.artifacts:
         if not is_repo_path(uri):
@@ -378,16 +390,7 @@ def _check_artifacts(root: Path, spec: LoadedSpec, verify: bool) -> Iterator[Dia
             # checked when this machine has it (it may live on the target's host only).
             local = _local_file(uri)
             if verify and local is not None and local.is_file():
-                actual = file_sha256(local)
-                if actual != sha256:
-                    yield _diag(
-                        spec,
-                        (*path, "sha256"),
-                        f"sha256 of {uri} is {actual}",
-                        hint="the file changed or the digest is wrong; a changed artifact needs "
-                        "a new version",
-                        code="artifact_checksum",
-                    )
+                yield from _checksum(spec, path, uri, local, sha256)
             continue
         local = root / uri
         if not local.is_file():
@@ -399,15 +402,7 @@ def _check_artifacts(root: Path, spec: LoadedSpec, verify: bool) -> Iterator[Dia
                 code="artifact_missing",
             )
         elif verify:
-            actual = file_sha256(local)
-            if actual != sha256:
-                yield _diag(
-                    spec,
-                    (*path, "sha256"),
-                    f"sha256 of {uri} is {actual}",
-                    hint="the file changed or the digest is wrong; a changed artifact needs a new version",
-                    code="artifact_checksum",
-                )
+            yield from _checksum(spec, path, uri, local, sha256)
 
 
 ReadRepoFile = Callable[[str], bytes]
