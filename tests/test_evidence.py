@@ -420,3 +420,40 @@ def test_an_unreachable_origin_costs_no_record(git_repo: Path, tmp_path: Path) -
     result = seal(git_repo, journal.path, push=True)
     assert (result.sealed, result.pushed) == (0, True)
     assert len(list(EvidenceStore(GitRepo(pygit2.Repository(str(origin)))).load().records())) == 5
+
+
+def test_verify_rejects_a_commit_that_calls_itself_a_prune(git_repo: Path, tmp_path: Path) -> None:
+    """A prune commit may remove only the segments its prune record names, all older than its cutoff."""
+    journal = Journal(tmp_path / "journal.jsonl")
+    for i in range(3):
+        _apply(journal, "p", f"a{i}")
+        seal(git_repo, journal.path)
+    git = GitRepo.discover(git_repo)
+    store = EvidenceStore(git)
+    segments = [path for path, _ in store.segments(store.head_commit())]
+    first = store.load().segments[0]
+    last_line = [line for line, where in store.load().lines if where.path == first[0]][-1]
+    through = orjson.loads(last_line)["seq"]
+    now = dt.datetime.now(dt.UTC)
+
+    def forge(**overrides: Any) -> str:
+        body = {"type": "prune", "id": "prune/x", "holder": "mallory", "ts": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "through": through, "last_hash": digest(last_line), "segments": [segments[0]], "retention_days": 1,
+                "cutoff": (now - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"), **overrides}  # fmt: skip
+        saved = store.head_commit()
+        store.append([body], "evidence: prune 1 segment(s)", remove=(segments[0],),
+                     pruned={"through": through, "last_hash": digest(last_line)})  # fmt: skip
+        problem = verify(git).problem
+        assert saved is not None
+        git.set_ref(REF, saved)  # back to the honest chain for the next forgery
+        assert verify(git).problem is None
+        return str(problem)
+
+    # the segment was sealed today: inside any cutoff a day before now
+    assert "sealed inside retention" in forge()
+    # a cutoff pushed forward so that today's segment looks old: it must be retention_days before ts
+    tomorrow = (now + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert "is not 1 day(s) before" in forge(cutoff=tomorrow)
+    # a record naming other segments than the commit removed
+    assert "but its prune record names" in forge(segments=[segments[1]])
+    assert "lacks a valid" in forge(retention_days=0)

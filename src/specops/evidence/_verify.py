@@ -45,22 +45,100 @@ class VerifyResult:
         }
 
 
+def _segment_day(path: str) -> dt.datetime | None:
+    """The UTC day a segment was sealed, from its path ``records/YYYY/MM/DD/...``."""
+    parts = path.split("/")
+    try:
+        return dt.datetime(int(parts[1]), int(parts[2]), int(parts[3]), tzinfo=dt.UTC)
+    except (IndexError, ValueError):
+        return None
+
+
+def _when(text: object) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _prune_problem(repo: GitRepo, parent: str, child: str, deleted: list[str], added: list[str]) -> Problem | None:
+    """Whether a prune commit kept its own rules: only whole segments older than retention went.
+
+    The commit must append one ``prune`` record naming exactly the segments it
+    deleted; its cutoff must lie ``retention_days`` (at least one) before
+    its own time; every deleted
+    segment, by the day it was sealed and by its records' times, must be
+    older than the cutoff. A commit that merely calls itself a prune to drop
+    recent evidence fails here. (A writer who may push the evidence ref can
+    still forge a consistent prune with a far-off time; protect the ref.)
+    """
+    where = f"prune commit {child[:12]}"
+    prunes: list[dict[str, Any]] = []
+    for path in added:
+        for line in repo.read_path(child, path).splitlines():
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue  # the chain check reports unreadable lines
+            if isinstance(record, dict) and record.get("type") == "prune":
+                prunes.append(record)
+    if len(prunes) != 1:
+        return Problem(None, None, f"{where} deleted {len(deleted)} segment(s) but appended {len(prunes)} prune records "
+                                   "(a prune appends exactly one, naming what it removed)")  # fmt: skip
+    record = prunes[0]
+    named = record.get("segments")
+    if not isinstance(named, list) or sorted(map(str, named)) != sorted(deleted):
+        return Problem(None, None, f"{where} deleted {sorted(deleted)} but its prune record names {named}")
+    ts, cutoff, days = _when(record.get("ts")), _when(record.get("cutoff")), record.get("retention_days")
+    if ts is None or cutoff is None or not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        return Problem(None, None, f"{where}: its prune record lacks a valid ts, cutoff or retention_days")
+    if cutoff > ts - dt.timedelta(days=days) + dt.timedelta(seconds=1):
+        return Problem(None, None, f"{where}: cutoff {record.get('cutoff')} is not {days} day(s) before "
+                                   f"its time {record.get('ts')}")  # fmt: skip
+    for path in deleted:
+        day = _segment_day(path)
+        if day is None or day + dt.timedelta(days=1) > cutoff:
+            return Problem(None, None, f"{where} deleted {path}, sealed inside retention (cutoff {record.get('cutoff')})")
+        for line in repo.read_path(parent, path).splitlines():
+            try:
+                stamp = _when(orjson.loads(line).get("ts") or "")
+            except (orjson.JSONDecodeError, AttributeError):
+                stamp = None
+            if stamp is not None and stamp > cutoff:
+                return Problem(None, None, f"{where} deleted {path}, which holds a record from {stamp:%Y-%m-%dT%H:%M:%SZ}, "
+                                           f"inside retention (cutoff {record.get('cutoff')})")  # fmt: skip
+    return None
+
+
 def _history_problem(repo: GitRepo, commit: str) -> Problem | None:
-    """The first commit (oldest first) that modified or deleted a stored segment outside a prune."""
+    """The first commit (oldest first) that modified or deleted a stored segment outside a valid prune."""
     commits = repo.history(commit)
     for child, parent in zip(reversed(commits[:-1]), reversed(commits[1:]), strict=True):
         prune_commit = repo.commit_message(child).startswith(PRUNE_MESSAGE)
+        deleted: list[str] = []
+        added: list[str] = []
         for status, path in repo.changed_paths(parent, child):
-            if path == HEAD_FILE or status == "A" or (prune_commit and status == "D"):
+            if path == HEAD_FILE:
+                continue
+            if status == "A":
+                added.append(path)
+                continue
+            if prune_commit and status == "D" and path.startswith(RECORDS + "/"):
+                deleted.append(path)
                 continue
             if path.startswith(RECORDS + "/"):
                 verb = "modified" if status == "M" else "deleted"
                 return Problem(None, None, f"segment {path} was {verb} by commit {child[:12]} after it was sealed "
                                            "(evidence is append-only)")  # fmt: skip
+        if deleted:
+            problem = _prune_problem(repo, parent, child, deleted, added)
+            if problem is not None:
+                return problem
     return None
 
 
 def verify(repo: GitRepo, commit: str | None = None, *, history: bool = True) -> VerifyResult:
+    """Check the chain at ``commit`` (default: the evidence ref) and, with ``history``, every commit that built it."""
     store = EvidenceStore(repo)
     commit = commit or store.head_commit()
     if commit is None:
