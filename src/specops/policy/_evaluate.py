@@ -144,6 +144,7 @@ class Evaluator:
         self.enforcement = enforcement or {}
         self.waivers = waivers or WaiverSet([])
         self.cache = cache if cache is not None else DecisionCache()
+        self._outcomes = sorted(self.bundle.outcome_rules.items())
         teams = self.bundle.data.get("teams", {})
         self.teams: dict[str, list[str]] = teams if isinstance(teams, dict) else {}
 
@@ -177,9 +178,17 @@ class Evaluator:
                 error = f"the engine returned {type(raw).__name__ if raw is not None else 'undefined'}, expected an object of policy packages"
             else:
                 items = []
-                for package, expected in sorted(self.bundle.outcome_rules.items()):
+                for package, expected in self._outcomes:
+                    rules = raw.get(package)
+                    # Most packages find nothing: every outcome an empty set, nothing to check or keep.
+                    if type(rules) is dict:
+                        for outcome in expected:
+                            if rules.get(outcome) != []:
+                                break
+                        else:
+                            continue
                     try:
-                        found = _items(package, raw.get(package), expected)
+                        found = _items(package, rules, expected)
                     except ShapeError as exc:
                         shape_errors[package] = str(exc)
                         continue
