@@ -10,6 +10,13 @@ into one object, so an input crosses into the engine once, not once per
 package. A bundle is parsed and checked once per process: later engines for
 the same bundle hash are clones of the prepared one.
 
+The context (commits, authors, pull request: up to 250 commits, tens of
+kilobytes) is the same for every input of a plan. ``evaluate_shared`` takes
+it once per plan into ``data.specops_internal.shared`` and each input
+without it; a generated rule evaluates the aggregate ``with input.context
+as`` that copy, so policies see the very same input while the engine
+parses the context once instead of once per change.
+
 Measured, not adopted (bench/bench_policy.py, issue 15): many inputs per
 engine call (``with input as x`` over a batch) cost the same per decision as
 one call each, since parsing each input and running the packages dominate;
@@ -40,6 +47,16 @@ __all__ = [
 
 AGGREGATE_PACKAGE = "specops_internal.evaluate"
 AGGREGATE_RULE = f"data.{AGGREGATE_PACKAGE}.results"
+SHARED_PACKAGE = "specops_internal.shared"
+SHARED_RULE = f"data.{SHARED_PACKAGE}.results"
+SHARED_MODULE = f"""package {SHARED_PACKAGE}
+
+import rego.v1
+
+results := r if {{
+\tr := {AGGREGATE_RULE} with input.context as data.{SHARED_PACKAGE}.context
+}}
+"""
 
 
 class PolicyEngineError(Exception):
@@ -102,6 +119,10 @@ def _prepare(bundle: Bundle) -> RegoEngine:
     except RegoError as exc:  # pragma: no cover - generated from validated package names
         raise load_error(exc, "<specops:aggregate>", "a policy package name is not valid Rego") from None
     try:
+        engine.add_module("<specops:shared>.rego", SHARED_MODULE)
+    except RegoError as exc:  # pragma: no cover - a constant module
+        raise load_error(exc, "<specops:shared>", "the engine cannot parse with-modifiers") from None
+    try:
         engine.check_builtins([AGGREGATE_RULE])
     except RegoError as exc:
         raise load_error(
@@ -134,12 +155,33 @@ class EmbeddedEngine:
         self.name = f"regorus {engine_version()}"
         self.timeout = timeout
         self._engine = prepared(bundle)
+        self._shared: RegoEngine | None = None
+        self._shared_context: bytes | None = None
 
     def evaluate(self, document_json: bytes) -> Any:
+        return self._run(self._engine, document_json, AGGREGATE_RULE)
+
+    def evaluate_shared(self, parts_json: bytes, context_json: bytes) -> Any:
+        """``evaluate`` of the input ``parts_json`` plus ``{"context": context_json}``.
+
+        The context is taken into the engine once and kept while it stays the same
+        (a plan's inputs all carry the same one); only the rest is parsed per call.
+        """
+        if self._shared is None or self._shared_context != context_json:
+            self._shared, self._shared_context = None, None
+            engine = prepared(self.bundle)
+            try:
+                engine.add_data_json(b'{"specops_internal":{"shared":{"context":' + context_json + b"}}}")
+            except RegoError as exc:
+                raise PolicyEngineError(f"policy evaluation failed: the context could not be loaded: {exc}") from None
+            self._shared, self._shared_context = engine, context_json
+        return self._run(self._shared, parts_json, SHARED_RULE)
+
+    def _run(self, engine: RegoEngine, document_json: bytes, rule: str) -> Any:
         started = time.perf_counter()
         try:
-            self._engine.set_input(document_json)
-            value = self._engine.eval_json(AGGREGATE_RULE)
+            engine.set_input(document_json)
+            value = engine.eval_json(rule)
         except RegoError as exc:
             raise PolicyEngineError(f"policy evaluation failed: {exc}") from None
         elapsed = time.perf_counter() - started

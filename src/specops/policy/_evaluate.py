@@ -78,6 +78,21 @@ class DecisionCache:
             self._data.popitem(last=False)
 
 
+def _splice(document: dict[str, Any], key: str, encoded: bytes) -> tuple[bytes, bytes]:
+    """``document`` encoded with sorted keys, ``document[key]`` taken as ``encoded`` (the same bytes
+    ``orjson`` would write), and the document without ``key``: (whole, rest)."""
+    whole: list[bytes] = []
+    rest: list[bytes] = []
+    for name in sorted(document):
+        if name == key:
+            whole.append(orjson.dumps(name) + b":" + encoded)
+            continue
+        part = orjson.dumps(name) + b":" + orjson.dumps(document[name], option=orjson.OPT_SORT_KEYS)
+        whole.append(part)
+        rest.append(part)
+    return b"{" + b",".join(whole) + b"}", b"{" + b",".join(rest) + b"}"
+
+
 def field_path(text: str) -> tuple[str | int, ...]:
     return tuple(int(i) if i else k for k, i in _FIELD_PART.findall(text))
 
@@ -151,16 +166,25 @@ class Evaluator:
     # -- one decision ---------------------------------------------------------
 
     def decide(
-        self, document: dict[str, Any], scope: str, resource: str | None, time: str
+        self, document: dict[str, Any], scope: str, resource: str | None, time: str,
+        *, context_json: bytes | None = None,
     ) -> tuple[Decision, list[_Item] | None, dict[str, str]]:
-        """Evaluate one input; returns the record, the items (``None`` on failure), and shape errors."""
-        encoded = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+        """Evaluate one input; returns the record, the items (``None`` on failure), and shape errors.
+
+        ``context_json``: ``document["context"]`` already encoded (sorted keys), when the
+        engine takes a plan's context once (``evaluate_shared``) and each input without it.
+        """
+        shared = getattr(self.engine, "evaluate_shared", None) if context_json is not None else None
+        if shared is not None and context_json is not None and "context" in document:
+            encoded, parts = _splice(document, "context", context_json)
+        else:
+            encoded, parts, shared = orjson.dumps(document, option=orjson.OPT_SORT_KEYS), b"", None
         digest = input_hash(encoded)
         key = (self.bundle.hash, digest)
         cached = self.cache.get(key)
         if cached is None:
             try:
-                raw: Any = self.engine.evaluate(encoded)
+                raw: Any = shared(parts, context_json) if shared is not None else self.engine.evaluate(encoded)
                 error = None
             except PolicyEngineError as exc:
                 raw, error = None, str(exc)
@@ -215,17 +239,27 @@ class Evaluator:
         pr = context.get("pull_request") or {}
         approvals = set(pr.get("approvals") or []) - {pr.get("author")}
         changes = list(builder.changes())
+        # Every input carries this very context: encoded once, taken by the engine once.
+        context_json = (
+            orjson.dumps(context, option=orjson.OPT_SORT_KEYS) if hasattr(self.engine, "evaluate_shared") else None
+        )
         with progress.task("Evaluating policies", total=len(changes) + 1) as shown:
             for change in changes:
                 shown.update(detail=change.id)
                 document = builder.resource_input(change)
-                decision, items, shapes = self.decide(document, "resource", change.id, now)
+                decision, items, shapes = self.decide(
+                    document, "resource", change.id, now,
+                    context_json=context_json if document.get("context") is context else None,
+                )
                 report.decisions.append(decision)
                 labels = _labels(document.get("resource"))
                 self._results(report, decision, items, shapes, change, estate, labels, approvals, today)
                 shown.advance()
             shown.update(detail="the plan as a whole")
-            decision, items, shapes = self.decide(builder.plan_input(), "plan", None, now)
+            document = builder.plan_input()
+            decision, items, shapes = self.decide(
+                document, "plan", None, now, context_json=context_json if document.get("context") is context else None,
+            )
             report.decisions.append(decision)
             self._results(report, decision, items, shapes, None, estate, {}, approvals, today)
             shown.advance()
