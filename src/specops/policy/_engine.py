@@ -106,9 +106,10 @@ def load_modules(engine: RegoEngine, bundle: Bundle, *, tests: bool = False) -> 
     engine.add_data({"project": bundle.data})
 
 
-_PREPARED: OrderedDict[str, RegoEngine] = OrderedDict()
+# regorus engines belong to the thread that made them (using one from another thread
+# panics), so each thread keeps its own prepared engines; they go when the thread does.
+_PREPARED = threading.local()
 _PREPARED_SIZE = 8
-_PREPARED_LOCK = threading.Lock()
 
 
 def _prepare(bundle: Bundle) -> RegoEngine:
@@ -133,18 +134,18 @@ def _prepare(bundle: Bundle) -> RegoEngine:
 
 
 def prepared(bundle: Bundle) -> RegoEngine:
-    """A fresh engine loaded with ``bundle``: parsed and checked once per process and bundle
+    """A fresh engine loaded with ``bundle``: parsed and checked once per thread and bundle
     hash, then cloned (a bundle that fails to load is not kept, so it fails every time)."""
-    with _PREPARED_LOCK:
-        engine = _PREPARED.get(bundle.hash)
-        if engine is None:
-            engine = _prepare(bundle)
-            _PREPARED[bundle.hash] = engine
-            if len(_PREPARED) > _PREPARED_SIZE:
-                _PREPARED.popitem(last=False)
-        else:
-            _PREPARED.move_to_end(bundle.hash)
-        return engine.clone()
+    engines: OrderedDict[str, RegoEngine] = _PREPARED.__dict__.setdefault("engines", OrderedDict())
+    engine = engines.get(bundle.hash)
+    if engine is None:
+        engine = _prepare(bundle)
+        engines[bundle.hash] = engine
+        if len(engines) > _PREPARED_SIZE:
+            engines.popitem(last=False)
+    else:
+        engines.move_to_end(bundle.hash)
+    return engine.clone()
 
 
 class EmbeddedEngine:
@@ -184,6 +185,15 @@ class EmbeddedEngine:
             value = engine.eval_json(rule)
         except RegoError as exc:
             raise PolicyEngineError(f"policy evaluation failed: {exc}") from None
+        except BaseException as exc:
+            # An engine used from another thread than its own panics (pyo3's PanicException,
+            # a BaseException): a denial that says so, not a crash of the plan.
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise PolicyEngineError(
+                "policy evaluation failed: the engine was made in another thread; "
+                "make an EmbeddedEngine in the thread that uses it"
+            ) from None
         elapsed = time.perf_counter() - started
         # regorus cannot be interrupted, so a slow decision is judged when it returns.
         if elapsed > self.timeout:
