@@ -68,17 +68,22 @@ class Answering:
 
 
 def check(evaluator: Evaluator, raw: Any, document: dict[str, Any]) -> None:
-    decision, items, shapes = evaluator.decide(document, "resource", "Model/m", NOW)
+    """A first decision (the engine asked) and the same again (from the cache, which keeps the
+    output as JSON, or as it is when it is not JSON) both equal the reference."""
     want_id, want_digest, want_trimmed, want_error, want_items, want_shapes = reference(evaluator, raw, None, document)
-    assert (decision.id, decision.input_hash, decision.result, decision.error) == (
-        want_id, want_digest, want_trimmed, want_error,
-    )
-    assert shapes == want_shapes
-    assert items == want_items
+    for _ in range(2):
+        hits = evaluator.cache.hits
+        decision, items, shapes = evaluator.decide(document, "resource", "Model/m", NOW)
+        assert (decision.id, decision.input_hash, decision.result, decision.error) == (
+            want_id, want_digest, want_trimmed, want_error,
+        )
+        assert shapes == want_shapes
+        assert items == want_items
+    assert evaluator.cache.hits == hits + 1  # the second was answered from the cache
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["", "x", "msg"]),
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["", "x", "msg", 2**70, 0.5, frozenset({1})]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["msg", "field", "x"]), inner, max_size=3),
     max_leaves=6,
 )
