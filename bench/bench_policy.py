@@ -121,6 +121,41 @@ def make_inputs(count: int) -> list[dict[str, Any]]:
     return out
 
 
+class _WholeInputs:
+    """The embedded engine asked with whole inputs only, as before the shared context."""
+
+    def __init__(self, engine: Any) -> None:
+        self.inner, self.name, self.bundle = engine, engine.name, engine.bundle
+
+    def evaluate(self, document_json: bytes) -> Any:
+        return self.inner.evaluate(document_json)
+
+    def close(self) -> None:
+        return None
+
+
+def edited_library(bundle: Any) -> Any:
+    """The built-in library with two edits that keep its answers, to measure what they would save.
+
+    * ``lib.<rule>`` through the import alias makes regorus evaluate every rule of
+      ``data.specops.lib`` (``is_production`` included); ``data.specops.lib.<rule>`` evaluates one.
+    * freeze_window asks ``lib.production`` (not memoised: a function) before looking for a
+      window in force; with no window there is nothing to ask.
+    """
+    import dataclasses
+    import re
+
+    files = []
+    for file in bundle.files:
+        source = re.sub(r"\blib\.(updating|changing|is_production)\b", r"data.specops.lib.\1", file.source)
+        if file.package == "specops.policies.freeze_window":
+            head, rest = source.split("\tdata.specops.lib.changing\n\tlib.production(doc, input.related)\n")
+            window, tail = rest.split("\tmsg := ", 1)
+            source = head + window + "\tdata.specops.lib.changing\n\tlib.production(doc, input.related)\n\tmsg := " + tail
+        files.append(dataclasses.replace(file, source=source))
+    return dataclasses.replace(bundle, files=files, hash=bundle.hash + "-edited")
+
+
 def _canonical(value: Any) -> Any:
     """Sets come back as lists in engine-specific order; compare them sorted."""
     if isinstance(value, dict):
@@ -181,17 +216,24 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true", help="1,000 changes, regopy limited to 30 s")
     parser.add_argument("--regopy-limit", type=float, default=300.0, help="seconds regopy may run")
+    parser.add_argument("--no-regopy", action="store_true", help="skip the regopy comparison")
     args, _ = parser.parse_known_args()
     count = 1_000 if args.quick else args.changes
     limit = 30.0 if args.quick else args.regopy_limit
 
     from specops.policy._bundle import load_bundle
-    from specops.policy._engine import EmbeddedEngine, aggregate_module
-    from specops.policy._evaluate import DecisionCache, Evaluator
+    from specops.policy._context import MAX_COMMITS
+    from specops.policy._engine import AGGREGATE_RULE, EmbeddedEngine, aggregate_module
+    from specops.policy._evaluate import DecisionCache, Evaluator, _splice
 
     bundle = load_bundle([ROOT / "policies"], root=ROOT)
     inputs = make_inputs(count)
+    context = inputs[0]["context"]
+    for doc in inputs:  # one plan: every input carries the same context
+        doc["context"] = context
     encoded = [orjson.dumps(doc, option=orjson.OPT_SORT_KEYS) for doc in inputs]
+    context_json = orjson.dumps(context, option=orjson.OPT_SORT_KEYS)
+    parts = [_splice(doc, "context", context_json)[1] for doc in inputs]
     started = time.perf_counter()
     engine = EmbeddedEngine(bundle, timeout=60)
     first_s = time.perf_counter() - started
@@ -204,34 +246,119 @@ def main() -> int:
 
     alone = regorus.Engine()
     alone.add_policy("alone.rego", 'package alone\nimport rego.v1\nallow if input.change.action == "create"\n')
-    started = time.perf_counter()
-    for raw in encoded:
-        alone.set_input_json(raw.decode())
-        alone.eval_rule("data.alone.allow")
-    alone_s = time.perf_counter() - started
+    texts = [raw.decode() for raw in encoded]
 
-    started = time.perf_counter()
+    def run_alone() -> None:
+        for text in texts:
+            alone.set_input_json(text)
+            alone.eval_rule("data.alone.allow")
+
+    def run_parse() -> None:
+        for text in texts:
+            alone.set_input_json(text)
+
+    def run_engine() -> None:  # as the evaluator asks: the context once, each input without it
+        for part in parts:
+            engine.evaluate_shared(part, context_json)
+
+    def run_whole() -> None:  # before: every input whole
+        for raw in encoded:
+            engine.evaluate(raw)
+
+    # Measured, not adopted. Many inputs per engine call: ``with input as`` over batches of 10.
+    batched = engine._engine.clone()
+    batched.add_module("batch.rego", "package specops_bench.batch\nimport rego.v1\nout := [r | some c in input.changes; "
+                       "r := data.specops_internal.evaluate.results with input as c]\n")
+    batches = [orjson.dumps({"changes": inputs[i : i + 10]}) for i in range(0, count, 10)]
+
+    def run_batched() -> None:
+        for batch in batches:
+            batched.set_input(batch)
+            batched.eval_json("data.specops_bench.batch.out")
+
+    # Compiled programs: faster, but they answer [] where the interpreter raises (fail open).
+    modules = [(f.path, f.source) for f in bundle.policy_files] + [("aggregate.rego", aggregate_module(bundle))]
+    data_json = orjson.dumps({"project": bundle.data}).decode()
+    program = regorus.Program.compile_from_modules(data_json, modules, [AGGREGATE_RULE])
+    vm = regorus.Rvm()
+    vm.load_program(program)
+    vm.set_data_json(data_json)
+
+    def run_compiled() -> None:
+        for text in texts:
+            vm.set_input_json(text)
+            vm.execute_entry_point(AGGREGATE_RULE)
+
+    # What would move the aim: the library with two edits that keep its answers (checked below).
+    edited_engine = EmbeddedEngine(edited_library(bundle), timeout=60)
+
+    def run_edited() -> None:
+        for raw in encoded:
+            edited_engine.evaluate(raw)
+
+    # Interleaved rounds, best of each, in CPU time of this process: the machine is shared,
+    # so a subject and its baseline see the same load and preemption does not count.
+    runs = {"alone": run_alone, "parse": run_parse, "engine": run_engine, "whole": run_whole, "batched": run_batched,
+            "compiled": run_compiled, "edited": run_edited}
+    best: dict[str, float] = {}
+    for _ in range(1 if args.quick else 3):
+        for name, run in runs.items():
+            started = time.process_time()
+            run()
+            best[name] = min(best.get(name, float("inf")), time.process_time() - started)
+    alone_s, regorus_s = best["alone"], best["engine"]
     answers = [engine.evaluate(raw) for raw in encoded]
-    regorus_s = time.perf_counter() - started
     denied = sum(1 for a in answers if any(v for rules in a.values() for v in rules.values()))
+    edited_same = sum(_canonical(edited_engine.evaluate(raw)) == _canonical(a) for raw, a in zip(encoded, answers, strict=True))
 
+    # A pull request's plan: the context lists up to 250 commits (MAX_COMMITS).
+    commits = [{"id": f"{i:040x}", "author": f"dev{i % 9}", "email": f"dev{i % 9}@example.com",
+                "committer": f"dev{i % 9}", "summary": f"change {i}: tune the rollout of the fraud scorer"}
+               for i in range(MAX_COMMITS)]
+    big = {**context, "commits": commits, "authors": sorted({c["author"] for c in commits})}
+    big_inputs = [{**doc, "context": big} for doc in inputs[: max(count // 5, 1)]]
+    big_json = orjson.dumps(big, option=orjson.OPT_SORT_KEYS)
+    decide_best: dict[str, float] = {}
     evaluator = Evaluator(engine, cache=DecisionCache())
-    started = time.perf_counter()
+    for _ in range(1 if args.quick else 3):
+        for name, evaluating, docs, shared_json in (
+            ("small", Evaluator(engine, cache=DecisionCache()), inputs, context_json),
+            ("shared", Evaluator(engine, cache=DecisionCache()), big_inputs, big_json),
+            ("whole", Evaluator(_WholeInputs(engine), cache=DecisionCache()), big_inputs, None),
+        ):
+            started = time.process_time()
+            for doc in docs:
+                evaluating.decide(doc, "resource", None, NOW, context_json=shared_json)
+            decide_best[name] = min(decide_best.get(name, float("inf")), (time.process_time() - started) / len(docs))
+            if name == "small":
+                evaluator = evaluating
+    started = time.process_time()
     for doc in inputs:
-        evaluator.decide(doc, "resource", None, NOW)
-    decide_s = time.perf_counter() - started
-    started = time.perf_counter()
-    for doc in inputs:
-        evaluator.decide(doc, "resource", None, NOW)
-    cached_s = time.perf_counter() - started
+        evaluator.decide(doc, "resource", None, NOW, context_json=context_json)
+    cached_s = time.process_time() - started
+    decide_s = decide_best["small"] * count
+    big_best = decide_best
 
     per_alone = alone_s / count
+    alone_name = "regorus evaluating a rule alone"
     report(f"policy, per decision, {count:,} changes (engine, every package)", regorus_s / count, "s",
-           "regorus evaluating a rule alone", per_alone, "100 us")
+           alone_name, per_alone, "100 us")
+    report("policy, per decision, every input sent whole (before: context parsed each time)", best["whole"] / count,
+           "s", alone_name, per_alone)
+    report(f"policy, per decision with its record, context of {MAX_COMMITS} commits taken once per plan",
+           big_best["shared"], "s", f"the same, context sent with every input (before, {len(big_json):,} bytes)",
+           big_best["whole"])
+    report("policy, parsing one input alone (part of every decision)", best["parse"] / count, "s", alone_name, per_alone)
+    report("policy, per decision, 10 inputs per engine call (with input as; not adopted)",
+           best["batched"] / count, "s", alone_name, per_alone)
+    report("policy, per decision, compiled program (Rvm; not adopted: [] where the interpreter raises)",
+           best["compiled"] / count, "s", alone_name, per_alone)
+    report(f"policy, per decision, library with 2 edits ({edited_same:,}/{count:,} answers equal; not adopted)",
+           best["edited"] / count, "s", alone_name, per_alone)
     report("policy, per decision with its record (Evaluator.decide, cache cold)", decide_s / count, "s",
-           "regorus evaluating a rule alone", per_alone)
+           alone_name, per_alone)
     report("policy, per decision, the same input again (decision cache)", cached_s / count, "s",
-           "regorus evaluating a rule alone", per_alone)
+           alone_name, per_alone)
     report("policy engine for a bundle already prepared in this process", again_s, "s",
            "preparing it (parse, check builtins)", first_s)
 
@@ -241,8 +368,9 @@ def main() -> int:
           "(all packages per decision, cache off)")
     print(f"decision cache, second pass: {cached_s / count * 1e6:,.1f} µs per decision "
           f"(hashing the input, {evaluator.cache.hits:,} hits)")
+    if args.no_regopy:
+        return 0
 
-    modules = [(f.path, f.source) for f in bundle.policy_files] + [("aggregate.rego", aggregate_module(bundle))]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "inputs.jsonl"
         path.write_bytes(b"\n".join(encoded) + b"\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import orjson
@@ -68,3 +69,26 @@ def test_a_runtime_error_in_a_cloned_engine_still_fails_closed(tmp_path: Path) -
     EmbeddedEngine(bundle)  # prepares it
     with pytest.raises(PolicyEngineError, match="divide by zero"):
         EmbeddedEngine(bundle).evaluate(orjson.dumps({"zero": 0}))
+
+
+def test_each_thread_prepares_its_own_engine_and_a_borrowed_one_denies(tmp_path: Path) -> None:
+    """regorus engines panic when used from another thread: each thread gets its own prepared
+    engine, and an engine handed to another thread fails closed with a message, not a panic."""
+    write_policy(tmp_path / "p", "echo.rego", 'deny contains sprintf("saw %v", [input.n]) if input.n > 1')
+    bundle = load_bundle([tmp_path / "p"], root=tmp_path)
+    here = EmbeddedEngine(bundle)
+    seen: dict[str, object] = {}
+
+    def elsewhere() -> None:
+        seen["own"] = EmbeddedEngine(bundle).evaluate(orjson.dumps({"n": 2}))["test.echo"]["deny"]
+        try:
+            here.evaluate(orjson.dumps({"n": 2}))
+        except PolicyEngineError as exc:
+            seen["borrowed"] = str(exc)
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert seen["own"] == ["saw 2"]
+    assert "made in another thread" in str(seen["borrowed"])
+    assert here.evaluate(orjson.dumps({"n": 3}))["test.echo"]["deny"] == ["saw 3"]

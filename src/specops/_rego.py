@@ -93,6 +93,13 @@ class RegoEngine:
         except RuntimeError as exc:
             raise _convert(exc) from None
 
+    def add_data_json(self, document_json: bytes) -> None:
+        """Merge an already encoded JSON object into ``data`` (no second encoding)."""
+        try:
+            self._engine.add_data_json(document_json.decode())
+        except RuntimeError as exc:
+            raise _convert(exc) from None
+
     def check_builtins(self, entry_points: Sequence[str]) -> None:
         """Resolve every function call now, so a missing builtin fails at load, not mid-plan."""
         if not self._modules or not entry_points:

@@ -78,6 +78,39 @@ class DecisionCache:
             self._data.popitem(last=False)
 
 
+def _splice(document: dict[str, Any], key: str, encoded: bytes) -> tuple[bytes, bytes]:
+    """``document`` encoded with sorted keys, ``document[key]`` taken as ``encoded`` (the same bytes
+    ``orjson`` would write), and the document without ``key``: (whole, rest)."""
+    whole: list[bytes] = []
+    rest: list[bytes] = []
+    for name in sorted(document):
+        if name == key:
+            whole.append(orjson.dumps(name) + b":" + encoded)
+            continue
+        part = orjson.dumps(name) + b":" + orjson.dumps(document[name], option=orjson.OPT_SORT_KEYS)
+        whole.append(part)
+        rest.append(part)
+    return b"{" + b",".join(whole) + b"}", b"{" + b",".join(rest) + b"}"
+
+
+class _Packed:
+    """An engine output kept in the cache as its JSON: one object for the garbage collector
+    to walk instead of one per package and set (at 10k decisions the walks cost more than
+    the encoding)."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, json: bytes) -> None:
+        self.json = json
+
+
+def _pack(raw: Any) -> Any:
+    try:
+        return _Packed(orjson.dumps(raw))
+    except (TypeError, orjson.JSONEncodeError):  # not JSON (an odd engine): kept as it is
+        return raw
+
+
 def field_path(text: str) -> tuple[str | int, ...]:
     return tuple(int(i) if i else k for k, i in _FIELD_PART.findall(text))
 
@@ -89,6 +122,13 @@ class _Item:
     field: str | None = None
     resource: str | None = None
     approvers: list[str] = _field(default_factory=list)
+
+
+def _show(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):  # not JSON (an integer past 64 bits from OPA, say)
+        return repr(value)
 
 
 def _items(package: str, rules: Any, expected: list[str]) -> list[_Item]:
@@ -107,7 +147,7 @@ def _items(package: str, rules: Any, expected: list[str]) -> list[_Item]:
                 out.append(_Item(outcome, value))
                 continue
             if not isinstance(value, dict) or not isinstance(value.get("msg"), str):
-                raise ShapeError(f"{package}.{outcome} holds {orjson.dumps(value).decode()[:120]}, "
+                raise ShapeError(f"{package}.{outcome} holds {_show(value)[:120]}, "
                                  "expected a string or an object with a string msg")
             unknown = set(value) - {"msg", "field", "resource", "approvers"}
             if unknown:
@@ -144,30 +184,42 @@ class Evaluator:
         self.enforcement = enforcement or {}
         self.waivers = waivers or WaiverSet([])
         self.cache = cache if cache is not None else DecisionCache()
+        self._outcomes = sorted(self.bundle.outcome_rules.items())
         teams = self.bundle.data.get("teams", {})
         self.teams: dict[str, list[str]] = teams if isinstance(teams, dict) else {}
 
     # -- one decision ---------------------------------------------------------
 
     def decide(
-        self, document: dict[str, Any], scope: str, resource: str | None, time: str
+        self, document: dict[str, Any], scope: str, resource: str | None, time: str,
+        *, context_json: bytes | None = None,
     ) -> tuple[Decision, list[_Item] | None, dict[str, str]]:
-        """Evaluate one input; returns the record, the items (``None`` on failure), and shape errors."""
-        encoded = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+        """Evaluate one input; returns the record, the items (``None`` on failure), and shape errors.
+
+        ``context_json``: ``document["context"]`` already encoded (sorted keys), when the
+        engine takes a plan's context once (``evaluate_shared``) and each input without it.
+        """
+        shared = getattr(self.engine, "evaluate_shared", None) if context_json is not None else None
+        if shared is not None and context_json is not None and "context" in document:
+            encoded, parts = _splice(document, "context", context_json)
+        else:
+            encoded, parts, shared = orjson.dumps(document, option=orjson.OPT_SORT_KEYS), b"", None
         digest = input_hash(encoded)
         key = (self.bundle.hash, digest)
         cached = self.cache.get(key)
         if cached is None:
             try:
-                raw: Any = self.engine.evaluate(encoded)
+                raw: Any = shared(parts, context_json) if shared is not None else self.engine.evaluate(encoded)
                 error = None
             except PolicyEngineError as exc:
                 raw, error = None, str(exc)
             except Exception as exc:  # an engine must never let a plan through by crashing
                 raw, error = None, f"policy engine failed: {type(exc).__name__}: {exc}"
-            cached = (raw, error)
+            cached = (_pack(raw), error)
             self.cache.put(key, cached)
-        raw, error = cached
+        else:
+            packed, error = cached
+            raw = orjson.loads(packed.json) if type(packed) is _Packed else packed
         decision_id = hashlib.sha256(f"{self.bundle.hash}:{digest}".encode()).hexdigest()
         items: list[_Item] | None = None
         shape_errors: dict[str, str] = {}
@@ -177,9 +229,17 @@ class Evaluator:
                 error = f"the engine returned {type(raw).__name__ if raw is not None else 'undefined'}, expected an object of policy packages"
             else:
                 items = []
-                for package, expected in sorted(self.bundle.outcome_rules.items()):
+                for package, expected in self._outcomes:
+                    rules = raw.get(package)
+                    # Most packages find nothing: every outcome an empty set, nothing to check or keep.
+                    if type(rules) is dict:
+                        for outcome in expected:
+                            if rules.get(outcome) != []:
+                                break
+                        else:
+                            continue
                     try:
-                        found = _items(package, raw.get(package), expected)
+                        found = _items(package, rules, expected)
                     except ShapeError as exc:
                         shape_errors[package] = str(exc)
                         continue
@@ -206,17 +266,27 @@ class Evaluator:
         pr = context.get("pull_request") or {}
         approvals = set(pr.get("approvals") or []) - {pr.get("author")}
         changes = list(builder.changes())
+        # Every input carries this very context: encoded once, taken by the engine once.
+        context_json = (
+            orjson.dumps(context, option=orjson.OPT_SORT_KEYS) if hasattr(self.engine, "evaluate_shared") else None
+        )
         with progress.task("Evaluating policies", total=len(changes) + 1) as shown:
             for change in changes:
                 shown.update(detail=change.id)
                 document = builder.resource_input(change)
-                decision, items, shapes = self.decide(document, "resource", change.id, now)
+                decision, items, shapes = self.decide(
+                    document, "resource", change.id, now,
+                    context_json=context_json if document.get("context") is context else None,
+                )
                 report.decisions.append(decision)
                 labels = _labels(document.get("resource"))
                 self._results(report, decision, items, shapes, change, estate, labels, approvals, today)
                 shown.advance()
             shown.update(detail="the plan as a whole")
-            decision, items, shapes = self.decide(builder.plan_input(), "plan", None, now)
+            document = builder.plan_input()
+            decision, items, shapes = self.decide(
+                document, "plan", None, now, context_json=context_json if document.get("context") is context else None,
+            )
             report.decisions.append(decision)
             self._results(report, decision, items, shapes, None, estate, {}, approvals, today)
             shown.advance()
