@@ -134,28 +134,6 @@ class _WholeInputs:
         return None
 
 
-def edited_library(bundle: Any) -> Any:
-    """The built-in library with two edits that keep its answers, to measure what they would save.
-
-    * ``lib.<rule>`` through the import alias makes regorus evaluate every rule of
-      ``data.specops.lib`` (``is_production`` included); ``data.specops.lib.<rule>`` evaluates one.
-    * freeze_window asks ``lib.production`` (not memoised: a function) before looking for a
-      window in force; with no window there is nothing to ask.
-    """
-    import dataclasses
-    import re
-
-    files = []
-    for file in bundle.files:
-        source = re.sub(r"\blib\.(updating|changing|is_production)\b", r"data.specops.lib.\1", file.source)
-        if file.package == "specops.policies.freeze_window":
-            head, rest = source.split("\tdata.specops.lib.changing\n\tlib.production(doc, input.related)\n")
-            window, tail = rest.split("\tmsg := ", 1)
-            source = head + window + "\tdata.specops.lib.changing\n\tlib.production(doc, input.related)\n\tmsg := " + tail
-        files.append(dataclasses.replace(file, source=source))
-    return dataclasses.replace(bundle, files=files, hash=bundle.hash + "-edited")
-
-
 def _canonical(value: Any) -> Any:
     """Sets come back as lists in engine-specific order; compare them sorted."""
     if isinstance(value, dict):
@@ -289,17 +267,10 @@ def main() -> int:
             vm.set_input_json(text)
             vm.execute_entry_point(AGGREGATE_RULE)
 
-    # What would move the aim: the library with two edits that keep its answers (checked below).
-    edited_engine = EmbeddedEngine(edited_library(bundle), timeout=60)
-
-    def run_edited() -> None:
-        for raw in encoded:
-            edited_engine.evaluate(raw)
-
     # Interleaved rounds, best of each, in CPU time of this process: the machine is shared,
     # so a subject and its baseline see the same load and preemption does not count.
     runs = {"alone": run_alone, "parse": run_parse, "engine": run_engine, "whole": run_whole, "batched": run_batched,
-            "compiled": run_compiled, "edited": run_edited}
+            "compiled": run_compiled}
     best: dict[str, float] = {}
     for _ in range(1 if args.quick else 3):
         for name, run in runs.items():
@@ -309,7 +280,6 @@ def main() -> int:
     alone_s, regorus_s = best["alone"], best["engine"]
     answers = [engine.evaluate(raw) for raw in encoded]
     denied = sum(1 for a in answers if any(v for rules in a.values() for v in rules.values()))
-    edited_same = sum(_canonical(edited_engine.evaluate(raw)) == _canonical(a) for raw, a in zip(encoded, answers, strict=True))
 
     # A pull request's plan: the context lists up to 250 commits (MAX_COMMITS).
     commits = [{"id": f"{i:040x}", "author": f"dev{i % 9}", "email": f"dev{i % 9}@example.com",
@@ -353,8 +323,6 @@ def main() -> int:
            best["batched"] / count, "s", alone_name, per_alone)
     report("policy, per decision, compiled program (Rvm; not adopted: [] where the interpreter raises)",
            best["compiled"] / count, "s", alone_name, per_alone)
-    report(f"policy, per decision, library with 2 edits ({edited_same:,}/{count:,} answers equal; not adopted)",
-           best["edited"] / count, "s", alone_name, per_alone)
     report("policy, per decision with its record (Evaluator.decide, cache cold)", decide_s / count, "s",
            alone_name, per_alone)
     report("policy, per decision, the same input again (decision cache)", cached_s / count, "s",

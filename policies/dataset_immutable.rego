@@ -13,7 +13,7 @@ import rego.v1
 
 deny contains {"msg": msg, "field": "spec.artifact.sha256"} if {
 	input.change.kind == "Dataset"
-	lib.updating
+	data.specops.lib.updating
 	before := input.change.before.spec
 	after := input.change.after.spec
 	before.version == after.version

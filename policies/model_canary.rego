@@ -16,7 +16,7 @@ rollout := object.get(input.resource, ["spec", "rollout"], {})
 deny contains {"msg": msg, "field": "spec.rollout.strategy"} if {
 	input.resource.kind == "Model"
 	input.change.action != "delete"
-	lib.is_production
+	data.specops.lib.is_production
 	object.get(rollout, "strategy", "direct") != "canary"
 	msg := sprintf("production model %s must use rollout.strategy canary, not %s", [
 		input.resource.metadata.name,
@@ -27,7 +27,7 @@ deny contains {"msg": msg, "field": "spec.rollout.strategy"} if {
 deny contains {"msg": msg, "field": "spec.rollout"} if {
 	input.resource.kind == "Model"
 	input.change.action != "delete"
-	lib.is_production
+	data.specops.lib.is_production
 	object.get(rollout, "strategy", "direct") == "canary"
 	not rollout.analysis
 	msg := sprintf("production model %s: a canary needs rollout.analysis (an SLO to judge each step)", [input.resource.metadata.name])

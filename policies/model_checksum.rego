@@ -14,7 +14,7 @@ import rego.v1
 deny contains {"msg": msg, "field": "spec.artifact.sha256"} if {
 	input.resource.kind == "Model"
 	input.change.action != "delete"
-	lib.is_production
+	data.specops.lib.is_production
 	not regex.match(`^[0-9a-f]{64}$`, object.get(input.resource, ["spec", "artifact", "sha256"], ""))
 	msg := sprintf("production model %s has no artifact sha256", [input.resource.metadata.name])
 }

@@ -14,7 +14,7 @@ import rego.v1
 deny contains {"msg": msg, "field": "spec"} if {
 	input.resource.kind == "Model"
 	input.change.action != "delete"
-	lib.is_production
+	data.specops.lib.is_production
 	not input.resource.spec.trainedOn
 	msg := sprintf("production model %s has no lineage: add spec.trainedOn {dataset, version}", [input.resource.metadata.name])
 }
@@ -22,7 +22,7 @@ deny contains {"msg": msg, "field": "spec"} if {
 deny contains {"msg": msg, "field": "spec.trainedOn.version"} if {
 	input.resource.kind == "Model"
 	input.change.action != "delete"
-	lib.is_production
+	data.specops.lib.is_production
 	lineage := input.resource.spec.trainedOn
 	dataset := input.related[sprintf("Dataset/%s", [lineage.dataset])]
 	dataset.spec.version != lineage.version

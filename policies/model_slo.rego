@@ -20,7 +20,7 @@ has_slo if {
 deny contains {"msg": msg, "field": "metadata.name"} if {
 	input.resource.kind == "Model"
 	input.change.action != "delete"
-	lib.is_production
+	data.specops.lib.is_production
 	not has_slo
 	msg := sprintf("production model %s has no SLO (add an SLO whose spec.model is %s)", [
 		input.resource.metadata.name,

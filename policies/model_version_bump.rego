@@ -13,7 +13,7 @@ import rego.v1
 
 deny contains {"msg": msg, "field": "spec.version"} if {
 	input.change.kind == "Model"
-	lib.updating
+	data.specops.lib.updating
 	before := input.change.before.spec
 	after := input.change.after.spec
 	before.version == after.version
@@ -23,7 +23,7 @@ deny contains {"msg": msg, "field": "spec.version"} if {
 
 deny contains {"msg": msg, "field": "spec.version"} if {
 	input.change.kind == "Model"
-	lib.updating
+	data.specops.lib.updating
 	before := input.change.before.spec
 	after := input.change.after.spec
 	before.version == after.version

@@ -16,7 +16,7 @@ evaluation := object.get(input.resource, ["spec", "evaluation"], null)
 deny contains {"msg": msg, "field": "spec"} if {
 	input.resource.kind == "Prompt"
 	input.change.action != "delete"
-	lib.is_production
+	data.specops.lib.is_production
 	evaluation == null
 	msg := sprintf("production prompt %s has no evaluation gate (spec.evaluation)", [input.resource.metadata.name])
 }
@@ -24,7 +24,7 @@ deny contains {"msg": msg, "field": "spec"} if {
 deny contains {"msg": msg, "field": "spec.evaluation"} if {
 	input.resource.kind == "Prompt"
 	input.change.action != "delete"
-	lib.is_production
+	data.specops.lib.is_production
 	evaluation != null
 	not evaluation.score
 	msg := sprintf("production prompt %s has no measured evaluation score", [input.resource.metadata.name])
@@ -33,7 +33,7 @@ deny contains {"msg": msg, "field": "spec.evaluation"} if {
 deny contains {"msg": msg, "field": "spec.evaluation.score"} if {
 	input.resource.kind == "Prompt"
 	input.change.action != "delete"
-	lib.is_production
+	data.specops.lib.is_production
 	evaluation.score < evaluation.minScore
 	msg := sprintf("production prompt %s scored %v on %s, below the gate of %v", [
 		input.resource.metadata.name, evaluation.score, evaluation.suite, evaluation.minScore,
