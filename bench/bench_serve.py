@@ -12,7 +12,10 @@ one row per request, one intra-op thread):
 * issue 15's rows: ``specops serve`` without and with the example's guardrail (schema,
   ranges, size) and feature histograms (the model trained on the example dataset), each
   against a minimal Starlette + ONNX Runtime app (``bench/_minimal_app.py``) measured in the
-  same run: c=1 p50 and c=16 throughput, medians of ``--rounds`` interleaved rounds.
+  same run: c=1 p50 and c=16 throughput, medians of ``--rounds`` interleaved rounds;
+* issue 15's MLP row: a 12-layer, 512-wide ReLU MLP (built here with ``onnx.helper``, one
+  512-feature row per request, no guardrails) through ``specops serve`` against the same
+  minimal app serving the same MLP: c=16 throughput, interleaved in the same rounds.
 
 Run: ``python bench/bench_serve.py [--quick] [--requests N]``.
 """
@@ -80,6 +83,49 @@ def _model_doc(version: str) -> tuple[dict[str, Any], bytes]:
     return doc, artifact
 
 
+MLP_LAYERS, MLP_WIDTH = 12, 512
+MLP_ROW = [[round(0.01 * ((i * 37) % 101) - 0.5, 2) for i in range(MLP_WIDTH)]]
+
+
+def _mlp_artifact() -> bytes:
+    """A 12x512 ReLU MLP (float32, fixed seed), ``x`` [-1, 512] -> ``y`` [-1, 512]."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(15)
+    nodes, weights = [], []
+    last = "x"
+    for i in range(MLP_LAYERS):
+        w = (rng.standard_normal((MLP_WIDTH, MLP_WIDTH)) / np.sqrt(MLP_WIDTH)).astype(np.float32)
+        weights += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(np.zeros(MLP_WIDTH, np.float32), f"b{i}")]
+        out = "y" if i == MLP_LAYERS - 1 else f"h{i}"
+        nodes += [helper.make_node("MatMul", [last, f"w{i}"], [f"m{i}"]), helper.make_node("Add", [f"m{i}", f"b{i}"], [f"a{i}"])]
+        nodes.append(helper.make_node("Relu", [f"a{i}"], [out]) if i < MLP_LAYERS - 1 else helper.make_node("Identity", [f"a{i}"], [out]))
+        last = out
+    graph = helper.make_graph(
+        nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, MLP_WIDTH])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, MLP_WIDTH])], weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())
+
+
+def _mlp_doc(artifact: bytes) -> dict[str, Any]:
+    doc = _doc("Model", "fraud-scorer")
+    doc["metadata"]["name"] = "mlp"
+    for key in ("guardrails", "rollout", "trainedOn"):
+        doc["spec"].pop(key, None)
+    doc["spec"]["targets"] = ["bench"]
+    doc["spec"]["artifact"] = {"uri": "bench/mlp-12x512.onnx", "sha256": hashlib.sha256(artifact).hexdigest(),
+                               "sizeBytes": len(artifact)}
+    doc["spec"]["signature"] = {
+        "inputs": [{"name": "x", "dtype": "float32", "shape": [-1, MLP_WIDTH]}],
+        "outputs": [{"name": "y", "dtype": "float32", "shape": [-1, MLP_WIDTH]}],
+    }
+    return doc
+
+
 def _summary(latencies: list[float], wall: float) -> dict[str, float]:
     ordered = sorted(latencies)
     return {
@@ -136,10 +182,14 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
 class Load:
     """Keep-alive connections sending the same inference request as fast as answers come."""
 
-    def __init__(self, port: int, concurrency: int, model: str = "fraud-scorer") -> None:
+    def __init__(self, port: int, concurrency: int, model: str = "fraud-scorer", row: list[list[float]] | None = None,
+                 tensor: str = "features") -> None:
         self.port = port
         self.concurrency = concurrency
-        body = orjson.dumps({"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 8], "data": ROW}]})
+        row = ROW if row is None else row
+        body = orjson.dumps(
+            {"inputs": [{"name": tensor, "datatype": "FP32", "shape": [len(row), len(row[0])], "data": row}]}
+        )
         self.raw = _request(f"/v2/models/{model}/infer", body)
         self.latencies: list[tuple[float, float]] = []  # (start, seconds)
         self.failures = 0
@@ -289,36 +339,56 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
             time.sleep(0.1)
 
 
-def bench_against_minimal(port: int, artifact: bytes, requests: int, rounds: int) -> dict[str, Any]:
-    """Issue 15's serving rows: c=1 p50 and c=16 throughput of specops (bare and guarded) and of
-    the minimal app, the three interleaved round by round (rotating which goes first); medians."""
-    minimal_port = _free_port()
+def _start_minimal(artifact: bytes) -> tuple[subprocess.Popen[bytes], int, str]:
+    port = _free_port()
     with tempfile.NamedTemporaryFile(suffix=".onnx", delete=False) as handle:
         handle.write(artifact)
-    minimal = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve().parent / "_minimal_app.py"), handle.name, str(minimal_port)],
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve().parent / "_minimal_app.py"), handle.name, str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    cases = {"minimal": (minimal_port, "minimal"), "specops": (port, "fraud-scorer"),
-             "guarded": (port, "fraud-guarded")}
+    return process, port, handle.name
+
+
+def bench_against_minimal(port: int, artifact: bytes, mlp: bytes, requests: int, rounds: int) -> dict[str, Any]:
+    """Issue 15's serving rows: c=1 p50 and c=16 throughput of specops (bare and guarded) and of
+    the minimal app, and c=16 throughput of the MLP through both, every case interleaved round by
+    round (rotating which goes first); medians."""
+    minimal, minimal_port, minimal_file = _start_minimal(artifact)
+    minimal_mlp, mlp_port, mlp_file = _start_minimal(mlp)
+    # name: (port, model in the path, row, input tensor, whether c=1 is measured too)
+    cases: dict[str, tuple[int, str, list[list[float]], str, bool]] = {
+        "minimal": (minimal_port, "minimal", ROW, "features", True),
+        "specops": (port, "fraud-scorer", ROW, "features", True),
+        "guarded": (port, "fraud-guarded", ROW, "features", True),
+        "mlp_minimal": (mlp_port, "minimal", MLP_ROW, "x", False),
+        "mlp_specops": (port, "mlp", MLP_ROW, "x", False),
+    }
     seen: dict[str, dict[str, list[float]]] = {k: {"p50_ms": [], "rps": []} for k in cases}
     failed = 0
     try:
         _wait_ready(f"http://127.0.0.1:{minimal_port}", minimal)
-        asyncio.run(Load(minimal_port, 4, "minimal").run(200))
+        _wait_ready(f"http://127.0.0.1:{mlp_port}", minimal_mlp)
+        for p, model, row, tensor, _ in cases.values():
+            asyncio.run(Load(p, 4, model, row, tensor).run(200))  # warm every connection path alike
         order = list(cases)
         for r in range(rounds):
-            for name in order[r % 3:] + order[: r % 3]:  # each case first in turn: no order bias
-                p, model = cases[name]
-                one, many = Load(p, 1, model), Load(p, 16, model)
-                seen[name]["p50_ms"].append(asyncio.run(one.run(requests))["p50_ms"])
+            shift = r % len(order)
+            for name in order[shift:] + order[:shift]:  # each case first in turn: no order bias
+                p, model, row, tensor, c1 = cases[name]
+                if c1:
+                    one = Load(p, 1, model, row, tensor)
+                    seen[name]["p50_ms"].append(asyncio.run(one.run(requests))["p50_ms"])
+                    failed += one.failures
+                many = Load(p, 16, model, row, tensor)
                 seen[name]["rps"].append(asyncio.run(many.run(requests))["rps"])
-                failed += one.failures + many.failures
+                failed += many.failures
     finally:
-        minimal.terminate()
-        minimal.wait(timeout=30)
-        os.unlink(handle.name)
-    out = {k: {m: statistics.median(v) for m, v in d.items()} for k, d in seen.items()}
+        for process, file in ((minimal, minimal_file), (minimal_mlp, mlp_file)):
+            process.terminate()
+            process.wait(timeout=30)
+            os.unlink(file)
+    out = {k: {m: statistics.median(v) if v else float("nan") for m, v in d.items()} for k, d in seen.items()}
     base = out["minimal"]
     print(f"issue 15 rows: medians of {rounds} interleaved rounds, {requests} requests per case")
     report("target, c=1 p50, no guardrails", out["specops"]["p50_ms"] / 1e3, "s",
@@ -330,6 +400,8 @@ def bench_against_minimal(port: int, artifact: bytes, requests: int, rounds: int
            "minimal Starlette + ORT app", base["rps"], "0.8x")
     report("target, c=16 throughput, example guardrail + feature histograms", out["guarded"]["rps"], "req/s",
            "minimal Starlette + ORT app", base["rps"], "0.7x")
+    report(f"target, {MLP_LAYERS}x{MLP_WIDTH} MLP, c=16 throughput", out["mlp_specops"]["rps"], "req/s",
+           "minimal Starlette + ORT app, same MLP", out["mlp_minimal"]["rps"], "0.95x")
     print(f"  guardrails and histograms add {out['guarded']['p50_ms'] - out['specops']['p50_ms']:+.3f} ms at c=1 p50; "
           f"{failed} failed requests")
     return {**out, "failed": failed}
@@ -364,9 +436,9 @@ def main() -> int:
         admin.put(_doc("Dataset", "transactions"))
         admin.put(_doc("Guardrail", "feature-ranges"))
         admin.put(*_guarded_doc())
-        asyncio.run(Load(port, 4).run(200))  # warm the connection path
-        asyncio.run(Load(port, 4, "fraud-guarded").run(200))
-        results["issue15"] = bench_against_minimal(port, artifact, requests, 1 if args.quick else args.rounds)
+        mlp = _mlp_artifact()
+        admin.put(_mlp_doc(mlp), mlp)
+        results["issue15"] = bench_against_minimal(port, artifact, mlp, requests, 1 if args.quick else args.rounds)
         for c in (1, 16):
             load = Load(port, c)
             results[f"http_c{c}"] = asyncio.run(load.run(requests))
