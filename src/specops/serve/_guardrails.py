@@ -147,6 +147,9 @@ def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask.reshape(-1))[0])
 
 
+_lowest, _highest = np.minimum.reduce, np.maximum.reduce
+
+
 def _range_runner(check: RangeCheck) -> Runner:
     low = -np.inf if check.min is None else check.min
     high = np.inf if check.max is None else check.max
@@ -161,6 +164,10 @@ def _range_runner(check: RangeCheck) -> Runner:
                     continue
                 values = array[..., names.index(check.feature)]
                 label = f"feature {check.feature!r} of {name!r}"
+            if values.dtype.kind in "iuf" and (
+                not values.size or (_lowest(values, axis=None) >= low and _highest(values, axis=None) <= high)
+            ):
+                continue  # the extremes inside (a NaN is neither): so is every value
             bad = ~((values >= low) & (values <= high))
             if bad.any():
                 value = values.reshape(-1)[_first_bad(bad)]
@@ -192,6 +199,10 @@ def _schema_violation(values: np.ndarray, column: Any, allow_nan: bool, where: s
     return None
 
 
+_INFINITIES = (float("inf"), float("-inf"))
+_SMALL = 64  # values: a float tensor this small is checked value by value (SchemaPlan.small_inside)
+
+
 @dataclass(frozen=True, slots=True)
 class _SchemaPlan:
     """One tensor's feature list against the contract, as arrays (built once per feature list).
@@ -211,6 +222,29 @@ class _SchemaPlan:
     whole: np.ndarray | None
     nan_ok: np.ndarray | None
     exact: bool
+    # (position, low, high, whole, nan_ok) per checked feature, as Python values: a few rows
+    # are read element by element, cheaper than a dozen numpy calls on a handful of values.
+    checks: tuple[tuple[int, float, float, bool, bool], ...] = ()
+
+    def small_inside(self, rows: list[list[float]]) -> bool:
+        """For float rows: every value within the contract (the vector test's answer, value by value).
+
+        The vector test compares at float64 (the bounds are float64 arrays), which is what
+        comparing Python floats does; a whole number is one equal to its rounding (infinities
+        are; NaN is not), and a NaN passes where NaN is allowed, whatever else.
+        """
+        for row in rows:
+            for position, low, high, whole, nan_ok in self.checks:
+                value = row[position]
+                if value != value:  # NaN
+                    if nan_ok:
+                        continue
+                    return False
+                if not low <= value <= high:
+                    return False
+                if whole and not (value.is_integer() or value in _INFINITIES):
+                    return False
+        return True
 
 
 def _schema_plan(names: Sequence[str], dataset: Dataset, allow_nan: bool) -> _SchemaPlan:
@@ -223,14 +257,20 @@ def _schema_plan(names: Sequence[str], dataset: Dataset, allow_nan: bool) -> _Sc
     positions = np.array([i for i, _ in rows], dtype=np.intp)
     whole = np.array([c.dtype in ("int", "bool", "category") for _, c in rows], dtype=bool)
     nan_ok = np.array([allow_nan or c.nullable for _, c in rows], dtype=bool)
+    low = np.array([0.0 if c.dtype == "bool" else -np.inf if c.min is None else c.min for _, c in rows])
+    high = np.array([1.0 if c.dtype == "bool" else np.inf if c.max is None else c.max for _, c in rows])
     return _SchemaPlan(
         index=positions,
         contiguous=bool(np.array_equal(positions, np.arange(len(names)))),
-        low=np.array([0.0 if c.dtype == "bool" else -np.inf if c.min is None else c.min for _, c in rows]),
-        high=np.array([1.0 if c.dtype == "bool" else np.inf if c.max is None else c.max for _, c in rows]),
+        low=low,
+        high=high,
         whole=~whole if whole.any() else None,
         nan_ok=nan_ok if nan_ok.any() else None,
         exact=any(c.allowed is not None for _, c in rows),
+        checks=tuple(
+            zip(positions.tolist(), low.astype(np.float64).tolist(), high.astype(np.float64).tolist(),
+                whole.tolist(), nan_ok.tolist(), strict=True)
+        ),
     )
 
 
@@ -257,6 +297,13 @@ def _schema_runner(check: SchemaCheck, dataset: Dataset) -> Runner:
                     return reason, None
                 continue
             if not len(plan.index):
+                continue
+            if array.dtype.kind == "f" and array.size <= _SMALL:
+                if plan.small_inside(array.reshape(-1, len(names)).tolist()):
+                    continue
+                reason = _schema_slow(array, names, name)
+                if reason is not None:
+                    return reason, None
                 continue
             values = array.reshape(-1, len(names))
             if not plan.contiguous:
@@ -417,12 +464,11 @@ class CompiledGuardrail:
     def __init__(self, name: str, checks: list[_Compiled]) -> None:
         self.name = name
         self.checks = checks
+        self._stages = {stage: [c for c in checks if c.stage == stage] for stage in {c.stage for c in checks}}
 
     def apply(self, stage: str, tensors: Tensors, features: Features, hits: list[Hit]) -> Tensors:
         """Run this stage's checks; appends hits, raises on a block, returns (redacted) tensors."""
-        for check in self.checks:
-            if check.stage != stage:
-                continue
+        for check in self._stages.get(stage, ()):
             reason, redacted = check.run(tensors, features)
             if reason is None:
                 continue
