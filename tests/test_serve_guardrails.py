@@ -288,19 +288,23 @@ def test_range_check_agrees_with_every_value_compared() -> None:
     from specops.serve._guardrails import _range_runner
     from specops.spec._guardrail import RangeCheck
 
-    bounds = st.sampled_from([None, 0, 1, 127, 128, 1000, -0.1, 0.1, 0.5, 1e300, -1e300, 2**70, 3.5e38])
+    bounds = st.sampled_from([None, 0, 1, 127, 128, 1000, -0.1, 0.1, 0.5, 1e300, -1e300, 2**70, -(2**70), 2**53 + 1,
+                              3.4028235e38, 3.5e38, 65504, 70000, 0.30000001192092896])
 
     @settings(max_examples=300, deadline=None)
-    @given(bounds, bounds, st.sampled_from(["float32", "float64", "float16", "int8", "uint8", "int64"]), st.data())
+    @given(bounds, bounds, st.sampled_from(["float32", "float64", "float16", "int8", "uint8", "int32", "uint16", "int64"]),
+           st.data())
     def check(low: Any, high: Any, dtype: str, data: Any) -> None:
         if (low is None and high is None) or (low is not None and high is not None and low > high):
             return  # not a range check (the spec refuses it)
         if dtype.startswith("float"):
-            elements = st.sampled_from([0.0, 0.1, -0.1, 0.5, 1.0, 127.0, 1000.0, float("nan"), float("inf"), -float("inf")])
+            elements = st.sampled_from([0.0, 0.1, -0.1, 0.3, 0.5, 1.0, 127.0, 1000.0, 65504.0, 3.4e38, float("nan"),
+                                        float("inf"), -float("inf")])
         else:
             info = np.iinfo(dtype)
             elements = st.integers(max(int(info.min), -200), min(int(info.max), 1200))
-        array = data.draw(hnp.arrays(dtype, data.draw(st.sampled_from([(0,), (1,), (3,), (2, 2)])), elements=elements))
+        shape = data.draw(st.sampled_from([(0,), (1,), (3,), (2, 2), (70,)]))  # (70,): past the Python path
+        array = data.draw(hnp.arrays(dtype, shape, elements=elements))
         run = _range_runner(RangeCheck.model_validate({"type": "range", "stage": "input", "min": low, "max": high}))
         lo = -np.inf if low is None else low
         hi = np.inf if high is None else high

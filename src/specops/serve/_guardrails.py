@@ -147,12 +147,40 @@ def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask.reshape(-1))[0])
 
 
-_lowest, _highest = np.minimum.reduce, np.maximum.reduce
+def _small_bounds(low: float, high: float, dtype: np.dtype[Any]) -> tuple[float, float] | None:
+    """Bounds that a small tensor of ``dtype`` can be compared with in Python, value by value,
+    only ever answering "inside" where numpy's comparison does (None: this dtype goes to numpy).
+
+    numpy compares a float tensor with a Python number cast to the tensor's dtype (float32(0.1)
+    is not 0.1); a value is taken as inside here only between bounds that are inside both the
+    cast and the exact ones, and anything else is answered by numpy. Integers of at most 32
+    bits are exact as Python numbers and as float64, so they compare as numpy compares them.
+    """
+    exact = []
+    for bound in (low, high):
+        try:
+            value = float(bound)
+        except OverflowError:
+            return None
+        if value != bound:  # an integer beyond float64's exact range
+            return None
+        exact.append(value)
+    if dtype.kind == "f":
+        with np.errstate(all="ignore"):
+            cast_low, cast_high = float(dtype.type(low)), float(dtype.type(high))
+        return max(exact[0], cast_low), min(exact[1], cast_high)
+    if dtype.kind in "iu" and dtype.itemsize <= 4:
+        return exact[0], exact[1]
+    return None
+
+
+_SMALL_RANGE = 64  # values: a numeric tensor this small is range-checked in Python first
 
 
 def _range_runner(check: RangeCheck) -> Runner:
     low = -np.inf if check.min is None else check.min
     high = np.inf if check.max is None else check.max
+    small: dict[np.dtype[Any], tuple[float, float] | None] = {}
 
     def run(tensors: Tensors, features: Features) -> tuple[str | None, Tensors | None]:
         for name, array in _select(tensors, check.tensor, False):
@@ -164,10 +192,15 @@ def _range_runner(check: RangeCheck) -> Runner:
                     continue
                 values = array[..., names.index(check.feature)]
                 label = f"feature {check.feature!r} of {name!r}"
-            if values.dtype.kind in "iuf" and (
-                not values.size or (_lowest(values, axis=None) >= low and _highest(values, axis=None) <= high)
-            ):
-                continue  # the extremes inside (a NaN is neither): so is every value
+            if values.size <= _SMALL_RANGE:
+                if values.dtype in small:
+                    bounds = small[values.dtype]
+                else:
+                    bounds = small[values.dtype] = _small_bounds(low, high, values.dtype)
+                if bounds is not None:
+                    lo, hi = bounds
+                    if all(lo <= v <= hi for v in values.ravel().tolist()):  # NaN is never inside
+                        continue
             bad = ~((values >= low) & (values <= high))
             if bad.any():
                 value = values.reshape(-1)[_first_bad(bad)]
