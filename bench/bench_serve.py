@@ -358,10 +358,24 @@ def _start_minimal(artifact: bytes) -> tuple[subprocess.Popen[bytes], int, str]:
     return process, port, handle.name
 
 
-def bench_against_minimal(port: int, artifact: bytes, mlp: bytes, requests: int, rounds: int) -> dict[str, Any]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_against_minimal(port: int, pid: int, artifact: bytes, mlp: bytes, requests: int, rounds: int) -> dict[str, Any]:
     """Issue 15's serving rows: c=1 p50 and c=16 throughput of specops (bare and guarded) and of
     the minimal app, and c=16 throughput of the MLP through both, every case interleaved round by
-    round (rotating which goes first); medians."""
+    round (rotating which goes first); medians, and the median of each round's ratio (cases of
+    one round run back to back, so a burst of load elsewhere on the machine moves both).
+
+    Also the server's CPU time per request at c=16 (its process, every thread): the load client
+    shares the machine's cores, and other work may too, so throughput moves with what else
+    runs; CPU per request moves much less, and tells what each server spends on a request."""
     minimal, minimal_port, minimal_file = _start_minimal(artifact)
     minimal_mlp, mlp_port, mlp_file = _start_minimal(mlp)
     # name: (port, model in the path, row, input tensor, whether c=1 is measured too)
@@ -372,7 +386,8 @@ def bench_against_minimal(port: int, artifact: bytes, mlp: bytes, requests: int,
         "mlp_minimal": (mlp_port, "minimal", MLP_ROW, "x", False),
         "mlp_specops": (port, "mlp", MLP_ROW, "x", False),
     }
-    seen: dict[str, dict[str, list[float]]] = {k: {"p50_ms": [], "rps": []} for k in cases}
+    pids = {"minimal": minimal.pid, "specops": pid, "guarded": pid, "mlp_minimal": minimal_mlp.pid, "mlp_specops": pid}
+    seen: dict[str, dict[str, list[float]]] = {k: {"p50_ms": [], "rps": [], "cpu_us": []} for k in cases}
     failed = 0
     try:
         _wait_ready(f"http://127.0.0.1:{minimal_port}", minimal)
@@ -389,7 +404,9 @@ def bench_against_minimal(port: int, artifact: bytes, mlp: bytes, requests: int,
                     seen[name]["p50_ms"].append(asyncio.run(one.run(requests))["p50_ms"])
                     failed += one.failures
                 many = Load(p, 16, model, row, tensor)
+                cpu = _cpu_seconds(pids[name])
                 seen[name]["rps"].append(asyncio.run(many.run(requests))["rps"])
+                seen[name]["cpu_us"].append((_cpu_seconds(pids[name]) - cpu) / requests * 1e6)
                 failed += many.failures
     finally:
         for process, file in ((minimal, minimal_file), (minimal_mlp, mlp_file)):
@@ -412,14 +429,25 @@ def bench_against_minimal(port: int, artifact: bytes, mlp: bytes, requests: int,
            "minimal Starlette + ORT app, same MLP", out["mlp_minimal"]["rps"], "0.95x")
     print(f"  guardrails and histograms add {out['guarded']['p50_ms'] - out['specops']['p50_ms']:+.3f} ms at c=1 p50; "
           f"{failed} failed requests")
-    return {**out, "failed": failed}
+    rounds_ratio = {
+        name: statistics.median(a / b for a, b in zip(seen[name]["rps"], seen[base_name]["rps"], strict=True))
+        for name, base_name in (("specops", "minimal"), ("guarded", "minimal"), ("mlp_specops", "mlp_minimal"))
+    }
+    print("  c=16 throughput, median of the rounds' ratios: "
+          + ", ".join(f"{name} {ratio:.3g}x" for name, ratio in rounds_ratio.items()))
+    print("  server CPU per request at c=16 (median): "
+          + ", ".join(f"{name} {out[name]['cpu_us']:.0f} us" for name in cases)
+          + f"; specops/minimal {out['specops']['cpu_us'] / out['minimal']['cpu_us']:.3g}x, "
+          f"guarded/minimal {out['guarded']['cpu_us'] / out['minimal']['cpu_us']:.3g}x, "
+          f"mlp {out['mlp_specops']['cpu_us'] / out['mlp_minimal']['cpu_us']:.3g}x")
+    return {**out, "failed": failed, "round_ratios": rounds_ratio}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few requests (a smoke run)")
     parser.add_argument("--requests", type=int, help="requests per case (default 4000, quick 480)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the issue's rows")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the issue's rows")
     args, _ = parser.parse_known_args()
     requests = args.requests or (480 if args.quick else 4000)
 
@@ -446,7 +474,9 @@ def main() -> int:
         admin.put(*_guarded_doc())
         mlp = _mlp_artifact()
         admin.put(_mlp_doc(mlp), mlp)
-        results["issue15"] = bench_against_minimal(port, artifact, mlp, requests, 1 if args.quick else args.rounds)
+        results["issue15"] = bench_against_minimal(
+            port, server.pid, artifact, mlp, requests, 1 if args.quick else args.rounds
+        )
         for c in (1, 16):
             load = Load(port, c)
             results[f"http_c{c}"] = asyncio.run(load.run(requests))
