@@ -443,6 +443,104 @@ def bench_against_minimal(port: int, pid: int, artifact: bytes, mlp: bytes, requ
     return {**out, "failed": failed, "round_ratios": rounds_ratio}
 
 
+def bench_app_cpu(artifact: bytes, mlp: bytes, number: int, rounds: int) -> dict[str, float]:
+    """Each app alone, in this process, without sockets or a load client: the CPU time of one
+    inference request through the ASGI app (uvicorn's HTTP parsing, which both servers share,
+    not included), the best of ``rounds`` interleaved runs of ``number`` requests. Of the
+    serving figures this one moves least with other work on the machine."""
+    import runpy
+
+    from specops.serve._config import ServeConfig
+    from specops.serve._server import build
+
+    async def call(app: Any, method: str, path: str, body: bytes, status: int = 200) -> bytes:
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+            "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "root_path": "", "path": path,
+            "raw_path": path.encode(), "query_string": b"", "state": {},
+            "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode())],
+        }
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        assert sent[0]["status"] == status, sent
+        return b"".join(m.get("body", b"") for m in sent[1:])
+
+    state = tempfile.mkdtemp(prefix="specops-bench-asgi-")
+    app, target = build(ServeConfig(state_dir=Path(state), name="bench", insecure_local=True))
+
+    async def apply(doc: dict[str, Any], blob: bytes | None) -> None:
+        if blob is not None:
+            await call(app, "PUT", f"/admin/v1/artifacts/{hashlib.sha256(blob).hexdigest()}", blob)
+        revision = orjson.loads(await call(app, "GET", "/admin/v1/state", b""))["revision"]
+        body = {"expected_revision": revision, "spec": doc, "hash": canonical_hash(doc), "activate": True}
+        await call(app, "PUT", f"/admin/v1/resources/{doc['kind']}/{doc['metadata']['name']}", orjson.dumps(body))
+
+    async def setup() -> None:
+        await apply(_model_doc("1.0.0")[0], artifact)
+        await apply(_doc("Dataset", "transactions"), None)
+        await apply(_doc("Guardrail", "feature-ranges"), None)
+        await apply(*_guarded_doc())
+        await apply(_mlp_doc(mlp), mlp)
+
+    asyncio.run(setup())
+    minimal: dict[str, Any] = {}
+    for name, blob in (("small", artifact), ("mlp", mlp)):
+        with tempfile.NamedTemporaryFile(suffix=".onnx", delete=False) as handle:
+            handle.write(blob)
+        argv = sys.argv
+        sys.argv = ["_minimal_app.py", handle.name, "0"]
+        try:
+            minimal[name] = runpy.run_path(str(Path(__file__).resolve().parent / "_minimal_app.py"))["app"]
+        finally:
+            sys.argv = argv
+            os.unlink(handle.name)
+
+    def body(row: list[list[float]], tensor: str) -> bytes:
+        return orjson.dumps({"inputs": [{"name": tensor, "datatype": "FP32", "shape": [len(row), len(row[0])], "data": row}]})
+
+    small, wide = body(ROW, "features"), body(MLP_ROW, "x")
+    cases = {
+        "minimal": (minimal["small"], "/v2/models/minimal/infer", small, 1),
+        "specops": (app, "/v2/models/fraud-scorer/infer", small, 1),
+        "guarded": (app, "/v2/models/fraud-guarded/infer", small, 1),
+        "mlp_minimal": (minimal["mlp"], "/v2/models/minimal/infer", wide, 10),
+        "mlp_specops": (app, "/v2/models/mlp/infer", wide, 10),
+    }
+
+    async def run(case: tuple[Any, str, bytes, int]) -> float:
+        handler, path, raw, slower = case
+        for _ in range(50):
+            await call(handler, "POST", path, raw)
+        count = max(10, number // slower)
+        start = time.process_time()  # every thread: a version may run in the executor
+        for _ in range(count):
+            await call(handler, "POST", path, raw)
+        return (time.process_time() - start) / count
+
+    best: dict[str, float] = {}
+    try:
+        for _ in range(rounds):
+            for name, case in cases.items():
+                best[name] = min(best.get(name, float("inf")), asyncio.run(run(case)))
+    finally:
+        target.executor.shutdown(wait=True)
+    report("app alone (ASGI, no sockets), CPU per request, no guardrails", best["specops"], "s",
+           "minimal app alone", best["minimal"])
+    report("app alone, CPU per request, example guardrail + feature histograms", best["guarded"], "s",
+           "minimal app alone", best["minimal"])
+    report(f"app alone, CPU per request, {MLP_LAYERS}x{MLP_WIDTH} MLP", best["mlp_specops"], "s",
+           "minimal app alone, same MLP", best["mlp_minimal"])
+    return {k: v * 1e6 for k, v in best.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few requests (a smoke run)")
@@ -454,6 +552,7 @@ def main() -> int:
     _, artifact = _model_doc("1.0.0")
     results: dict[str, Any] = {"requests_per_case": requests}
     results["checks_per_request"] = bench_checks_per_request(artifact, 500 if args.quick else 5000)
+    results["app_cpu_us"] = bench_app_cpu(artifact, _mlp_artifact(), 300 if args.quick else 3000, 2 if args.quick else 5)
     for c in (1, 16):
         results[f"in_process_c{c}"] = bench_in_process(artifact, requests, c)
 
