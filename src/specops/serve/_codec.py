@@ -92,6 +92,8 @@ def _bad(message: str) -> HTTPError:
 
 
 def _shape(raw: Any, where: str, max_elements: int) -> tuple[int, ...]:
+    if type(raw) is list and len(raw) <= 16 and all(type(d) is int and 0 <= d <= max_elements for d in raw):
+        return tuple(raw)  # the common case; anything else is looked at below, which says what is wrong
     if not isinstance(raw, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in raw
     ):
