@@ -185,13 +185,11 @@ def _range_runner(check: RangeCheck) -> Runner:
     def run(tensors: Tensors, features: Features) -> tuple[str | None, Tensors | None]:
         for name, array in _select(tensors, check.tensor, False):
             values = array
-            label = f"tensor {name!r}"
             if check.feature is not None:
                 names = features.get(name) or []
                 if check.feature not in names or array.ndim == 0:
                     continue
                 values = array[..., names.index(check.feature)]
-                label = f"feature {check.feature!r} of {name!r}"
             if values.size <= _SMALL_RANGE:
                 if values.dtype in small:
                     bounds = small[values.dtype]
@@ -204,6 +202,7 @@ def _range_runner(check: RangeCheck) -> Runner:
             bad = ~((values >= low) & (values <= high))
             if bad.any():
                 value = values.reshape(-1)[_first_bad(bad)]
+                label = f"tensor {name!r}" if check.feature is None else f"feature {check.feature!r} of {name!r}"
                 return f"{label} = {value} is outside [{check.min}, {check.max}]", None
         return None, None
 
