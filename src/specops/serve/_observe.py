@@ -21,6 +21,12 @@ counts on the Dataset profile's bin edges plus underflow, overflow and NaN,
 and the sum, laid out as :class:`FeatureStats` bins them (one ``bincount``
 per request batch, shared with the cumulative histograms).
 
+Requests are added in batches (``Stream.defer``): a stream keeps the requests of the
+current minute (at most 256, and 8192 feature values per tensor: 64 KiB, not counted in
+the memory reported) and adds them when the minute ends, the batch is full, or anything
+reads the stream or the cumulative histograms (every reader flushes first), so a request
+costs a few array writes and the binning is one ``bincount`` per batch.
+
 A window of ``W`` seconds is answered from the finest tier that spans it as
 the sum of the ``ceil(W / bucket)`` most recent buckets, the current
 (partial) one included: event sums, never an average of ratios. A bucket
@@ -82,7 +88,7 @@ BUDGET_BUCKET_S = 3600
 # whole number of minutes), at most this many requests and this many feature values per tensor.
 _MINUTE = 60
 _BATCH_REQUESTS = 256
-_BATCH_VALUES = 1 << 15
+_BATCH_VALUES = 1 << 13
 assert all(t.bucket_s % _MINUTE == 0 for t in TIERS) and BUDGET_BUCKET_S % _MINUTE == 0
 DEFAULT_BUDGET_S = 30 * 86400
 MAX_BUDGET_S = 400 * 86400
