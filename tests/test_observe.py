@@ -75,6 +75,73 @@ def test_arrays_of_another_shape_are_not_binned() -> None:
     assert stats.bin(np.asarray(["a", "b"], dtype=object)) is None
 
 
+_EVENT = st.tuples(
+    st.integers(0, 200),  # seconds since the previous request (a minute boundary is crossed often)
+    st.sampled_from(["ok", "error", "blocked", "client_error"]),
+    st.sampled_from([0.5, 50.0, 70.0, 100.0, 250.0]),  # at and around the bounds
+    st.sampled_from(["live", "shadow"]),
+    st.one_of(
+        st.none(),  # an input the layout does not count (missing or another shape)
+        st.lists(st.lists(st.integers(-20, 60) | st.just(float("nan")), min_size=2, max_size=2), min_size=1, max_size=9),
+    ),
+    st.booleans(),  # a reader looks in between (flushes the batch)
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_EVENT, min_size=1, max_size=60), st.sampled_from(["float32", "int64", "float64"]))
+def test_requests_batched_per_minute_count_as_one_add_per_request(events: list[Any], dtype: str) -> None:
+    """``record(arrays=...)`` batches a minute of requests (bins them at flush): every window,
+    bucket and cumulative histogram equals what one binned ``add`` per request gives."""
+    from unittest import mock
+
+    from specops.serve import _observe
+
+    clock_a, clock_b = Clock(), Clock()
+    # Small batches, so that full batches and requests with more rows than a batch holds come up.
+    with mock.patch.object(_observe, "_BATCH_REQUESTS", 3), mock.patch.object(_observe, "_BATCH_VALUES", 8):
+        batched, direct = store(clock_a), store(clock_b)
+        features_a, features_b = layout(), layout()
+        _replay(events, dtype, (clock_a, batched, features_a), (clock_b, direct, features_b))
+
+
+def _replay(events: list[Any], dtype: str, a: tuple[Clock, Observations, list[FeatureStats]],
+            b: tuple[Clock, Observations, list[FeatureStats]]) -> None:
+    (clock_a, batched, features_a), (clock_b, direct, features_b) = a, b
+    for gap, outcome, ms, traffic, rows, look in events:
+        clock_a.now += gap
+        clock_b.now += gap
+        array = None
+        if rows is not None:
+            array = np.asarray(rows, dtype=np.float64)
+            array = np.nan_to_num(array).astype(dtype) if dtype == "int64" else array.astype(dtype)
+        shadow = traffic == "shadow"
+        batched.record("m", "1.0.0", features_a, shadow=shadow, outcome=outcome, ms=ms, arrays=[array])
+        seen = [features_b[0].observe(array) if array is not None else None]
+        direct.record("m", "1.0.0", features_b, shadow=shadow, outcome=outcome, ms=ms, seen=seen)
+        if look:
+            assert answer(batched, features_a, [60, 300, 3600, 86400]) == answer(direct, features_b, [60, 300, 3600, 86400])
+    assert answer(batched, features_a, [60, 300, 3600, 86400]) == answer(direct, features_b, [60, 300, 3600, 86400])
+    assert features_a[0].counts.tolist() == features_b[0].counts.tolist()
+    assert features_a[0].sums.tolist() == pytest.approx(features_b[0].sums.tolist(), nan_ok=True)
+
+
+def test_a_batch_flushes_when_full_and_a_large_request_is_binned_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from specops.serve import _observe
+
+    monkeypatch.setattr(_observe, "_BATCH_REQUESTS", 4)
+    monkeypatch.setattr(_observe, "_BATCH_VALUES", 6)  # 3 rows of 2 features per batch
+    clock = Clock()
+    obs, features = store(clock), layout()
+    for _ in range(5):
+        obs.record("m", "1.0.0", features, shadow=False, outcome="ok", ms=1.0, arrays=[np.array([[5.0, 0.5], [15.0, 0.5]])])
+    obs.record("m", "1.0.0", features, shadow=False, outcome="ok", ms=1.0, arrays=[np.full((7, 2), 25.0)])
+    hour = answer(obs, features, [3600])["live"]["windows"]["3600"]
+    assert hour["requests"] == 6
+    assert hour["features"]["x/a"]["counts"] == [5, 5, 7]
+    assert features[0].to_json()["a"]["counts"] == [5, 5, 7]
+
+
 # -- windows --------------------------------------------------------------------
 
 

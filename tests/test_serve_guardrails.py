@@ -212,10 +212,16 @@ def _schema_case() -> Any:
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_vectorised_schema_check_agrees_with_the_feature_by_feature_contract() -> None:
+@pytest.mark.parametrize("small", [0, 64], ids=["numpy", "value-by-value"])
+def test_vectorised_schema_check_agrees_with_the_feature_by_feature_contract(small: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways of the vector test: numpy calls over the batch, and (a float tensor of at most
+    ``_SMALL`` values) value by value in Python."""
     from hypothesis import given, settings
 
+    from specops.serve import _guardrails
     from specops.serve._guardrails import _schema_runner
+
+    monkeypatch.setattr(_guardrails, "_SMALL", small)
     from specops.spec import Dataset
     from specops.spec._guardrail import SchemaCheck
 
@@ -269,3 +275,43 @@ def test_schema_check_edges_agree_with_the_contract(column: dict[str, Any], valu
     expected = _reference_schema(array, ["ok", "f"], dataset, False)
     assert run({"x": array}, {"x": ["ok", "f"]}) == (expected, None)
     assert (expected is None) == (column["dtype"] == "string")  # every case but the string column breaks the contract
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_range_check_agrees_with_every_value_compared() -> None:
+    """The range check looks at a tensor's extremes first; its verdict is the one comparing every value."""
+    import numpy as np
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+
+    from specops.serve._guardrails import _range_runner
+    from specops.spec._guardrail import RangeCheck
+
+    bounds = st.sampled_from([None, 0, 1, 127, 128, 1000, -0.1, 0.1, 0.5, 1e300, -1e300, 2**70, -(2**70), 2**53 + 1,
+                              3.4028235e38, 3.5e38, 65504, 70000, 0.30000001192092896])
+
+    @settings(max_examples=300, deadline=None)
+    @given(bounds, bounds, st.sampled_from(["float32", "float64", "float16", "int8", "uint8", "int32", "uint16", "int64"]),
+           st.data())
+    def check(low: Any, high: Any, dtype: str, data: Any) -> None:
+        if (low is None and high is None) or (low is not None and high is not None and low > high):
+            return  # not a range check (the spec refuses it)
+        if dtype.startswith("float"):
+            elements = st.sampled_from([0.0, 0.1, -0.1, 0.3, 0.5, 1.0, 127.0, 1000.0, 65504.0, 3.4e38, float("nan"),
+                                        float("inf"), -float("inf")])
+        else:
+            info = np.iinfo(dtype)
+            elements = st.integers(max(int(info.min), -200), min(int(info.max), 1200))
+        shape = data.draw(st.sampled_from([(0,), (1,), (3,), (2, 2), (70,)]))  # (70,): past the Python path
+        array = data.draw(hnp.arrays(dtype, shape, elements=elements))
+        run = _range_runner(RangeCheck.model_validate({"type": "range", "stage": "input", "min": low, "max": high}))
+        lo = -np.inf if low is None else low
+        hi = np.inf if high is None else high
+        outside = ~((array >= lo) & (array <= hi))
+        reason, _ = run({"x": array}, {})
+        assert (reason is not None) == bool(outside.any())
+        if reason is not None:
+            assert reason.startswith(f"tensor 'x' = {array.reshape(-1)[np.flatnonzero(outside)[0]]} is outside")
+
+    check()

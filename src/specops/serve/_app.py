@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from specops._errors import SpecOpsError
 from specops._version import __version__
@@ -36,6 +37,21 @@ __all__ = ["create_app"]
 _log = logging.getLogger("specops.serve")
 Handler = Callable[[Request], Awaitable[Response]]
 _JSON = "application/json"
+
+
+_JSON_TYPE = (b"content-type", b"application/json")
+_BINARY_TYPE = (b"content-type", b"application/octet-stream")
+
+
+class _Disconnected(Exception):
+    """The client went away before its request body arrived."""
+
+
+def _bearer_ok(header: bytes | None, token: bytes) -> bool:
+    scheme, _, given = (header or b"").decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -61,11 +77,8 @@ class _Api:
     def _authorized(self, request: Request, token: bytes | None) -> bool:
         if token is None:
             return True
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer":
-            return False
-        return hmac.compare_digest(given.strip().encode(), token)
+        header = request.headers.get("authorization")
+        return _bearer_ok(None if header is None else header.encode("latin-1"), token)
 
     def endpoint(self, handler: Handler, auth: str | None) -> Handler:
         async def wrapped(request: Request) -> Response:
@@ -178,6 +191,84 @@ class _Api:
             body, media_type="application/octet-stream",
             headers={"Inference-Header-Content-Length": str(header_length)},
         )
+
+    async def asgi_infer(self, scope: Scope, receive: Receive, send: Send, name: str, version: str | None) -> None:
+        """``infer`` as a bare ASGI handler, for the paths :class:`_InferFirst` takes before routing:
+        the same checks in the same order (token, model, body size, request) and the same answers,
+        without building a Request, routing, or the middleware stack."""
+        authorization = length = split = key = None
+        for header, value in scope["headers"]:  # the first of each, as Starlette's Headers.get
+            if header == b"content-length":
+                length = value if length is None else length
+            elif header == b"inference-header-content-length":
+                split = value if split is None else split
+            elif header == b"authorization":
+                authorization = value if authorization is None else authorization
+            elif header == b"x-request-id":
+                key = value if key is None else key
+        try:
+            if self._infer is not None and not _bearer_ok(authorization, self._infer):
+                response = _error(401, "a valid 'Authorization: Bearer <token>' header is required")
+            else:
+                self.t.route(name)  # an unknown or unloaded model is answered before the body is read
+                raw = await self._read(receive, None if length is None else length.decode("latin-1"))
+                parsed = decode_request(
+                    raw, None if split is None else split.decode("latin-1"), self.config.max_elements
+                )
+                parsed.key = None if key is None else key.decode("latin-1")
+                body, header_length = await infer(self.t, name, version, parsed)
+                headers = [(b"content-length", b"%d" % len(body)), _JSON_TYPE]
+                if header_length is not None:
+                    headers = [(b"inference-header-content-length", b"%d" % header_length),
+                               (b"content-length", b"%d" % len(body)), _BINARY_TYPE]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        except _Disconnected:
+            return  # nobody to answer
+        except HTTPError as exc:
+            response = json_response(exc.body(), exc.status)
+        except SpecOpsError as exc:
+            _log.error("POST %s: %s", scope["path"], exc)
+            response = _error(500, str(exc))
+        except Exception:
+            _log.exception("unexpected error in POST %s", scope["path"])
+            response = _error(500, "internal error (a bug; the server log has the details)")
+        await response(scope, receive, send)
+
+    async def _read(self, receive: Receive, length: str | None) -> bytes | bytearray:
+        """The body from ASGI messages, refused past the limit as :meth:`buffer` does (one message: no copy)."""
+        limit = self.config.max_body_bytes
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise HTTPError(413, f"the body is {length} bytes; the limit is {limit} (--max-body-mb)")
+        message = await receive()
+        if message["type"] != "http.request":
+            raise _Disconnected
+        chunk: bytes = message.get("body", b"")
+        if not message.get("more_body", False):
+            if len(chunk) > limit:
+                raise HTTPError(413, f"the body is larger than the limit of {limit} bytes (--max-body-mb)")
+            return chunk
+        buffer = bytearray(int(length)) if length is not None and length.isdigit() else bytearray()
+        size = 0
+        while True:
+            end = size + len(chunk)
+            if end > limit:
+                raise HTTPError(413, f"the body is larger than the limit of {limit} bytes (--max-body-mb)")
+            if end <= len(buffer):
+                buffer[size:end] = chunk
+            else:
+                del buffer[size:]
+                buffer += chunk
+            size = end
+            if not message.get("more_body", False):
+                break
+            message = await receive()
+            if message["type"] != "http.request":
+                raise _Disconnected
+            chunk = message.get("body", b"")
+        del buffer[size:]
+        return buffer
 
     async def repo_index(self, request: Request) -> Response:
         rows = []
@@ -386,7 +477,35 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return _error(status, detail)
 
 
-def create_app(target: ServeTarget, config: ServeConfig) -> Starlette:
+class _InferFirst:
+    """The ASGI app: ``POST /v2/models/{name}[/versions/{version}]/infer`` goes straight to
+    :meth:`_Api.asgi_infer`; every other request (and any path with a root path) to Starlette.
+
+    Inference is what a target spends its time on: Starlette's middleware stack, routing
+    and Request objects cost about as much per request as decoding and running a small
+    model, and the answers are the same either way (the Starlette routes stay, for paths
+    this does not take).
+    """
+
+    def __init__(self, api: _Api, app: Starlette) -> None:
+        self.api = api
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            path: str = scope["path"]
+            if path.startswith("/v2/models/") and path.endswith("/infer"):
+                parts = path[11:-6].split("/")
+                if len(parts) == 1 and parts[0]:
+                    await self.api.asgi_infer(scope, receive, send, parts[0], None)
+                    return
+                if len(parts) == 3 and parts[1] == "versions" and parts[0] and parts[2]:
+                    await self.api.asgi_infer(scope, receive, send, parts[0], parts[2])
+                    return
+        await self.app(scope, receive, send)
+
+
+def create_app(target: ServeTarget, config: ServeConfig) -> _InferFirst:
     api = _Api(target, config)
     e = api.endpoint
     model = "/v2/models/{name}"
@@ -426,4 +545,4 @@ def create_app(target: ServeTarget, config: ServeConfig) -> Starlette:
         Route("/v1/prompts/{name}/render", e(api.prompt_render, "infer"), methods=["POST"]),
         Route("/metrics", e(api.metrics, None), methods=["GET"]),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: _not_found})
+    return _InferFirst(api, Starlette(routes=routes, exception_handlers={HTTPException: _not_found}))

@@ -92,6 +92,8 @@ def _bad(message: str) -> HTTPError:
 
 
 def _shape(raw: Any, where: str, max_elements: int) -> tuple[int, ...]:
+    if type(raw) is list and len(raw) <= 16 and all(type(d) is int and 0 <= d <= max_elements for d in raw):
+        return tuple(raw)  # the common case; anything else is looked at below, which says what is wrong
     if not isinstance(raw, list) or not all(
         isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in raw
     ):
@@ -113,7 +115,8 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _from_json(data: Any, datatype: str, shape: tuple[int, ...], where: str) -> np.ndarray:
+def _from_json(data: Any, datatype: str, shape: tuple[int, ...], where: str, booleans: bool = True) -> np.ndarray:
+    """``data`` as an array of ``datatype`` and ``shape`` (``booleans``: whether the JSON may hold any)."""
     expected = math.prod(shape)
     nested: tuple[int, ...] = ()
     if datatype == "BYTES":
@@ -134,7 +137,7 @@ def _from_json(data: Any, datatype: str, shape: tuple[int, ...], where: str) -> 
         elif datatype == "BOOL":
             if kind != "b":
                 raise _bad(f"{where}: BOOL data must be true/false, got {inferred.dtype} values")
-        elif kind in "iuf" and inferred.ndim and _has_bool(data):
+        elif kind in "iuf" and inferred.ndim and booleans and _has_bool(data):
             # numpy reads [false, 0] as integers; a number tensor takes numbers only (the
             # large-body path refuses the same token).
             raise _bad(f"{where}: {datatype} data must be numbers, got booleans")
@@ -411,28 +414,37 @@ def decode_request(body: bytes | bytearray, header_length: str | None, max_eleme
         return _decode(body, header_length, max_elements)
 
 
+_NO_TAIL = memoryview(b"")
+_NO_ARRAYS = _Arrays(b"", [], "")
+
+
 def _decode(body: bytes | bytearray, header_length: str | None, max_elements: int) -> InferRequest:
-    view = memoryview(body)
     if header_length is not None:
+        view = memoryview(body)
         split = _header_length(header_length, len(body))
         head: bytes | bytearray = bytes(view[:split])
         tail = view[split:]
     else:
-        head, tail = body, memoryview(b"")
-    arrays = _Arrays.split(head) if len(head) > FAST_JSON_BYTES else _Arrays(head, [], "")
+        head, tail = body, _NO_TAIL
+    # A small header is parsed whole: nothing cut out (the common case, and the cheapest).
+    arrays = _Arrays.split(head) if len(head) > FAST_JSON_BYTES else _NO_ARRAYS
     try:
-        doc = orjson.loads(arrays.skeleton)
+        doc = orjson.loads(arrays.skeleton if arrays.spans else head)
     except orjson.JSONDecodeError as exc:
         raise _bad(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise _bad("the request body must be a JSON object with an 'inputs' list")
     raw_inputs = doc.get("inputs")
-    data_slots = (
-        {id(raw): raw.pop("data") for raw in raw_inputs if isinstance(raw, dict) and arrays.is_slot(raw.get("data"))}
-        if isinstance(raw_inputs, list)
-        else {}
-    )
-    arrays.restore(doc)  # numeric arrays cut out anywhere else go back as JSON (bounded)
+    data_slots: dict[int, Any] = {}
+    if arrays.spans:
+        if isinstance(raw_inputs, list):
+            data_slots = {
+                id(raw): raw.pop("data") for raw in raw_inputs if isinstance(raw, dict) and arrays.is_slot(raw.get("data"))
+            }
+        arrays.restore(doc)  # numeric arrays cut out anywhere else go back as JSON (bounded)
+    # JSON booleans are looked for in the data only where the text holds one (a substring
+    # search, where walking every element of every tensor costs more than parsing it).
+    booleans = len(head) > FAST_JSON_BYTES or b"true" in head or b"false" in head
     request_id = doc.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise _bad("'id' must be a string")
@@ -482,7 +494,7 @@ def _decode(body: bytes | bytearray, header_length: str | None, max_elements: in
         elif slot is not None:
             array = arrays.parse(slot, datatype, shape, where)
         elif "data" in raw:
-            array = _from_json(raw["data"], datatype, shape, where)
+            array = _from_json(raw["data"], datatype, shape, where, booleans)
         else:
             raise _bad(f"{where}: 'data' is missing")
         inputs.append(Tensor(name, datatype, shape, array))
@@ -507,7 +519,7 @@ def _decode(body: bytes | bytearray, header_length: str | None, max_elements: in
 def _oip_datatype(array: np.ndarray) -> str:
     if array.dtype.kind in "OUS":
         return "BYTES"
-    return _NUMPY_TO_OIP.get(array.dtype, str(array.dtype).upper())
+    return _NUMPY_TO_OIP.get(array.dtype) or str(array.dtype).upper()
 
 
 def encode_response(

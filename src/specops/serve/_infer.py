@@ -21,14 +21,12 @@ from specops._onnx import OnnxInputError, OnnxRunError
 from specops.serve._codec import InferRequest, encode_response
 from specops.serve._errors import HTTPError
 from specops.serve._guardrails import GuardrailBlocked, Hit
-from specops.serve._metrics import FeatureStats
 from specops.serve._registry import ModelVersion
 from specops.serve._target import ServeTarget
 
 __all__ = ["MAX_MIRRORS", "infer"]
 
 MAX_MIRRORS = 64
-OBSERVE_ROWS = 1 << 14
 _log = logging.getLogger("specops.serve")
 _mirrors: set[asyncio.Task[None]] = set()
 
@@ -40,13 +38,12 @@ async def _run(target: ServeTarget, mv: ModelVersion, request: InferRequest, *, 
     started = time.perf_counter()
     outcome = "error"
     hits: list[Hit] = []
-    seen: list[tuple[np.ndarray, np.ndarray] | None] = []
+    seen: list[np.ndarray | None] = []  # per feature layout: the input it counts (binned in batches)
     try:
         feeds = mv.feeds(request)
         wanted = mv.output_names(request)
-        for features in stats.features:
-            array = feeds.get(features.tensor)
-            seen.append(_observe(features, array) if array is not None else None)
+        if stats.features:
+            seen = [feeds.get(features.tensor) for features in stats.features]
         for name in mv.guardrails:
             feeds = target.guardrails[name].apply("input", feeds, mv.features, hits)
         names = [n for n, _ in wanted]
@@ -79,26 +76,10 @@ async def _run(target: ServeTarget, mv: ModelVersion, request: InferRequest, *, 
         ms = (time.perf_counter() - started) * 1000
         stats.record(outcome, ms, shadow=shadow)
         target.metrics.observations.record(
-            mv.name, mv.version, stats.features, shadow=shadow, outcome=outcome, ms=ms, seen=seen
+            mv.name, mv.version, stats.features, shadow=shadow, outcome=outcome, ms=ms, arrays=seen
         )
         for hit in hits:
             target.metrics.hit(mv.name, hit.guardrail, f"{hit.check}:{hit.type}", hit.stage, hit.action)
-
-
-def _observe(features: FeatureStats, array: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Feature statistics of a batch, a slice of rows at a time (what they cost stays small).
-
-    Returns the batch's bin counts and sums (what the windowed observations add), as one
-    ``FeatureStats.observe`` of the whole batch would.
-    """
-    if array.ndim < 2 or array.shape[0] <= OBSERVE_ROWS:
-        return features.observe(array)
-    total: tuple[np.ndarray, np.ndarray] | None = None
-    for start in range(0, array.shape[0], OBSERVE_ROWS):
-        part = features.observe(array[start : start + OBSERVE_ROWS])
-        if part is not None:
-            total = part if total is None else (total[0] + part[0], total[1] + part[1])
-    return total
 
 
 async def _mirror(target: ServeTarget, mv: ModelVersion, request: InferRequest) -> None:

@@ -78,10 +78,15 @@ class FeatureStats:
         self.counts = np.zeros(self.size, dtype=np.int64)
         self.sums = np.zeros(len(features), dtype=np.float64)
 
+    def accepts(self, array: np.ndarray) -> bool:
+        """Whether ``array`` is binned: numbers, with this many features on the last axis."""
+        n = len(self.features)
+        return not (array.ndim == 0 or array.shape[-1] != n or array.dtype.kind not in "iuf" or n == 0)
+
     def bin(self, array: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """The batch's counts (``size`` slots) and per-feature sums, or None for an array of another shape."""
         n = len(self.features)
-        if array.ndim == 0 or array.shape[-1] != n or array.dtype.kind not in "iuf" or n == 0:
+        if not self.accepts(array):
             return None
         # No float64 copy of the batch: comparing against the float64 edges casts each value
         # exactly as a copy would, and the sum accumulates in float64 (the same numbers).
@@ -231,7 +236,12 @@ class Metrics:
         key = (model, guardrail, check, stage, action)
         self.guardrail_hits[key] = self.guardrail_hits.get(key, 0) + 1
 
+    def flush(self) -> None:
+        """What requests batched (see ``Observations.record``) into every count, before reading any."""
+        self.observations.flush()
+
     def stats(self, model: str, versions: list[str]) -> dict[str, Any]:
+        self.flush()
         bounds = self.bounds_for(model)
         out: dict[str, Any] = {}
         for version in versions:
@@ -260,6 +270,7 @@ class _Collector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         m = self.metrics
+        m.flush()
         requests = CounterMetricFamily(
             "specops_requests",
             "Inference requests answered, by model, version, outcome and traffic "

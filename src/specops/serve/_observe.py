@@ -21,6 +21,12 @@ counts on the Dataset profile's bin edges plus underflow, overflow and NaN,
 and the sum, laid out as :class:`FeatureStats` bins them (one ``bincount``
 per request batch, shared with the cumulative histograms).
 
+Requests are added in batches (``Stream.defer``): a stream keeps the requests of the
+current minute (at most 256, and 8192 feature values per tensor: 64 KiB, not counted in
+the memory reported) and adds them when the minute ends, the batch is full, or anything
+reads the stream or the cumulative histograms (every reader flushes first), so a request
+costs a few array writes and the binning is one ``bincount`` per batch.
+
 A window of ``W`` seconds is answered from the finest tier that spans it as
 the sum of the ``ceil(W / bucket)`` most recent buckets, the current
 (partial) one included: event sums, never an average of ratios. A bucket
@@ -78,6 +84,12 @@ class Tier:
 
 TIERS: tuple[Tier, ...] = (Tier("fine", 60, 360, True), Tier("coarse", 600, 432, True))
 BUDGET_BUCKET_S = 3600
+# Requests are added to the rings in batches of one minute at most (every tier's bucket is a
+# whole number of minutes), at most this many requests and this many feature values per tensor.
+_MINUTE = 60
+_BATCH_REQUESTS = 256
+_BATCH_VALUES = 1 << 13
+assert all(t.bucket_s % _MINUTE == 0 for t in TIERS) and BUDGET_BUCKET_S % _MINUTE == 0
 DEFAULT_BUDGET_S = 30 * 86400
 MAX_BUDGET_S = 400 * 86400
 
@@ -131,6 +143,14 @@ class Stream:
         self.rings.append(_Ring(budget, columns, 0, 0))
         self.last_ts: float | None = None
         self.generation: object = None
+        # The batch of requests not yet in the rings (see defer): all of one minute.
+        self._bucket = -1
+        self._first = 0.0
+        self._n = 0
+        self._ms = np.empty(_BATCH_REQUESTS, dtype=np.float64)
+        self._codes = np.empty(_BATCH_REQUESTS, dtype=np.int8)
+        self._rows: list[np.ndarray | None] = [None] * len(self.layout)
+        self._filled = [0] * len(self.layout)
 
     @property
     def nbytes(self) -> int:
@@ -140,26 +160,99 @@ class Stream:
         return [f.layout() for f in self.layout]
 
     def add(self, now: float, outcome: str, ms: float, seen: Sequence[tuple[np.ndarray, np.ndarray] | None]) -> None:
+        """One request whose features were binned already (``seen``: per tensor of the layout,
+        what :meth:`FeatureStats.bin` gave, counted in the cumulative histograms by the caller)."""
+        self.flush()
         row = np.empty(len(_FIXED) + len(self.thresholds), dtype=np.int64)
         row[0] = 1
         row[1] = outcome == "error"
         row[2] = outcome == "blocked"
         row[3:] = self.thresholds < ms
-        parts = [
+        self._apply(now, row, [(k, binned) for k, binned in enumerate(seen) if binned is not None])
+        self.last_ts = now
+
+    def defer(self, now: float, outcome: str, ms: float, arrays: Sequence[np.ndarray | None]) -> None:
+        """One request, kept in the batch of its minute: what it adds to the rings, and its
+        feature rows (per tensor of the layout; binned into the rings and into the layout's
+        cumulative histograms when the batch is flushed).
+
+        A batch holds one minute at most, and every tier's bucket is a whole number of
+        minutes, so a flushed batch lands in the bucket each of its requests would have: the
+        counts are those of one :meth:`add` per request, at a fraction of the cost (a few
+        numpy calls per batch instead of a dozen per request). Readers flush first.
+        """
+        bucket = int(now // _MINUTE)
+        if bucket != self._bucket or self._n == _BATCH_REQUESTS:
+            self.flush()
+            self._bucket = bucket
+            self._first = now
+        i = self._n
+        self._ms[i] = ms
+        self._codes[i] = 1 if outcome == "error" else 2 if outcome == "blocked" else 0
+        self._n = i + 1
+        self.last_ts = now
+        for k, (f, array) in enumerate(zip(self.layout, arrays, strict=False)):
+            if array is None or not f.accepts(array):
+                continue
+            rows = array.reshape(-1, len(f.features))
+            buffer = self._rows[k]
+            if buffer is None:
+                buffer = self._rows[k] = np.empty((max(1, _BATCH_VALUES // len(f.features)), len(f.features)))
+            filled = self._filled[k]
+            end = filled + rows.shape[0]
+            if end > buffer.shape[0]:
+                self.flush()  # this request's counters go with the batch: the same bucket
+                filled, end = 0, rows.shape[0]
+            if end > buffer.shape[0]:  # more rows than a batch holds: binned now, a slice at a time
+                for start in range(0, rows.shape[0], buffer.shape[0]):
+                    binned = f.observe(rows[start : start + buffer.shape[0]])
+                    assert binned is not None
+                    self._apply(now, None, [(k, binned)])
+                continue
+            buffer[filled:end] = rows  # one cast to float64: the values bin() compares and sums
+            self._filled[k] = end
+
+    def flush(self) -> None:
+        """Add the pending batch to the rings and the layout's cumulative histograms."""
+        n = self._n
+        if not n and not any(self._filled):
+            return
+        row = np.zeros(len(_FIXED) + len(self.thresholds), dtype=np.int64)
+        if n:
+            codes = self._codes[:n]
+            row[0] = n
+            row[1] = np.count_nonzero(codes == 1)
+            row[2] = np.count_nonzero(codes == 2)
+            row[3:] = np.count_nonzero(self.thresholds < self._ms[:n, None], axis=0)
+        parts: list[tuple[int, tuple[np.ndarray, np.ndarray]]] = []
+        for k, filled in enumerate(self._filled):
+            if filled:
+                buffer = self._rows[k]
+                assert buffer is not None
+                binned = self.layout[k].observe(buffer[:filled])
+                assert binned is not None
+                parts.append((k, binned))
+        self._n = 0
+        self._filled = [0] * len(self.layout)
+        self._apply(self._first, row, parts)
+
+    def _apply(self, now: float, row: np.ndarray | None, parts: list[tuple[int, tuple[np.ndarray, np.ndarray]]]) -> None:
+        spans = [
             (self.offsets[k], self.offsets[k + 1], self.sum_offsets[k], self.sum_offsets[k + 1],
-             binned[0].astype(np.int32), binned[1])
-            for k, binned in enumerate(seen) if binned is not None
+             counts.astype(np.int32), sums)
+            for k, (counts, sums) in parts
         ]
         for ring in self.rings:
             slot = ring.slot(now)
-            ring.counters[slot] += row
+            if row is not None:
+                ring.counters[slot] += row
             if ring.tier.features:
-                for a, b, sa, sb, counts, sums in parts:
+                for a, b, sa, sb, counts, sums in spans:
                     ring.features[slot, a:b] += counts
                     ring.sums[slot, sa:sb] += sums
-        self.last_ts = now
 
     def window(self, now: float, seconds: int, *, features: bool = True) -> dict[str, Any]:
+        self.flush()
         ring = next((r for r in self.rings if r.tier.span_s >= seconds and (r.tier.features or not features)), self.rings[-1])
         mask, n = ring.mask(now, seconds)
         counters = ring.counters[mask].sum(axis=0)
@@ -190,6 +283,7 @@ class Stream:
     def migrate(self, thresholds: Sequence[float], budget_s: int | None = None) -> Stream:
         """The same stream counting ``thresholds`` (kept bounds keep their counts, new ones start at 0)
         and keeping ``budget_s`` of hourly buckets (the most recent ones that fit are kept)."""
+        self.flush()
         new = Stream(thresholds, self.layout, self.budget_s if budget_s is None else budget_s)
         new.last_ts = self.last_ts
         old_index = {float(t): i for i, t in enumerate(self.thresholds.tolist())}
@@ -265,14 +359,27 @@ class Observations:
     def record(
         self, model: str, version: str, layout: Sequence[FeatureStats], *, shadow: bool, outcome: str,
         ms: float, seen: Sequence[tuple[np.ndarray, np.ndarray] | None] = (),
+        arrays: Sequence[np.ndarray | None] | None = None,
     ) -> None:
-        """One answered request (``seen``: per tensor of ``layout``, what :meth:`FeatureStats.bin` gave)."""
+        """One answered request. Its features either binned already (``seen``: per tensor of
+        ``layout``, what :meth:`FeatureStats.bin` gave, counted in the cumulative histograms by
+        the caller) or as they came (``arrays``, per tensor of ``layout``: binned here, into the
+        buckets and the cumulative histograms, in batches; :meth:`flush` before reading either)."""
         now = self.clock()
-        self.stream(model, version, "shadow" if shadow else "live", layout).add(now, outcome, ms, seen)
+        stream = self.stream(model, version, "shadow" if shadow else "live", layout)
+        if arrays is not None:
+            stream.defer(now, outcome, ms, arrays)
+        else:
+            stream.add(now, outcome, ms, seen)
         if self.path is not None and now - self._last_save >= self.save_every_s:
             self._last_save = now
             data = self._serialize()
             threading.Thread(target=self._write, args=data, name="specops-observations", daemon=True).start()
+
+    def flush(self) -> None:
+        """Every stream's pending batch into its rings and cumulative histograms (before reading either)."""
+        for stream in self.streams.values():
+            stream.flush()
 
     def forget(self, model: str, keep: set[str]) -> None:
         for key in [k for k in self.streams if k[0] == model and k[1] not in keep]:
@@ -296,6 +403,7 @@ class Observations:
         ``features``: the windows whose feature counts to include (None: every window).
         """
         wanted = set(windows) if features is None else set(features)
+        self.flush()  # the cumulative histograms too: a version's streams share them
         now = self.clock()
         out: dict[str, Any] = {}
         memory: dict[str, int] = {}
@@ -380,6 +488,7 @@ class Observations:
         return old
 
     def _serialize(self) -> tuple[int, bytes]:
+        self.flush()
         arrays: dict[str, np.ndarray] = {}
         meta: list[dict[str, Any]] = []
         for n, ((model, version, traffic), stream) in enumerate(sorted(self.streams.items())):
