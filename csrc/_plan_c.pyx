@@ -6,24 +6,48 @@ results (tests/test_plan.py checks it with Hypothesis). Here action codes are
 written straight into a bytes object, the dependency graph is indexed and
 laid out in C arrays (no Python int per edge), hash maps are walked with
 direct dict access, and field diffs dispatch on exact C-level type checks.
+
+The packed path (``intern_ids`` .. ``levels_packed``) touches dicts only
+while packing; ``classify_packed`` is a memcmp loop and ``levels_packed`` an
+integer walk, both without the GIL.
 """
 
+import hashlib
+
+from cpython cimport array
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.dict cimport PyDict_GetItem, PyDict_Next, PyDict_SetItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.long cimport PyLong_AsSsize_t
 from cpython.object cimport PyObject
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcmp, memcpy, memset
+
+import array
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object o)
+    void* PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
 
 __all__ = [
+    "ABSENT",
     "CREATE",
     "DELETE",
     "DRIFTED",
     "IMPLEMENTATION",
     "NOOP",
+    "RECORD",
     "SPEC_CHANGED",
     "classify",
+    "classify_packed",
     "field_diff",
+    "intern_ids",
     "levels",
+    "levels_packed",
+    "mask",
+    "pack_deps",
+    "pack_hashes",
 ]
 
 IMPLEMENTATION = "cython"
@@ -34,12 +58,18 @@ cdef enum:
     C_SPEC_CHANGED = 2
     C_DRIFTED = 3
     C_DELETE = 4
+    C_ABSENT = 5
+    C_RECORD = 33
 
 NOOP = C_NOOP
 CREATE = C_CREATE
 SPEC_CHANGED = C_SPEC_CHANGED
 DRIFTED = C_DRIFTED
 DELETE = C_DELETE
+ABSENT = C_ABSENT
+RECORD = C_RECORD
+
+cdef array.array _INT64 = array.array("q")
 
 
 cdef inline bint _eq(PyObject* a, PyObject* b) except -1:
@@ -132,8 +162,7 @@ def field_diff(before, after):
 def levels(list ids, dict deps, changed):
     """Wave of every resource of a dependency graph, and a cycle if there is one."""
     cdef Py_ssize_t n = PyList_GET_SIZE(ids)
-    cdef Py_ssize_t m = 0, i, j, k, head, tail, node
-    cdef long weight
+    cdef Py_ssize_t m = 0, i, k
     cdef dict index = {}
     cdef PyObject* item
     cdef PyObject* found
@@ -148,26 +177,16 @@ def levels(list ids, dict deps, changed):
             edges = <object>item
             rows[i] = edges
             m += len(edges)
-    cdef Py_ssize_t* ptr = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
-    cdef Py_ssize_t* ind = <Py_ssize_t*>malloc((m + 1) * sizeof(Py_ssize_t))
-    cdef Py_ssize_t* rptr = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
-    cdef Py_ssize_t* rind = <Py_ssize_t*>malloc((m + 1) * sizeof(Py_ssize_t))
-    cdef Py_ssize_t* fill = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
-    cdef Py_ssize_t* indeg = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
-    cdef Py_ssize_t* queue = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
-    cdef long* level = <long*>malloc((n + 1) * sizeof(long))
-    cdef char* chg = <char*>malloc((n + 1) * sizeof(char))
-    cdef list out_level, cycle
-    if (ptr is NULL or ind is NULL or rptr is NULL or rind is NULL or fill is NULL
-            or indeg is NULL or queue is NULL or level is NULL or chg is NULL):
-        free(ptr); free(ind); free(rptr); free(rind); free(fill)
-        free(indeg); free(queue); free(level); free(chg)
+    cdef long long* ptr = <long long*>malloc((n + 1) * sizeof(long long))
+    cdef long long* ind = <long long*>malloc((m + 1) * sizeof(long long))
+    cdef unsigned char* chg = <unsigned char*>malloc((n + 1) * sizeof(unsigned char))
+    if ptr is NULL or ind is NULL or chg is NULL:
+        free(ptr); free(ind); free(chg)
         raise MemoryError()
     try:
         k = 0
         for i in range(n):
             ptr[i] = k
-            rptr[i] = 0
             edges = rows[i]
             if edges is not None:
                 for rid in edges:
@@ -176,39 +195,62 @@ def levels(list ids, dict deps, changed):
                         ind[k] = <Py_ssize_t>(<object>found)
                         k += 1
         ptr[n] = k
-        rptr[n] = 0
-        m = k
-        for k in range(m):
-            rptr[ind[k] + 1] += 1
         for i in range(n):
             chg[i] = 1 if ids[i] in changed else 0
-            indeg[i] = ptr[i + 1] - ptr[i]
-            level[i] = 0
-            rptr[i + 1] += rptr[i]
-            fill[i] = rptr[i]
-        for i in range(n):
-            for k in range(ptr[i], ptr[i + 1]):
-                j = ind[k]
-                rind[fill[j]] = i
-                fill[j] += 1
-        tail = 0
-        for i in range(n):
-            if indeg[i] == 0:
-                queue[tail] = i
-                tail += 1
-        head = 0
-        while head < tail:
-            j = queue[head]
-            head += 1
-            weight = level[j] + chg[j]
-            for k in range(rptr[j], rptr[j + 1]):
-                i = rind[k]
-                if level[i] < weight:
-                    level[i] = weight
-                indeg[i] -= 1
+        return _walk(n, ptr, ind, chg)
+    finally:
+        free(ptr); free(ind); free(chg)
+
+
+cdef tuple _walk(Py_ssize_t n, const long long* ptr, const long long* ind, const unsigned char* chg):
+    """Kahn's walk over a CSR graph (row i: the nodes i depends on): levels, and a cycle if stuck."""
+    cdef Py_ssize_t m = <Py_ssize_t>ptr[n]
+    cdef Py_ssize_t i, j, k, head, tail, node
+    cdef long long weight
+    cdef long long* rptr = <long long*>malloc((n + 1) * sizeof(long long))
+    cdef long long* rind = <long long*>malloc((m + 1) * sizeof(long long))
+    cdef long long* fill = <long long*>malloc((n + 1) * sizeof(long long))
+    cdef long long* indeg = <long long*>malloc((n + 1) * sizeof(long long))
+    cdef long long* queue = <long long*>malloc((n + 1) * sizeof(long long))
+    cdef long long* level = <long long*>malloc((n + 1) * sizeof(long long))
+    cdef list out_level, cycle
+    if rptr is NULL or rind is NULL or fill is NULL or indeg is NULL or queue is NULL or level is NULL:
+        free(rptr); free(rind); free(fill); free(indeg); free(queue); free(level)
+        raise MemoryError()
+    try:
+        with nogil:
+            for i in range(n + 1):
+                rptr[i] = 0
+            for k in range(m):
+                rptr[ind[k] + 1] += 1
+            for i in range(n):
+                indeg[i] = ptr[i + 1] - ptr[i]
+                level[i] = 0
+                rptr[i + 1] += rptr[i]
+                fill[i] = rptr[i]
+            for i in range(n):
+                for k in range(ptr[i], ptr[i + 1]):
+                    j = ind[k]
+                    rind[fill[j]] = i
+                    fill[j] += 1
+            tail = 0
+            for i in range(n):
                 if indeg[i] == 0:
                     queue[tail] = i
                     tail += 1
+            head = 0
+            while head < tail:
+                j = queue[head]
+                head += 1
+                weight = level[j] + chg[j]
+                for k in range(rptr[j], rptr[j + 1]):
+                    i = rind[k]
+                    if level[i] < weight:
+                        level[i] = weight
+                    indeg[i] -= 1
+                    if indeg[i] == 0:
+                        queue[tail] = i
+                        tail += 1
         out_level = [level[i] for i in range(n)]
         cycle = []
         if tail < n:
@@ -228,5 +270,224 @@ def levels(list ids, dict deps, changed):
             cycle = cycle[fill[node]:]
         return out_level, cycle
     finally:
-        free(ptr); free(ind); free(rptr); free(rind); free(fill)
-        free(indeg); free(queue); free(level); free(chg)
+        free(rptr); free(rind); free(fill); free(indeg); free(queue); free(level)
+
+
+# -- the packed path: dense int ids, arrays aligned by id ---------------------------
+
+
+def intern_ids(dict index, list names, ids):
+    """Give every id of ``ids`` not yet in ``index`` the next dense int; return how many are interned."""
+    cdef Py_ssize_t count = PyList_GET_SIZE(names)
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef object rid
+    if type(ids) is dict:
+        while PyDict_Next(<dict>ids, &pos, &key, &value):
+            if PyDict_GetItem(index, <object>key) is NULL:
+                PyDict_SetItem(index, <object>key, count)
+                names.append(<object>key)
+                count += 1
+    else:
+        for rid in ids:
+            if rid not in index:
+                index[rid] = count
+                names.append(rid)
+                count += 1
+    return count
+
+
+cdef inline int _hex(unsigned char c) noexcept nogil:
+    if c >= 48 and c <= 57:  # 0-9
+        return c - 48
+    if c >= 97 and c <= 102:  # a-f
+        return c - 87
+    return -1
+
+
+cdef int _record(object value, unsigned char* dst) except -1:
+    cdef const unsigned char* data
+    cdef int k, hi, lo
+    cdef bytes digest
+    if not isinstance(value, str):
+        raise TypeError(f"a hash must be a str, not {type(value).__name__}")
+    if PyUnicode_GET_LENGTH(value) == 64 and PyUnicode_IS_ASCII(value):
+        data = <const unsigned char*>PyUnicode_DATA(value)
+        for k in range(32):
+            hi = _hex(data[2 * k])
+            lo = _hex(data[2 * k + 1])
+            if hi < 0 or lo < 0:
+                break
+            dst[1 + k] = <unsigned char>((hi << 4) | lo)
+        else:
+            dst[0] = 1
+            return 0
+    digest = hashlib.sha256((<str>value).encode("utf-8", "surrogatepass")).digest()
+    dst[0] = 2
+    memcpy(dst + 1, PyBytes_AS_STRING(digest), 32)
+    return 0
+
+
+def pack_hashes(dict index, Py_ssize_t size, dict hashes):
+    """``size * RECORD`` bytes: the record of ``hashes[names[i]]`` at ``i * RECORD``, zeros where absent."""
+    if size < 0:
+        raise ValueError(f"size {size} is negative")
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, size * C_RECORD)
+    cdef unsigned char* buf = <unsigned char*>PyBytes_AS_STRING(out)
+    cdef Py_ssize_t pos = 0, i
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef PyObject* found
+    memset(buf, 0, size * C_RECORD)
+    while PyDict_Next(hashes, &pos, &key, &value):
+        found = PyDict_GetItem(index, <object>key)
+        if found is NULL:
+            continue
+        i = PyLong_AsSsize_t(<object>found)
+        if 0 <= i < size:
+            _record(<object>value, buf + i * C_RECORD)
+    return out
+
+
+def mask(dict index, Py_ssize_t size, ids):
+    """``size`` bytes, 1 at the int of every interned id of ``ids`` below ``size``, else 0."""
+    if size < 0:
+        raise ValueError(f"size {size} is negative")
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
+    cdef char* buf = PyBytes_AS_STRING(out)
+    cdef PyObject* found
+    cdef Py_ssize_t i
+    cdef object rid
+    memset(buf, 0, size)
+    for rid in ids:
+        found = PyDict_GetItem(index, rid)
+        if found is not NULL:
+            i = PyLong_AsSsize_t(<object>found)
+            if 0 <= i < size:
+                buf[i] = 1
+    return out
+
+
+def pack_deps(dict index, list names, Py_ssize_t size, dict deps):
+    """The graph ``names[i] -> deps[names[i]]`` for ``i < size`` as CSR arrays ``(indptr, indices)``."""
+    if not 0 <= size <= PyList_GET_SIZE(names):
+        raise ValueError(f"size {size} is not within the {len(names)} interned ids")
+    cdef array.array indptr = array.clone(_INT64, size + 1, zero=False)
+    cdef array.array indices
+    cdef long long* ptr = indptr.data.as_longlongs
+    cdef Py_ssize_t cap = 16, m = 0, i, j, e, width
+    cdef long long* buf = <long long*>malloc(cap * sizeof(long long))
+    cdef long long* grown
+    cdef PyObject* row
+    cdef PyObject* found
+    cdef object edges, dep
+    if buf is NULL:
+        raise MemoryError()
+    try:
+        ptr[0] = 0
+        for i in range(size):
+            row = PyDict_GetItem(deps, <object>PyList_GET_ITEM(names, i))
+            if row is not NULL:
+                edges = <object>row
+                if type(edges) is not list:
+                    edges = list(edges)
+                width = PyList_GET_SIZE(edges)
+                if m + width > cap:
+                    cap = 2 * (m + width)
+                    grown = <long long*>realloc(buf, cap * sizeof(long long))
+                    if grown is NULL:
+                        raise MemoryError()
+                    buf = grown
+                for e in range(width):
+                    found = PyDict_GetItem(index, <object>PyList_GET_ITEM(edges, e))
+                    if found is not NULL:
+                        j = PyLong_AsSsize_t(<object>found)
+                        if 0 <= j < size:
+                            buf[m] = j
+                            m += 1
+            ptr[i + 1] = m
+        indices = array.clone(_INT64, m, zero=False)
+        if m:
+            memcpy(indices.data.as_longlongs, buf, m * sizeof(long long))
+        return indptr, indices
+    finally:
+        free(buf)
+
+
+cdef int _check_records(str name, Py_ssize_t length, Py_ssize_t size) except -1:
+    if length != size * C_RECORD:
+        raise ValueError(
+            f"{name}: {length} bytes, expected {size} records of {C_RECORD} ({size * C_RECORD} bytes)"
+        )
+    return 0
+
+
+def classify_packed(Py_ssize_t size, const unsigned char[::1] desired, const unsigned char[::1] live,
+                    const unsigned char[::1] recorded, base):
+    """``classify`` over packed hashes: one action code per interned id ``0 .. size - 1``."""
+    _check_records("desired", desired.shape[0], size)
+    _check_records("live", live.shape[0], size)
+    _check_records("recorded", recorded.shape[0], size)
+    cdef const unsigned char[::1] base_view
+    cdef const unsigned char* b = NULL
+    if base is not None:
+        base_view = base
+        _check_records("base", base_view.shape[0], size)
+        if size:
+            b = &base_view[0]
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
+    cdef unsigned char* codes = <unsigned char*>PyBytes_AS_STRING(out)
+    if not size:
+        return out
+    cdef const unsigned char* want = &desired[0]
+    cdef const unsigned char* have = &live[0]
+    cdef const unsigned char* rec = &recorded[0]
+    cdef Py_ssize_t i
+    cdef unsigned char code
+    with nogil:
+        for i in range(size):
+            if not want[0]:
+                code = C_DELETE if have[0] else C_ABSENT
+            elif not have[0]:
+                code = C_CREATE
+            elif memcmp(want, have, C_RECORD) == 0:
+                code = C_NOOP
+            elif (b is not NULL and memcmp(b + i * C_RECORD, want, C_RECORD) == 0) or memcmp(rec, want, C_RECORD) == 0:
+                code = C_DRIFTED
+            else:
+                code = C_SPEC_CHANGED
+            codes[i] = code
+            want += C_RECORD
+            have += C_RECORD
+            rec += C_RECORD
+    return out
+
+
+def levels_packed(Py_ssize_t size, const long long[::1] indptr, const long long[::1] indices,
+                  const unsigned char[::1] changed):
+    """``levels`` over a CSR graph of ``size`` nodes (``pack_deps``) and a changed ``mask``."""
+    if indptr.shape[0] != size + 1 or changed.shape[0] != size:
+        raise ValueError(f"a graph of {size} nodes needs {size + 1} row pointers and {size} changed flags")
+    cdef Py_ssize_t m = indices.shape[0], i
+    cdef bint bad = False
+    cdef const long long* ptr = &indptr[0]
+    cdef const long long* ind = &indices[0] if m else NULL
+    with nogil:
+        if ptr[0] != 0 or ptr[size] != m:
+            bad = True
+        for i in range(size):
+            if ptr[i] > ptr[i + 1]:
+                bad = True
+                break
+    if bad:
+        raise ValueError("row pointers must rise from 0 to the number of edges")
+    with nogil:
+        for i in range(m):
+            if ind[i] < 0 or ind[i] >= size:
+                bad = True
+                break
+    if bad:
+        raise ValueError(f"an edge names a node outside 0 .. {size - 1}")
+    cdef unsigned char one = 0
+    return _walk(size, ptr, ind, &changed[0] if size else &one)
