@@ -26,6 +26,7 @@ from libc.string cimport memcmp, memcpy, memset
 import array
 
 cdef extern from "Python.h":
+    dict _PyDict_NewPresized(Py_ssize_t minused)
     bint PyUnicode_IS_ASCII(object o)
     void* PyUnicode_DATA(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
@@ -81,22 +82,50 @@ cdef inline bint _eq(PyObject* a, PyObject* b) except -1:
     return bool(<object>a == <object>b)
 
 
+cdef inline bint _same_key(PyObject* a, PyObject* b) except -1:
+    # Equal dict keys, for exact str only (identity, then length-first compare).
+    if a == b:
+        return True
+    if type(<object>a) is str and type(<object>b) is str:
+        return (<str>a) == (<str>b)
+    return False
+
+
 def classify(dict desired, dict live, dict recorded, base):
-    """Action code per desired resource (one byte each, in ``desired``'s order), and the live-only ids."""
+    """Action code per desired resource (one byte each, in ``desired``'s order), and the live-only ids.
+
+    Walks the dicts with a cursor in ``live``: where live lists the ids in
+    desired's order (all or some of them), the next live entry is the one
+    wanted and costs no probe; elsewhere one dict probe. When every live id
+    was met, nothing is live-only and the second walk is skipped. (Interning
+    the ids for ``classify_packed`` costs as many probes for one call on
+    fresh dicts; it pays when a caller keeps its table.)
+    """
     cdef Py_ssize_t n = len(desired)
     cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
     cdef char* codes = PyBytes_AS_STRING(out)
     cdef list deleted = []
-    cdef Py_ssize_t pos = 0, i = 0
+    cdef Py_ssize_t pos = 0, i = 0, cursor = 0, met = 0
     cdef PyObject* key
     cdef PyObject* value
     cdef PyObject* have
     cdef PyObject* other
+    cdef PyObject* next_key = NULL
+    cdef PyObject* next_value = NULL
     cdef dict base_map = base if base is not None else None
     cdef char code
+    if not PyDict_Next(live, &cursor, &next_key, &next_value):
+        next_key = NULL
     while PyDict_Next(desired, &pos, &key, &value):
-        have = PyDict_GetItem(live, <object>key)
-        if have is NULL:
+        if next_key is not NULL and _same_key(key, next_key):
+            have = next_value
+            if not PyDict_Next(live, &cursor, &next_key, &next_value):
+                next_key = NULL
+        else:
+            have = PyDict_GetItem(live, <object>key)
+        if have is not NULL:
+            met += 1
+        if have is NULL or have == <PyObject*>None:  # as the twin's live.get(rid) is None
             code = C_CREATE
         elif _eq(have, value):
             code = C_NOOP
@@ -112,6 +141,8 @@ def classify(dict desired, dict live, dict recorded, base):
                     code = C_DRIFTED
         codes[i] = code
         i += 1
+    if met == len(live):  # every live id is desired: none is live-only
+        return out, deleted
     pos = 0
     while PyDict_Next(live, &pos, &key, &value):
         if PyDict_GetItem(desired, <object>key) is NULL:
@@ -159,8 +190,8 @@ def field_diff(before, after):
     return out
 
 
-def levels(list ids, dict deps, changed):
-    """Wave of every resource of a dependency graph, and a cycle if there is one."""
+def _levels_dicts(list ids, dict deps, changed):
+    """``levels`` indexing the ids in a throwaway dict: the path for repeated ids."""
     cdef Py_ssize_t n = PyList_GET_SIZE(ids)
     cdef Py_ssize_t m = 0, i, k
     cdef dict index = {}
@@ -279,16 +310,24 @@ cdef tuple _walk(Py_ssize_t n, const long long* ptr, const long long* ind, const
 def intern_ids(dict index, list names, ids):
     """Give every id of ``ids`` not yet in ``index`` the next dense int; return how many are interned."""
     cdef Py_ssize_t count = PyList_GET_SIZE(names)
-    cdef Py_ssize_t pos = 0
+    cdef Py_ssize_t pos = 0, hint = 0
     cdef PyObject* key
     cdef PyObject* value
+    cdef PyObject* found
     cdef object rid
     if type(ids) is dict:
         while PyDict_Next(<dict>ids, &pos, &key, &value):
-            if PyDict_GetItem(index, <object>key) is NULL:
-                PyDict_SetItem(index, <object>key, count)
-                names.append(<object>key)
-                count += 1
+            if _is_name(key, names, hint):  # interned already, in the table's order
+                hint += 1
+                continue
+            found = PyDict_GetItem(index, <object>key)
+            if found is not NULL:
+                hint = PyLong_AsSsize_t(<object>found) + 1
+                continue
+            PyDict_SetItem(index, <object>key, count)
+            names.append(<object>key)
+            count += 1
+            hint = count
     else:
         for rid in ids:
             if rid not in index:
@@ -298,29 +337,30 @@ def intern_ids(dict index, list names, ids):
     return count
 
 
-cdef inline int _hex(unsigned char c) noexcept nogil:
-    if c >= 48 and c <= 57:  # 0-9
-        return c - 48
-    if c >= 97 and c <= 102:  # a-f
-        return c - 87
-    return -1
+cdef signed char _HEX[256]
+for _c in range(256):
+    _HEX[_c] = -1
+for _c in range(10):
+    _HEX[48 + _c] = _c  # 0-9
+for _c in range(6):
+    _HEX[97 + _c] = 10 + _c  # a-f only: upper case is another string
 
 
 cdef int _record(object value, unsigned char* dst) except -1:
     cdef const unsigned char* data
-    cdef int k, hi, lo
+    cdef int k, bad = 0
+    cdef signed char hi, lo
     cdef bytes digest
     if not isinstance(value, str):
         raise TypeError(f"a hash must be a str, not {type(value).__name__}")
     if PyUnicode_GET_LENGTH(value) == 64 and PyUnicode_IS_ASCII(value):
         data = <const unsigned char*>PyUnicode_DATA(value)
         for k in range(32):
-            hi = _hex(data[2 * k])
-            lo = _hex(data[2 * k + 1])
-            if hi < 0 or lo < 0:
-                break
-            dst[1 + k] = <unsigned char>((hi << 4) | lo)
-        else:
+            hi = _HEX[data[2 * k]]
+            lo = _HEX[data[2 * k + 1]]
+            bad |= hi | lo  # a -1 sets the sign bit
+            dst[1 + k] = <unsigned char>((hi << 4) | (lo & 15))
+        if bad >= 0:
             dst[0] = 1
             return 0
     digest = hashlib.sha256((<str>value).encode("utf-8", "surrogatepass")).digest()
@@ -329,43 +369,69 @@ cdef int _record(object value, unsigned char* dst) except -1:
     return 0
 
 
-def pack_hashes(dict index, Py_ssize_t size, dict hashes):
+cdef inline bint _is_name(PyObject* key, list names, Py_ssize_t i) except -1:
+    # The next interned name, by identity or (exact str) equality: a sequential
+    # check in place of a dict probe when a map comes in the table's order.
+    cdef PyObject* name
+    if i >= PyList_GET_SIZE(names):
+        return False
+    name = PyList_GET_ITEM(names, i)
+    if name == key:
+        return True
+    if type(<object>key) is str and type(<object>name) is str:
+        return (<str>key) == (<str>name)
+    return False
+
+
+cdef inline Py_ssize_t _lookup(dict index, list names, PyObject* key, Py_ssize_t hint) except -2:
+    cdef PyObject* found
+    if _is_name(key, names, hint):
+        return hint
+    found = PyDict_GetItem(index, <object>key)
+    if found is NULL:
+        return -1
+    return PyLong_AsSsize_t(<object>found)
+
+
+def pack_hashes(dict index, list names, Py_ssize_t size, dict hashes):
     """``size * RECORD`` bytes: the record of ``hashes[names[i]]`` at ``i * RECORD``, zeros where absent."""
     if size < 0:
         raise ValueError(f"size {size} is negative")
     cdef bytes out = PyBytes_FromStringAndSize(NULL, size * C_RECORD)
     cdef unsigned char* buf = <unsigned char*>PyBytes_AS_STRING(out)
-    cdef Py_ssize_t pos = 0, i
+    cdef Py_ssize_t pos = 0, i, hint = 0
     cdef PyObject* key
     cdef PyObject* value
-    cdef PyObject* found
     memset(buf, 0, size * C_RECORD)
     while PyDict_Next(hashes, &pos, &key, &value):
-        found = PyDict_GetItem(index, <object>key)
-        if found is NULL:
-            continue
-        i = PyLong_AsSsize_t(<object>found)
+        i = _lookup(index, names, key, hint)
         if 0 <= i < size:
             _record(<object>value, buf + i * C_RECORD)
+            hint = i + 1
     return out
 
 
-def mask(dict index, Py_ssize_t size, ids):
+def mask(dict index, list names, Py_ssize_t size, ids):
     """``size`` bytes, 1 at the int of every interned id of ``ids`` below ``size``, else 0."""
     if size < 0:
         raise ValueError(f"size {size} is negative")
     cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
     cdef char* buf = PyBytes_AS_STRING(out)
-    cdef PyObject* found
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i, hint = 0
     cdef object rid
     memset(buf, 0, size)
-    for rid in ids:
-        found = PyDict_GetItem(index, rid)
-        if found is not NULL:
-            i = PyLong_AsSsize_t(<object>found)
-            if 0 <= i < size:
+    if (type(ids) is set or type(ids) is frozenset) and size <= PyList_GET_SIZE(names) and 2 * len(ids) > size:
+        # Many of the table's ids: probe the set in table order instead (the same answer
+        # while index and names agree, which intern_ids keeps).
+        for i in range(size):
+            if <object>PyList_GET_ITEM(names, i) in ids:
                 buf[i] = 1
+        return out
+    for rid in ids:
+        i = _lookup(index, names, <PyObject*>rid, hint)
+        if 0 <= i < size:
+            buf[i] = 1
+            hint = i + 1
     return out
 
 
@@ -376,18 +442,28 @@ def pack_deps(dict index, list names, Py_ssize_t size, dict deps):
     cdef array.array indptr = array.clone(_INT64, size + 1, zero=False)
     cdef array.array indices
     cdef long long* ptr = indptr.data.as_longlongs
-    cdef Py_ssize_t cap = 16, m = 0, i, j, e, width
+    cdef Py_ssize_t cap = 16, m = 0, i, j, e, width, pos = 0, hint = 0
     cdef long long* buf = <long long*>malloc(cap * sizeof(long long))
     cdef long long* grown
     cdef PyObject* row
-    cdef PyObject* found
-    cdef object edges, dep
+    cdef PyObject* key = NULL
+    cdef PyObject* value = NULL
+    cdef object edges
     if buf is NULL:
         raise MemoryError()
     try:
         ptr[0] = 0
+        # ``deps`` usually comes in the table's order: follow it with a cursor and
+        # probe the dict only where its next key is not the next name.
+        if not PyDict_Next(deps, &pos, &key, &value):
+            key = NULL
         for i in range(size):
-            row = PyDict_GetItem(deps, <object>PyList_GET_ITEM(names, i))
+            if key is not NULL and _is_name(key, names, i):
+                row = value
+                if not PyDict_Next(deps, &pos, &key, &value):
+                    key = NULL
+            else:
+                row = PyDict_GetItem(deps, <object>PyList_GET_ITEM(names, i))
             if row is not NULL:
                 edges = <object>row
                 if type(edges) is not list:
@@ -400,12 +476,11 @@ def pack_deps(dict index, list names, Py_ssize_t size, dict deps):
                         raise MemoryError()
                     buf = grown
                 for e in range(width):
-                    found = PyDict_GetItem(index, <object>PyList_GET_ITEM(edges, e))
-                    if found is not NULL:
-                        j = PyLong_AsSsize_t(<object>found)
-                        if 0 <= j < size:
-                            buf[m] = j
-                            m += 1
+                    j = _lookup(index, names, PyList_GET_ITEM(edges, e), hint)
+                    if 0 <= j < size:
+                        buf[m] = j
+                        m += 1
+                        hint = j + 1
             ptr[i + 1] = m
         indices = array.clone(_INT64, m, zero=False)
         if m:
@@ -491,3 +566,32 @@ def levels_packed(Py_ssize_t size, const long long[::1] indptr, const long long[
         raise ValueError(f"an edge names a node outside 0 .. {size - 1}")
     cdef unsigned char one = 0
     return _walk(size, ptr, ind, &changed[0] if size else &one)
+
+
+# -- levels by way of the packed path ---------------------------------------------------
+
+
+def levels(list ids, dict deps, changed):
+    """Wave of every resource of a dependency graph, and a cycle if there is one.
+
+    Indexes the ids (the list itself is the table's names), packs the graph
+    into CSR arrays and runs ``levels_packed``; repeated ids (each place its
+    own node) go the dict way.
+    """
+    cdef Py_ssize_t n = PyList_GET_SIZE(ids), i
+    cdef dict index = _PyDict_NewPresized(n)
+    for i in range(n):
+        PyDict_SetItem(index, <object>PyList_GET_ITEM(ids, i), i)
+    if len(index) != n:
+        return _levels_dicts(ids, deps, changed)
+    indptr, indices = pack_deps(index, ids, n, deps)
+    cdef bytes flags
+    cdef char* buf
+    if type(changed) is set or type(changed) is frozenset:
+        flags = mask(index, ids, n, changed)
+    else:
+        flags = PyBytes_FromStringAndSize(NULL, n)
+        buf = PyBytes_AS_STRING(flags)
+        for i in range(n):
+            buf[i] = 1 if <object>PyList_GET_ITEM(ids, i) in changed else 0
+    return levels_packed(n, indptr, indices, flags)

@@ -40,6 +40,11 @@ ids = st.sampled_from([f"Model/m{i}" for i in range(10)] + ["Target/t", "Dataset
 hash_maps = st.dictionaries(ids, hash_values, max_size=12)
 
 
+def fresh(hashes: dict[str, str]) -> dict[str, str]:
+    """The same map with keys that are equal but not the same objects (as a snapshot read from JSON has)."""
+    return {(rid + ".")[:-1]: value for rid, value in hashes.items()}
+
+
 def packed_classify(core: Any, desired: dict[str, str], live: dict[str, str], recorded: dict[str, str],
                     base: dict[str, str] | None) -> tuple[bytes, list[str]]:
     """``classify`` by way of the packed path: intern desired then live, pack, classify, unpack."""
@@ -49,10 +54,10 @@ def packed_classify(core: Any, desired: dict[str, str], live: dict[str, str], re
     size = core.intern_ids(index, names, live)
     codes = core.classify_packed(
         size,
-        core.pack_hashes(index, size, desired),
-        core.pack_hashes(index, size, live),
-        core.pack_hashes(index, size, recorded),
-        None if base is None else core.pack_hashes(index, size, base),
+        core.pack_hashes(index, names, size, desired),
+        core.pack_hashes(index, names, size, live),
+        core.pack_hashes(index, names, size, recorded),
+        None if base is None else core.pack_hashes(index, names, size, base),
     )
     assert all(c == core.DELETE for c in codes[n:])  # live-only ids, and nothing is ABSENT
     return codes[:n], names[n:]
@@ -70,7 +75,7 @@ def test_twins_agree_on_packed_classify(
         names: list[str] = []
         sizes = (core.intern_ids(index, names, desired), core.intern_ids(index, names, list(live)))
         size = sizes[1]
-        packed = [core.pack_hashes(index, size, m) for m in (desired, live, recorded, base or {})]
+        packed = [core.pack_hashes(index, names, size, m) for m in (desired, live, recorded, base or {})]
         codes = core.classify_packed(size, *packed[:3], None if base is None else packed[3])
         tables.append((index, names, sizes, packed, codes))
     assert tables[0] == tables[1]
@@ -81,16 +86,16 @@ def test_twins_agree_on_packed_classify(
 def test_packed_classify_equals_the_dict_path(
     desired: dict[str, str], live: dict[str, str], recorded: dict[str, str], base: dict[str, str] | None
 ) -> None:
-    assert packed_classify(_plan_core, desired, live, recorded, base) == _plan_core.classify(
-        desired, live, recorded, base
-    )
+    want = _plan_core.classify(desired, live, recorded, base)
+    assert packed_classify(_plan_core, desired, live, recorded, base) == want
+    assert packed_classify(_plan_core, desired, fresh(live), fresh(recorded), base) == want
 
 
 @settings(max_examples=200, deadline=None)
 @given(a=hash_values | st.text(max_size=70), b=hash_values | st.text(max_size=70))
 def test_packed_records_are_equal_exactly_when_the_hashes_are(a: str, b: str) -> None:
     index = {"x": 0, "y": 1}
-    packed = _plan_core.pack_hashes(index, 2, {"x": a, "y": b})
+    packed = _plan_core.pack_hashes(index, ["x", "y"], 2, {"x": a, "y": b})
     record = _plan_core.RECORD
     assert len(packed) == 2 * record
     assert (packed[:record] == packed[record:]) == (a == b)
@@ -98,7 +103,8 @@ def test_packed_records_are_equal_exactly_when_the_hashes_are(a: str, b: str) ->
 
 
 def test_packed_records_of_canonical_hashes_are_their_digest_bytes() -> None:
-    packed = _plan_core.pack_hashes({"a": 0, "b": 1, "c": 2}, 3, {"a": CANONICAL[0], "c": CANONICAL[0].upper()})
+    hashes = {"a": CANONICAL[0], "c": CANONICAL[0].upper()}
+    packed = _plan_core.pack_hashes({"a": 0, "b": 1, "c": 2}, ["a", "b", "c"], 3, hashes)
     assert packed[:33] == b"\x01" + bytes.fromhex(CANONICAL[0])
     assert packed[33:66] == bytes(33)  # "b" has no hash: absent
     assert packed[66:] == b"\x02" + hashlib.sha256(CANONICAL[0].upper().encode()).digest()
@@ -118,8 +124,8 @@ def test_an_interned_table_is_reused_by_a_later_estate(
     assert {k: index[k] for k in before} == before  # ints never move
     assert names == list(index) and [index[k] for k in names] == list(range(size))
     codes = core.classify_packed(
-        size, core.pack_hashes(index, size, second), core.pack_hashes(index, size, live),
-        core.pack_hashes(index, size, {}), None,
+        size, core.pack_hashes(index, names, size, second), core.pack_hashes(index, names, size, live),
+        core.pack_hashes(index, names, size, {}), None,
     )
     want, deleted = core.classify(second, live, {}, None)
     assert bytes(codes[index[rid]] for rid in second) == want
@@ -152,8 +158,8 @@ def packed_levels(core: Any, ids: list[str], deps: dict[str, list[str]], changed
     names: list[str] = []
     size = core.intern_ids(index, names, ids)
     indptr, indices = core.pack_deps(index, names, size, deps)
-    return indptr, indices, core.mask(index, size, changed), core.levels_packed(
-        size, indptr, indices, core.mask(index, size, changed)
+    return indptr, indices, core.mask(index, names, size, changed), core.levels_packed(
+        size, indptr, indices, core.mask(index, names, size, changed)
     )
 
 
@@ -164,6 +170,11 @@ def test_twins_agree_on_packed_levels(graph: tuple[list[str], dict[str, list[str
     ids, deps, changed = graph
     results = [packed_levels(core, ids, deps, changed) for core in IMPLS]
     assert results[0] == results[1]
+    index = {rid: i for i, rid in enumerate(ids)}
+    for core in IMPLS:  # a set, a list in any order, fresh objects: one mask
+        flags = core.mask(index, ids, len(ids), changed)
+        assert core.mask(index, ids, len(ids), sorted(changed, reverse=True)) == flags
+        assert core.mask(index, ids, len(ids), frozenset(fresh(dict.fromkeys(changed, "")))) == flags
     assert all(isinstance(a, array) and a.typecode == "q" for r in results for a in r[:2])
 
 
@@ -198,7 +209,7 @@ def test_a_graph_over_part_of_a_table_leaves_out_the_rest(
     core.intern_ids(index, names, ids)
     size = min(cut, len(ids))
     indptr, indices = core.pack_deps(index, names, size, deps)
-    got = core.levels_packed(size, indptr, indices, core.mask(index, size, changed))
+    got = core.levels_packed(size, indptr, indices, core.mask(index, names, size, changed))
     assert got == core.levels(ids[:size], deps, changed)
 
 
@@ -222,9 +233,9 @@ BAD: dict[str, Callable[[Any], Any]] = {
     "row pointers past the edges": lambda c: c.levels_packed(1, array("q", [0, 2]), array("q", [0]), b"\0"),
     "an edge past the nodes": lambda c: c.levels_packed(2, array("q", [0, 1, 1]), array("q", [2]), b"\0\0"),
     "a negative edge": lambda c: c.levels_packed(2, array("q", [0, 1, 1]), array("q", [-1]), b"\0\0"),
-    "a hash that is not a str": lambda c: c.pack_hashes({"a": 0}, 1, {"a": 7}),
-    "a negative size": lambda c: c.pack_hashes({}, -1, {}),
-    "a negative mask size": lambda c: c.mask({}, -1, []),
+    "a hash that is not a str": lambda c: c.pack_hashes({"a": 0}, ["a"], 1, {"a": 7}),
+    "a negative size": lambda c: c.pack_hashes({}, [], -1, {}),
+    "a negative mask size": lambda c: c.mask({}, [], -1, []),
     "a graph larger than the table": lambda c: c.pack_deps({"a": 0}, ["a"], 2, {}),
 }
 
@@ -239,11 +250,11 @@ def test_bad_packed_input_is_refused_alike(case: str) -> None:
 def test_empty_inputs() -> None:
     for core in IMPLS:
         assert core.intern_ids({}, [], {}) == 0
-        assert core.pack_hashes({}, 0, {"unknown": CANONICAL[0]}) == b""
+        assert core.pack_hashes({}, [], 0, {"unknown": CANONICAL[0]}) == b""
         assert core.classify_packed(0, b"", b"", b"", b"") == b""
         indptr, indices = core.pack_deps({}, [], 0, {"unknown": ["x"]})
         assert (list(indptr), list(indices)) == ([0], [])
-        assert core.levels_packed(0, indptr, indices, core.mask({}, 0, {"x"})) == ([], [])
+        assert core.levels_packed(0, indptr, indices, core.mask({}, [], 0, {"x"})) == ([], [])
 
 
 def test_the_active_core_exports_the_packed_path() -> None:
@@ -253,3 +264,54 @@ def test_the_active_core_exports_the_packed_path() -> None:
     assert _plan_core.RECORD == 33 and _plan_core.ABSENT not in (
         _plan_core.NOOP, _plan_core.CREATE, _plan_core.SPEC_CHANGED, _plan_core.DRIFTED, _plan_core.DELETE
     )
+
+
+# -- odd input to the dict-keyed entry points (compiled levels goes the packed way, else the dict way)
+
+
+@needs_compiled
+@settings(max_examples=100, deadline=None)
+@given(
+    desired=st.dictionaries(ids, st.integers(0, 2) | hash_values, max_size=10),
+    live=st.dictionaries(ids, st.integers(0, 2) | hash_values, max_size=10),
+)
+def test_twins_agree_on_hashes_that_are_not_str(desired: dict[str, Any], live: dict[str, Any]) -> None:
+    assert _plan_c.classify(desired, live, live, desired) == _plan_py.classify(desired, live, live, desired)
+
+
+@needs_compiled
+@settings(max_examples=100, deadline=None)
+@given(graph=graphs(), repeats=st.lists(st.integers(0, 29), min_size=1, max_size=4))
+def test_repeated_ids_take_the_dict_way_alike(
+    graph: tuple[list[str], dict[str, list[str]], set[str]], repeats: list[int]
+) -> None:
+    ids, deps, changed = graph
+    ids = ids + [ids[r % len(ids)] for r in repeats] if ids else []
+    for flags in (changed, sorted(changed), frozenset(changed)):
+        assert _plan_c.levels(ids, deps, flags) == _plan_py.levels(ids, deps, flags)  # type: ignore[arg-type]
+
+
+@st.composite
+def ordered_estates(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, str]]:
+    """Live listing the desired ids in desired's order, some left out, others added anywhere."""
+    desired = draw(hash_maps)
+    keep = [rid for rid in desired if draw(st.booleans())]
+    extra = draw(st.lists(st.sampled_from([f"SLO/s{i}" for i in range(4)]), unique=True))
+    order = list(keep)
+    for rid in extra:
+        order.insert(draw(st.integers(0, len(order))), rid)
+    live = {(rid + ".")[:-1]: draw(hash_values | st.none()) for rid in order}
+    return desired, live  # type: ignore[return-value]
+
+
+@needs_compiled
+@settings(max_examples=200, deadline=None)
+@given(estate=ordered_estates(), base=st.none() | hash_maps)
+def test_twins_agree_on_classify_when_live_follows_desired_order(
+    estate: tuple[dict[str, str], dict[str, str]], base: dict[str, str] | None
+) -> None:
+    """The compiled walk follows live with a cursor and skips the deletion walk when every live id was met."""
+    desired, live = estate
+    assert _plan_c.classify(desired, live, live, base) == _plan_py.classify(desired, live, live, base)
+    same_order = {rid: live.get(rid, "gone") for rid in desired}  # every live id desired, in order
+    assert _plan_c.classify(desired, same_order, live, base) == _plan_py.classify(desired, same_order, live, base)

@@ -227,11 +227,13 @@ def _record(value: str) -> bytes:
     return b"\x02" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
 
 
-def pack_hashes(index: dict[str, int], size: int, hashes: dict[str, str]) -> bytes:
+def pack_hashes(index: dict[str, int], names: list[str], size: int, hashes: dict[str, str]) -> bytes:
     """``size * RECORD`` bytes: the record of ``hashes[names[i]]`` at ``i * RECORD``, zeros where absent.
 
     Ids that are not interned, or whose int is ``size`` or more, are skipped:
-    intern first everything that must count.
+    intern first everything that must count. ``names`` is the table's list
+    (``index``'s keys in order): the compiled core checks it before a dict
+    probe, so a map that comes in the table's order costs no hashing.
     """
     if size < 0:
         raise ValueError(f"size {size} is negative")
@@ -243,7 +245,7 @@ def pack_hashes(index: dict[str, int], size: int, hashes: dict[str, str]) -> byt
     return bytes(out)
 
 
-def mask(index: dict[str, int], size: int, ids: Iterable[str]) -> bytes:
+def mask(index: dict[str, int], names: list[str], size: int, ids: Iterable[str]) -> bytes:
     """``size`` bytes, 1 at the int of every interned id of ``ids`` below ``size``, else 0."""
     if size < 0:
         raise ValueError(f"size {size} is negative")
