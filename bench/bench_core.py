@@ -7,8 +7,9 @@ string objects than the desired ones, as a snapshot read from JSON has),
 each implementation on the same maps, rounds interleaved, best round kept:
 
 * ``classify`` + ``levels``, the dict-keyed entry points the planner calls
-  (the compiled ones intern, pack and run the kernels below; the twin walks
-  the dicts), and the compiled core's own dict walk they replaced;
+  (the compiled ``levels`` indexes, packs and runs the kernel below, the
+  compiled ``classify`` walks the dicts with a cursor; the twin walks the
+  dicts), and the compiled ``levels``' own dict walk it replaced;
 * packed path, split in its parts: interning the ids (``intern_ids``, once
   per table, reusable by later plans), packing the maps into arrays aligned
   by id (``pack_hashes`` x3, ``pack_deps``, ``mask``; per plan), the array
@@ -180,13 +181,14 @@ def core_parts(core: ModuleType, e: Estate) -> dict[str, Callable[[], Any]]:
         core.classify(e.desired, e.live, e.recorded, None)
         core.levels(e.ids, e.deps, e.changed)
 
-    # The compiled core before integer ids walked the dicts; it stays as the
-    # path for odd input (hashes that are not str, repeated ids).
-    classify_dicts = getattr(core, "_classify_dicts", core.classify)
+    def levels() -> None:
+        core.levels(e.ids, e.deps, e.changed)
+
+    # The compiled levels before integer ids indexed the ids in a dict and
+    # walked it; that stays as its path for repeated ids.
     levels_dicts = getattr(core, "_levels_dicts", core.levels)
 
-    def dict_walk() -> None:
-        classify_dicts(e.desired, e.live, e.recorded, None)
+    def levels_dict_walk() -> None:
         levels_dicts(e.ids, e.deps, e.changed)
 
     def diffs() -> None:
@@ -195,7 +197,7 @@ def core_parts(core: ModuleType, e: Estate) -> dict[str, Callable[[], Any]]:
 
     intern()
     pack()
-    return {"classify + levels": entry_points, "dict walk": dict_walk, "interning": intern, "packing": pack,
+    return {"classify + levels": entry_points, "levels": levels, "levels, dict walk": levels_dict_walk, "interning": intern, "packing": pack,
             "kernels": kernels, "field diffs": diffs}
 
 
@@ -218,6 +220,8 @@ def bench_planner_core(sizes: list[int], rounds: int) -> None:
         py, c = best["python"], best["cython"]
         print(f"planner core, {n:,} resources (best of {rounds} interleaved rounds)")
         for step in py:
+            if step == "levels, dict walk" and "_levels_dicts" not in dir(_plan_c):
+                continue
             print(f"  {step:<12} twin {py[step] * 1e3:9.2f} ms  compiled {c[step] * 1e3:8.2f} ms  "
                   f"{py[step] / c[step]:6.1f}x")
 
@@ -228,11 +232,8 @@ def bench_planner_core(sizes: list[int], rounds: int) -> None:
         report(f"planner core (classify + levels + field diffs, as the planner calls it), twin against compiled, "
                f"{label}", total(py, "classify + levels", "field diffs"), "s", "compiled",
                total(c, "classify + levels", "field diffs"), "10x" if n == 100_000 else "")
-        report(f"  before integer ids: the same twin against the compiled dict walk, {label}",
-               total(py, "classify + levels", "field diffs"), "s", "compiled dict walk",
-               total(c, "dict walk", "field diffs"))
-        report(f"  compiled dict walk against compiled by integer ids (classify + levels), {label}",
-               c["dict walk"], "s", "compiled by integer ids", c["classify + levels"])
+        report(f"  compiled levels: dict walk against integer ids (index, pack_deps, levels_packed), {label}",
+               c["levels, dict walk"], "s", "compiled levels by integer ids", c["levels"])
         report(f"  integer ids, interning included (intern + pack + kernels + field diffs), {label}",
                total(py, "interning", "packing", "kernels", "field diffs"), "s", "compiled",
                total(c, "interning", "packing", "kernels", "field diffs"))

@@ -160,8 +160,43 @@ cdef bint _same(object a, object b) except -1:
     return False
 
 
+cdef bint _equal(object a, object b) except -1:
+    # True exactly when _diff(a, b) reports nothing, without building a path,
+    # a key set or a sorted list: most of a changed document is unchanged.
+    cdef Py_ssize_t pos = 0, i, n
+    cdef PyObject* key
+    cdef PyObject* value
+    cdef PyObject* found
+    cdef object va, vb
+    if isinstance(a, dict) and isinstance(b, dict):
+        if len(<dict>a) != len(<dict>b):
+            return False
+        while PyDict_Next(<dict>a, &pos, &key, &value):
+            found = PyDict_GetItem(<dict>b, <object>key)
+            if found is NULL:
+                return False
+            va = <object>value  # owned references: comparing may run Python code
+            vb = <object>found
+            if not _equal(va, vb):
+                return False
+        return True
+    if isinstance(a, list) and isinstance(b, list):
+        n = len(<list>a)
+        if n != len(<list>b):
+            return False
+        for i in range(n):
+            if i >= len(<list>a) or i >= len(<list>b):
+                return False  # shrunk while comparing: let _diff report it
+            if not _equal((<list>a)[i], (<list>b)[i]):
+                return False
+        return True
+    if a is b and (type(a) is str or type(a) is int or type(a) is bool or a is None):
+        return True
+    return _same(a, b)
+
+
 cdef int _diff(object a, object b, tuple path, list out) except -1:
-    cdef object key
+    cdef object key, va, vb
     cdef Py_ssize_t i, n
     if isinstance(a, dict) and isinstance(b, dict):
         for key in sorted((<dict>a).keys() | (<dict>b).keys()):
@@ -170,12 +205,18 @@ cdef int _diff(object a, object b, tuple path, list out) except -1:
             elif key not in <dict>b:
                 out.append((path + (key,), (<dict>a)[key], None))
             else:
-                _diff((<dict>a)[key], (<dict>b)[key], path + (key,), out)
+                va = (<dict>a)[key]
+                vb = (<dict>b)[key]
+                if not _equal(va, vb):
+                    _diff(va, vb, path + (key,), out)
     elif isinstance(a, list) and isinstance(b, list):
         n = len(<list>a)
         if n == len(<list>b):
             for i in range(n):
-                _diff((<list>a)[i], (<list>b)[i], path + (i,), out)
+                va = (<list>a)[i]
+                vb = (<list>b)[i]
+                if not _equal(va, vb):
+                    _diff(va, vb, path + (i,), out)
         else:
             out.append((path, a, b))
     elif not _same(a, b):
@@ -186,7 +227,8 @@ cdef int _diff(object a, object b, tuple path, list out) except -1:
 def field_diff(before, after):
     """``(path, before, after)`` for every leaf that differs; keys sorted, absent is ``None``."""
     cdef list out = []
-    _diff(before, after, (), out)
+    if not _equal(before, after):
+        _diff(before, after, (), out)
     return out
 
 

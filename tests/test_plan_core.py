@@ -10,6 +10,7 @@ the twin and the default pass the compiled core.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from array import array
 from collections.abc import Callable
@@ -315,3 +316,24 @@ def test_twins_agree_on_classify_when_live_follows_desired_order(
     assert _plan_c.classify(desired, live, live, base) == _plan_py.classify(desired, live, live, base)
     same_order = {rid: live.get(rid, "gone") for rid in desired}  # every live id desired, in order
     assert _plan_c.classify(desired, same_order, live, base) == _plan_py.classify(desired, same_order, live, base)
+
+
+NAN = float("nan")
+leaves = st.none() | st.booleans() | st.integers(-2, 2) | st.sampled_from([0.0, 1.0, NAN]) | st.text("ab", max_size=2)
+documents = st.recursive(
+    leaves,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("abc"), inner, max_size=3),
+    max_leaves=14,
+)
+
+
+@needs_compiled
+@settings(max_examples=300, deadline=None)
+@given(a=documents, b=documents, share=st.booleans())
+def test_twins_agree_on_field_diff_of_mostly_equal_documents(a: Any, b: Any, share: bool) -> None:
+    """The compiled diff skips equal subtrees; NaN (never equal, even to itself), True against 1 and
+    1 against 1.0 must still come out as the twin's."""
+    after = {"same": a if share else copy.deepcopy(a), "other": b, "nested": {"x": [a, b]}}
+    before = {"same": a, "other": a, "nested": {"x": [a, a]}}
+    for x, y in ((before, after), (after, before), (a, a), (a, b)):
+        assert _plan_c.field_diff(x, y) == _plan_py.field_diff(x, y)
