@@ -357,6 +357,17 @@ def intern_ids(dict index, list names, ids):
     cdef PyObject* value
     cdef PyObject* found
     cdef object rid
+    cdef dict fresh
+    if type(ids) is dict and count == 0 and not index:
+        # A new table: fill a dict sized for all the ids at once (no regrowth),
+        # then copy it into ``index`` (an update of an empty dict is a table copy).
+        fresh = _PyDict_NewPresized(len(<dict>ids))
+        while PyDict_Next(<dict>ids, &pos, &key, &value):
+            PyDict_SetItem(fresh, <object>key, count)
+            count += 1
+        index.update(fresh)
+        names.extend(<dict>ids)
+        return count
     if type(ids) is dict:
         while PyDict_Next(<dict>ids, &pos, &key, &value):
             if _is_name(key, names, hint):  # interned already, in the table's order
