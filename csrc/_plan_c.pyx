@@ -25,8 +25,19 @@ from libc.string cimport memcmp, memcpy, memset
 
 import array
 
+cdef extern from *:
+    """
+    /* A dict sized for n entries up front: CPython's _PyDict_NewPresized where
+       this build knows it is there (3.11 to 3.13), else an ordinary new dict. */
+    #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX < 0x030E0000
+    #define specops_dict_presized(n) _PyDict_NewPresized(n)
+    #else
+    #define specops_dict_presized(n) PyDict_New()
+    #endif
+    """
+    dict specops_dict_presized(Py_ssize_t n)
+
 cdef extern from "Python.h":
-    dict _PyDict_NewPresized(Py_ssize_t minused)
     bint PyUnicode_IS_ASCII(object o)
     void* PyUnicode_DATA(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
@@ -361,7 +372,7 @@ def intern_ids(dict index, list names, ids):
     if type(ids) is dict and count == 0 and not index:
         # A new table: fill a dict sized for all the ids at once (no regrowth),
         # then copy it into ``index`` (an update of an empty dict is a table copy).
-        fresh = _PyDict_NewPresized(len(<dict>ids))
+        fresh = specops_dict_presized(len(<dict>ids))
         while PyDict_Next(<dict>ids, &pos, &key, &value):
             PyDict_SetItem(fresh, <object>key, count)
             count += 1
@@ -632,7 +643,7 @@ def levels(list ids, dict deps, changed):
     own node) go the dict way.
     """
     cdef Py_ssize_t n = PyList_GET_SIZE(ids), i
-    cdef dict index = _PyDict_NewPresized(n)
+    cdef dict index = specops_dict_presized(n)
     for i in range(n):
         PyDict_SetItem(index, <object>PyList_GET_ITEM(ids, i), i)
     if len(index) != n:
