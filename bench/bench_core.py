@@ -3,7 +3,8 @@
 The planner core (``bench_planner_core``) runs on a synthetic estate shaped
 like ``bench_plan.py``'s (1% targets, half models on a target, the rest
 prompts on a model; 1% of models and prompts changed; live keys are other
-string objects than the desired ones, as a snapshot read from JSON has),
+string objects than the desired ones, sorted by id, as a snapshot read from
+JSON has them),
 each implementation on the same maps, rounds interleaved, best round kept:
 
 * ``classify`` + ``levels``, the dict-keyed entry points the planner calls
@@ -143,8 +144,9 @@ class Estate:
             return hashlib.sha256(f"{rid}@{rev}".encode()).hexdigest()
 
         self.desired = {rid: digest(rid, 1 if rid in moved else 0) for rid in self.ids}
-        # A snapshot read from JSON: equal ids, other string objects.
-        self.live = {(rid + ".")[:-1]: digest(rid, 0) for rid in self.ids}
+        # A snapshot read from JSON: equal ids, other string objects, in the order the
+        # target listed them (sorted by id, as bench_plan.py's snapshot), not desired's.
+        self.live = {(rid + ".")[:-1]: digest(rid, 0) for rid in sorted(self.ids)}
         self.recorded = {rid: digest(rid, 0) for rid in self.live}
         self.changed = moved
         docs = [s.resource.canonical() for s in load_estate([SPECS])]

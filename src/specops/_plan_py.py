@@ -246,7 +246,11 @@ def pack_hashes(index: dict[str, int], names: list[str], size: int, hashes: dict
 
 
 def mask(index: dict[str, int], names: list[str], size: int, ids: Iterable[str]) -> bytes:
-    """``size`` bytes, 1 at the int of every interned id of ``ids`` below ``size``, else 0."""
+    """``size`` bytes, 1 at the int of every interned id of ``ids`` below ``size``, else 0.
+
+    ``names`` as for ``pack_hashes`` (the compiled core may probe a large set
+    once per name instead of the table once per member: the same answer).
+    """
     if size < 0:
         raise ValueError(f"size {size} is negative")
     out = bytearray(size)
