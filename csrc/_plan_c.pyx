@@ -206,11 +206,31 @@ cdef bint _equal(object a, object b) except -1:
     return _same(a, b)
 
 
+cdef list _shared_str_keys(dict a, dict b):
+    # The sorted keys when both dicts have the same keys, all exact str (a total
+    # order, so sorting one dict's keys gives what sorting the union gives); else None.
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* key
+    cdef PyObject* value
+    if len(a) != len(b):
+        return None
+    while PyDict_Next(a, &pos, &key, &value):
+        if type(<object>key) is not str or PyDict_GetItem(b, <object>key) is NULL:
+            return None
+    cdef list keys = list(a)
+    keys.sort()
+    return keys
+
+
 cdef int _diff(object a, object b, tuple path, list out) except -1:
     cdef object key, va, vb
     cdef Py_ssize_t i, n
+    cdef list keys
     if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted((<dict>a).keys() | (<dict>b).keys()):
+        keys = _shared_str_keys(<dict>a, <dict>b)
+        if keys is None:
+            keys = sorted((<dict>a).keys() | (<dict>b).keys())
+        for key in keys:
             if key not in <dict>a:
                 out.append((path + (key,), None, (<dict>b)[key]))
             elif key not in <dict>b:
