@@ -193,8 +193,19 @@ class Plan(JsonDump):
         return dataclasses.replace(done, plan_id=done.compute_id())
 
     def compute_id(self) -> str:
-        """SHA-256 over the whole document but its id: same inputs, same plan, same id."""
-        return plan_id_of(self.to_json())
+        """SHA-256 over the whole document but its id: same inputs, same plan, same id.
+
+        The very bytes ``plan_id_of(self.to_json())`` hashes; an entry without
+        documents or diffs (every in-sync resource: most of a warm plan) is
+        written straight to its JSON object instead of through pydantic.
+        """
+        body = adapter(Plan).dump_python(dataclasses.replace(self, resource_changes=[]), mode="json")
+        dump = adapter(ResourceChange).dump_python
+        body["resource_changes"] = [
+            _bare_json(c) if c.before is None and c.after is None and not c.diffs else dump(c, mode="json")
+            for c in self.resource_changes
+        ]
+        return plan_id_of(body)
 
     def dump_json(self) -> str:
         """The plan file: the model's JSON dump, indented, with a final newline."""
@@ -248,6 +259,16 @@ def _refusals(plan: Plan, policy: PolicyReport | None) -> list[Refusal]:
         out.append(Refusal("protected", f"it would delete or replace protected resources ({', '.join(protected)})"))
     out += [Refusal("rolled_back", b.message) for b in plan.blocked_deletions if b.reason == "rolled_back"]
     return out
+
+
+def _bare_json(change: ResourceChange) -> dict[str, Any]:
+    """The JSON object of a change without documents or diffs, as the pydantic dump writes it."""
+    return {
+        "id": change.id, "kind": change.kind, "name": change.name, "actions": list(change.actions),
+        "reason": change.reason, "before_hash": change.before_hash, "after_hash": change.after_hash,
+        "before": None, "after": None, "diffs": [], "path": change.path, "line": change.line,
+        "targets": list(change.targets), "wave": change.wave,
+    }  # fmt: skip
 
 
 def plan_id_of(document: dict[str, Any]) -> str:

@@ -118,7 +118,9 @@ def run_pipeline(project: Project, request: PlanRequest | None = None) -> PlanRe
         # A Model version a target rolled back stays rolled back (issue 12): blocked, with its reason.
         from specops.watch import rolled_back_blocks
 
-        planned.blocked += rolled_back_blocks(planned.changes, state, retry=request.retry_rolled_back)
+        # Only a change that applies a document can apply a rolled-back version: not the in-sync entries.
+        applying = [c for c in planned.changes if c.after is not None]
+        planned.blocked += rolled_back_blocks(applying, state, retry=request.retry_rolled_back)
         planned.summary.blocked = len(planned.blocked)
     if not request.allow_empty and request.target is None:
         _refuse_empty(desired, state, planned)
@@ -156,6 +158,8 @@ def _refuse_empty(desired: DesiredState, state: LiveState, planned: Planned) -> 
             "an empty desired state would delete everything live "
             "(fix --specs-root or --ref; to really empty the targets, plan with --allow-empty)"
         )
+    if not planned.summary.delete and not planned.blocked:
+        return  # nothing is deleted: no target can lose everything
     deleted = {c.id for c in planned.changes if c.action == "delete"} | {b.id for b in planned.blocked}
     for name, target in sorted(state.targets.items()):
         running = set(target.resources)

@@ -23,6 +23,7 @@ wave, ``KIND_ORDER`` then id is the order of the listing.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +106,9 @@ class Planned:
     waves: list[list[str]]
     blocked: list[BlockedChange]
     summary: Summary
+
+
+_FIRST = operator.itemgetter(0)
 
 
 def _sort_key(rid: str) -> tuple[int, str]:
@@ -248,10 +252,22 @@ def plan_changes(
     deletes: dict[str, ResourceChange] = {}
     rest: list[ResourceChange] = []
     blocked: list[BlockedChange] = []
+    in_sync: list[tuple[tuple[int, str], ResourceChange]] = []
     for rid, code in zip(ids, codes, strict=True):
         kind, _, name = rid.partition("/")
         node = nodes.get(rid)
         have = running.get(rid)
+        if code == core.NOOP and node is not None and have is not None:
+            # Most of a warm plan: one bare entry each, no placement, no documents.
+            source = node.source
+            in_sync.append((
+                source.order if source is not None else _sort_key(rid),
+                ResourceChange(
+                    rid, kind, name, ["no-op"], "in_sync", have.hash, node.hash, None, None, [],
+                    source.path if source is not None else None, source.line if source is not None else None,
+                ),
+            ))  # fmt: skip
+            continue
         if code == core.NOOP:
             where = []
         elif node is None and have is not None:
@@ -313,8 +329,12 @@ def plan_changes(
         for rid in wave:
             (applies.get(rid) or deletes[rid]).wave = number
     ordered = [applies.get(rid) or deletes[rid] for wave in waves for rid in wave]
-    rest.sort(key=lambda c: _sort_key(c.id))
-    return Planned(ordered + rest, waves, sorted(blocked, key=lambda b: _sort_key(b.id)), summary)
+    summary.no_op += len(in_sync)
+    in_sync += ((_sort_key(c.id), c) for c in rest)
+    in_sync.sort(key=_FIRST)
+    return Planned(
+        ordered + [c for _, c in in_sync], waves, sorted(blocked, key=lambda b: _sort_key(b.id)), summary
+    )
 
 
 def _blocked(rid: str, actions: list[Any], why: str) -> BlockedChange:
