@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +21,7 @@ from specops.plan import (
     LiveState,
     Plan,
     PlanError,
+    _model,
     add_plan_parser,
     load_desired_state,
     make_plan,
@@ -515,6 +517,8 @@ def test_plan_id_is_the_hash_of_the_document_however_entries_are_written(changes
     ).finish(None)
     assert plan.plan_id == plan_id_of(plan.to_json())
     assert Plan.from_json(plan.dump_json()) == plan
+    with mock.patch.object(_model, "_ID_SLICE", 2):  # entries hashed a slice at a time
+        assert plan.compute_id() == plan.plan_id
 
 
 def test_an_in_sync_estate_plan_round_trips_and_lists_every_resource(example_repo: Path, applied: Path) -> None:

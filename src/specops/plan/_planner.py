@@ -92,11 +92,18 @@ class Node:
         return self.doc
 
 
+def _desired_document(node: Node) -> dict[str, Any]:
+    """``node.document()`` without keeping it on the node: a plan keeps only the masked copy
+    (a cold plan of 100,000 creates would otherwise hold every document twice)."""
+    if node.doc is not None:
+        return node.doc
+    return node.source.resource.canonical() if node.source is not None else {}
+
+
 def nodes_from_estate(estate: Estate) -> dict[str, Node]:
     nodes: dict[str, Node] = {}
     for spec in estate.specs.values():
-        deps = [f"{kind}/{name}" for _, kind, name, dependency in spec.record[5] if dependency]
-        nodes[spec.id] = Node(spec.id, spec.hash, deps, spec.protected, None, spec, spec.placement)
+        nodes[spec.id] = Node(spec.id, spec.hash, spec.deps, spec.protected, None, spec, spec.placement)
     return nodes
 
 
@@ -294,7 +301,7 @@ def plan_changes(
                 rest.append(change)
                 continue
             change.actions, change.reason = ["create"], "missing_live"
-            change.after = mask(node.document())
+            change.after = mask(_desired_document(node))
             summary.create += 1
             applies[rid] = change
         elif code == core.DELETE and have is not None:
@@ -306,7 +313,7 @@ def plan_changes(
             summary.delete += 1
             deletes[rid] = change
         elif node is not None and have is not None:
-            after = node.document()
+            after = _desired_document(node)
             change.reason = "drifted" if code == core.DRIFTED else "spec_changed"
             change.after = mask(after)
             change.before = mask(have.spec) if have.spec is not None else None

@@ -100,7 +100,7 @@ class LoadedSpec:
     """
 
     __slots__ = (
-        "_document", "_load", "_refs", "_resource", "artifacts", "hash", "id", "kind", "line",
+        "_deps", "_document", "_load", "_refs", "_resource", "artifacts", "hash", "id", "kind", "line",
         "name", "order", "path", "placement", "protected", "record",
     )
 
@@ -131,6 +131,7 @@ class LoadedSpec:
         self.order = (KIND_ORDER[self.kind], self.id)
         """Dependency order of kinds, then identity: how an estate iterates."""
         self._refs: list[Ref] | None = None
+        self._deps: list[str] | None = None
 
     def __repr__(self) -> str:
         return f"LoadedSpec({self.id!r}, {self.path!r}:{self.line}, {self.hash[:12]})"
@@ -171,6 +172,13 @@ class LoadedSpec:
                 for path, kind, name, dependency in self.record[5]
             ]
         return self._refs
+
+    @property
+    def deps(self) -> list[str]:
+        """Ids (``Kind/name``) of what this resource depends on (its ``dependency`` references)."""
+        if self._deps is None:
+            self._deps = [f"{kind}/{name}" for _, kind, name, dependency in self.record[5] if dependency]
+        return self._deps
 
     def position(self, field_path: tuple[str | int, ...]) -> tuple[int, int]:
         return self.document.position(field_path)
