@@ -51,6 +51,8 @@ Full = list[tuple[Resource, PackedDocument]]
 
 _FORMAT = 4
 _FLUSH = 256  # parsed files written (and their garbage collected) at a time
+_RELEASE_AT = 20_000  # files parsed by one load beyond which their resources are not held
+_RECENT = 1024  # blobs whose resources stay in memory when not held by their specs
 _BATCH = 500  # SQLite's bound-parameter limit is 999 on old builds
 _code_key: str | None = None
 
@@ -95,24 +97,33 @@ class _FullStore:
         self.stats = stats
         self.memory: dict[str, bytes] = {}
         self.loaded: dict[str, Full] = {}
+        self.recent: dict[str, Full] = {}
         self.reads: dict[str, tuple[str, ReadBlob]] = {}
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
-    def get(self, blob: str) -> Full:
+    def get(self, blob: str, keep: bool = True) -> Full:
+        """The full entries of ``blob``; ``keep=False``: held only among the most recent few."""
         with self._lock:
             found = self.loaded.get(blob)
             if found is not None:
                 return found
-            raw = self.memory.get(blob) or self._read(blob)
-            if raw is not None:
-                found = pickle.loads(raw)
+            found = self.recent.pop(blob, None)
+            if found is None:
+                raw = self.memory.get(blob) or self._read(blob)
+                if raw is not None:
+                    found = pickle.loads(raw)
+                else:
+                    path, read = self.reads[blob]
+                    parsed, _ = parse_bytes(read(blob), path)
+                    found = [(resource, PackedDocument(doc)) for resource, doc in parsed]
+                self.stats.unpickled += 1
+            if keep:
+                self.loaded[blob] = found
             else:
-                path, read = self.reads[blob]
-                parsed, _ = parse_bytes(read(blob), path)
-                found = [(resource, PackedDocument(doc)) for resource, doc in parsed]
-            self.stats.unpickled += 1
-            self.loaded[blob] = found
+                self.recent[blob] = found  # the most recently used last
+                if len(self.recent) > _RECENT:
+                    del self.recent[next(iter(self.recent))]
             return found
 
     def _read(self, blob: str) -> bytes | None:
@@ -237,16 +248,24 @@ class ParseCache:
         lazy = LoadedSpec.lazy
         loads = pickle.loads
         cold = len({blob for _, blob, _ in files} - cached.keys())
+        # A large cold load keeps only records in memory: its resources (~6 KiB each with
+        # their documents) are written to the database and read back when a check or the
+        # plan uses them (~50 us each), so memory stays flat in the estate's size.
+        release = self._db is not None and cold >= _RELEASE_AT
         # Only a cold parse takes long enough to show (a warm plan reads pickles).
         with progress.task("Parsing specs", total=cold) if cold else nullcontext(None) as shown:
-            for path, blob, data in files:
+            collected = 0
+            for seen, (path, blob, data) in enumerate(files, 1):
                 raw = cached.get(blob)
                 specs: list[LoadedSpec]
                 if raw is not None or blob in fresh:
                     self.stats.hits += 1
                     records, diagnostics = loads(raw) if raw is not None else fresh[blob]
                     full.reads.setdefault(blob, (path, read))
-                    specs = [lazy(record, path, _loader(full, blob, i)) for i, record in enumerate(records)]
+                    keep = raw is not None or not release
+                    specs = [
+                        lazy(record, path, _loader(full, blob, i, keep), keep=keep) for i, record in enumerate(records)
+                    ]
                 else:
                     self.stats.parsed += 1
                     parsed, diagnostics = parse_bytes(data if data is not None else read(blob), path)
@@ -256,14 +275,22 @@ class ParseCache:
                         LoadedSpec(resource, path, doc, canonical_hash(resource.canonical()))
                         for resource, doc in entries
                     ]
-                    full.loaded[blob] = entries
                     full.reads.setdefault(blob, (path, read))
                     records = [s.record for s in specs]
+                    if release:
+                        # Read back from the database when used, and not held after.
+                        specs = [lazy(r, path, _loader(full, blob, i, False), keep=False) for i, r in enumerate(records)]
+                    else:
+                        full.loaded[blob] = entries
                     fresh[blob] = (records, diagnostics)
                     compact = pickle.dumps((records, diagnostics), protocol=pickle.HIGHEST_PROTOCOL)
                     pending[blob] = (compact, pickle.dumps(entries, protocol=pickle.HIGHEST_PROTOCOL))
                     if len(pending) >= _FLUSH:
-                        self._flush(pending, collect=True)
+                        # Collect the parser's garbage when parsing is much of what this load does
+                        # (a cold one); a warm one parses a few files among many and would pay to
+                        # scan every record it loaded for garbage it barely made.
+                        self._flush(pending, collect=len(pending) * 10 >= seen - collected)
+                        collected = seen
                     if shown is not None:
                         shown.advance()
                 # The same bytes may live at another path (a copy, a rename): re-home diagnostics.
@@ -279,7 +306,7 @@ class ParseCache:
         # The YAML parser leaves reference cycles behind (~80 objects a file); the pipeline
         # pauses the cyclic GC while an estate loads, so a long parse collects the youngest
         # generation every batch: measured, a paused cold load of 3,000 files held 141 MiB
-        # instead of 38 MiB. A warm load parses too few files to need it.
+        # instead of 38 MiB.
         if collect and not gc.isenabled():
             gc.collect(0)
 
@@ -292,5 +319,7 @@ def _select_in(db: sqlite3.Connection, query: str, keys: list[str]) -> Iterator[
         yield from db.execute(query.format(",".join("?" * len(chunk))), chunk)
 
 
-def _loader(full: _FullStore, blob: str, index: int) -> Callable[[], tuple[Resource, PackedDocument]]:
-    return lambda: full.get(blob)[index]
+def _loader(
+    full: _FullStore, blob: str, index: int, keep: bool = True
+) -> Callable[[], tuple[Resource, PackedDocument]]:
+    return lambda: full.get(blob, keep)[index]

@@ -145,7 +145,9 @@ def run_pipeline(project: Project, request: PlanRequest | None = None) -> PlanRe
         report = check_plan(draft, project.policy, estate=desired.estate, repo=project.repo)
     warnings = () if request.worktree else _uncommitted(project, desired)
     absent: Literal["none_configured", "skipped"] = "skipped" if project.policy is None else "none_configured"
-    return PlanResult(draft.finish(report, absent=absent), desired, warnings)
+    with paused_gc():  # the plan id writes an object per entry: measured, 3.7 s of GC at 100,000 entries
+        plan = draft.finish(report, absent=absent)
+    return PlanResult(plan, desired, warnings)
 
 
 def _refuse_empty(desired: DesiredState, state: LiveState, planned: Planned) -> None:
