@@ -131,3 +131,20 @@ def test_a_large_cold_load_holds_records_only_and_plans_the_same(
                 for i, live in enumerate((empty, applied))]  # fmt: skip
     assert released == held
     assert '"update"' in released[1] and '"create"' in released[0]
+
+
+@pytest.mark.parametrize("wanted", [[], ["k3"], ["k1", "k7", "nope"], [f"k{i}" for i in range(10)] + ["nope"]])
+def test_cache_rows_are_the_same_scanned_or_looked_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wanted: list[str]
+) -> None:
+    """Few keys of a large table are looked up (a batch at a time), most are scanned: the same rows."""
+    import sqlite3
+
+    from specops.plan import _cache
+
+    db = sqlite3.connect(tmp_path / "t.sqlite")
+    db.execute("CREATE TABLE clean (key TEXT PRIMARY KEY)")
+    db.executemany("INSERT INTO clean VALUES (?)", [(f"k{i}",) for i in range(10)])
+    monkeypatch.setattr(_cache, "_BATCH", 2)
+    expected = sorted(k for k in wanted if k != "nope")
+    assert sorted(k for (k,) in _cache._select(db, "clean", "key", wanted)) == expected

@@ -28,7 +28,7 @@ import hashlib
 import pickle
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,7 +181,7 @@ class ParseCache:
         if self._db is None or not missing:
             return found
         try:
-            found.update(k for (k,) in _select_in(self._db, "SELECT key FROM clean WHERE key IN ({})", missing))
+            found.update(k for (k,) in _select(self._db, "clean", "key", missing))
         except sqlite3.Error:
             self.stats.enabled = False
         return found
@@ -202,13 +202,7 @@ class ParseCache:
         if self._db is None or not missing:
             return found
         try:
-            (rows,) = self._db.execute("SELECT max(rowid) FROM records").fetchone() or (0,)
-            if rows and rows <= 3 * len(missing):
-                # Most of the table is wanted: one scan beats thousands of index lookups.
-                wanted = set(missing)
-                found.update(row for row in self._db.execute("SELECT blob, compact FROM records") if row[0] in wanted)
-            else:
-                found.update(_select_in(self._db, "SELECT blob, compact FROM records WHERE blob IN ({})", missing))
+            found.update(_select(self._db, "records", "blob, compact", missing))
         except sqlite3.Error:
             self.stats.enabled = False
         return found
@@ -311,12 +305,23 @@ class ParseCache:
             gc.collect(0)
 
 
-def _select_in(db: sqlite3.Connection, query: str, keys: list[str]) -> Iterator[Any]:
-    """Rows of ``query`` (its ``IN ({})`` filled with placeholders) over ``keys``, a batch at a
-    time (SQLite bounds the number of parameters)."""
+def _select(db: sqlite3.Connection, table: str, columns: str, keys: list[str]) -> list[Any]:
+    """The rows of ``table`` whose first column (its key) is one of ``keys``.
+
+    When most of the table is wanted (a warm plan wants nearly every record),
+    one scan beats thousands of index lookups; else the keys are looked up a
+    batch at a time (SQLite bounds the number of parameters).
+    """
+    (rows,) = db.execute(f"SELECT max(rowid) FROM {table}").fetchone()
+    if rows is not None and rows <= 3 * len(keys):
+        wanted = set(keys)
+        return [row for row in db.execute(f"SELECT {columns} FROM {table}") if row[0] in wanted]
+    key = columns.split(",")[0]
+    out: list[Any] = []
     for start in range(0, len(keys), _BATCH):
         chunk = keys[start : start + _BATCH]
-        yield from db.execute(query.format(",".join("?" * len(chunk))), chunk)
+        out += db.execute(f"SELECT {columns} FROM {table} WHERE {key} IN ({','.join('?' * len(chunk))})", chunk)
+    return out
 
 
 def _loader(

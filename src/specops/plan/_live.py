@@ -208,6 +208,36 @@ def parse_document(
     return TargetState(doc["target"], doc["revision"], source, url, resources=_resources(doc))
 
 
+def _plainly_valid(data: dict[str, Any]) -> bool:
+    """A snapshot of exactly the schema's shape in JSON's own types (no coercion to ask for).
+
+    Everything this accepts, the schema's validation accepts too; it is one
+    pass of type checks instead of a validating copy (a third of reading a
+    10,000-resource snapshot). Anything else goes to the validator, for its
+    verdict and its message.
+    """
+    documents = data.get("targets")
+    if type(data.get("format_version")) is not int or type(documents) is not list:
+        return False
+    for doc in documents:
+        if (
+            type(doc) is not dict
+            or type(doc.get("format_version")) is not int
+            or type(doc.get("target")) is not str
+            or type(doc.get("revision")) is not str
+            or ("observed_at" in doc and type(doc["observed_at"]) is not str)
+            or type(doc.get("resources")) is not dict
+        ):
+            return False
+        for entry in doc["resources"].values():
+            if type(entry) is not dict or type(entry.get("hash")) is not str:
+                return False
+            spec = entry.get("spec")
+            if (spec is not None and type(spec) is not dict) or ("status" in entry and type(entry["status"]) is not dict):
+                return False
+    return True
+
+
 def read_snapshot(path: Path) -> LiveState:
     """Read ``--live FILE``: one live-state document, or a snapshot of several."""
     try:
@@ -221,7 +251,8 @@ def read_snapshot(path: Path) -> LiveState:
     if isinstance(data, dict) and "targets" in data:
         _check_version(data, str(path))
         try:
-            _SNAPSHOT.validate_python(data)
+            if not _plainly_valid(data):  # else pydantic says what is wrong (or accepts it)
+                _SNAPSHOT.validate_python(data)
         except ValidationError as exc:
             raise LiveStateError(f"{path}: not a live-state snapshot: {_explain(exc)}") from exc
         # The snapshot's schema holds each document's: once validated is enough (the raw
