@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from specops.plan import (
     LiveStateError,
@@ -186,3 +188,45 @@ def test_live_state_schema_describes_both_shapes() -> None:
 def test_committed_live_state_schema_is_current() -> None:
     committed = Path(__file__).resolve().parent.parent / "schemas" / "live-state.json"
     assert json.loads(committed.read_text(encoding="utf-8")) == live_state_schema()
+
+
+# -- the snapshot's fast shape check never accepts what the schema refuses ------
+
+_ANY = (
+    st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=False) | st.text(max_size=3)
+    | st.lists(st.integers(), max_size=2) | st.dictionaries(st.text(max_size=2), st.integers(), max_size=2)
+)  # fmt: skip
+_ENTRY = st.fixed_dictionaries(
+    {"hash": st.text(max_size=4) | _ANY},
+    optional={
+        "spec": st.none() | st.dictionaries(st.text(max_size=3), _ANY, max_size=3) | _ANY,
+        "status": st.dictionaries(st.text(max_size=3), _ANY, max_size=2) | _ANY,
+    },
+)
+_DOCUMENT = st.fixed_dictionaries(
+    {
+        "format_version": st.just(1) | _ANY, "target": st.text(max_size=4) | _ANY,
+        "revision": st.text(max_size=4) | _ANY,
+        "resources": st.dictionaries(st.text(max_size=6), _ENTRY | _ANY, max_size=3) | _ANY,
+    },
+    optional={"observed_at": st.text(max_size=4) | _ANY, "extra": _ANY},
+)  # fmt: skip
+_SNAPSHOT_DOC = st.fixed_dictionaries({"format_version": st.just(1) | _ANY, "targets": st.lists(_DOCUMENT | _ANY, max_size=3) | _ANY})
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SNAPSHOT_DOC)
+def test_the_fast_shape_check_accepts_only_what_the_schema_accepts(data: dict[str, Any]) -> None:
+    from specops.plan._live import _SNAPSHOT, _plainly_valid
+
+    if _plainly_valid(data):
+        _SNAPSHOT.validate_python(data)  # raises if the fast check let through what the schema refuses
+
+
+def test_a_target_snapshot_takes_the_fast_shape_check(example_repo: Path) -> None:
+    from specops.plan._live import _plainly_valid
+
+    snapshot = {"format_version": 1, "targets": [live_document(example_repo), live_document(example_repo, "t2")]}
+    assert _plainly_valid(json.loads(json.dumps(snapshot)))
+    snapshot["targets"][1]["resources"]["Model/fraud-scorer"]["hash"] = 7
+    assert not _plainly_valid(snapshot)

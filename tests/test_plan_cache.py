@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pygit2
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -105,3 +106,45 @@ def test_a_warm_plan_loads_only_the_resources_it_looks_into(example_repo: Path, 
     # The resource loads on first use and is the one a cold load gives.
     cold = load_desired_state(example_repo, cache_dir=False).estate.specs["Model/fraud-scorer"]
     assert model.resource == cold.resource and model.hash == cold.hash and model.line == cold.line
+
+
+def test_a_large_cold_load_holds_records_only_and_plans_the_same(
+    example_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``_RELEASE_AT`` parsed files, resources are read back from the cache when used, never held."""
+    from specops.plan import _cache
+
+    empty = save(tmp_path / "empty.json", {"format_version": 1, "targets": []})
+    applied = save(tmp_path / "live.json", live_document(example_repo))
+    commit(example_repo, {MODEL: (example_repo / MODEL).read_text(encoding="utf-8").replace(
+        "intraOpThreads: 1", "intraOpThreads: 2")}, "edit the model")  # fmt: skip
+    held = [make_plan(example_repo, live=live, cache_dir=tmp_path / f"held-{i}").dump_json()
+            for i, live in enumerate((empty, applied))]  # fmt: skip
+    monkeypatch.setattr(_cache, "_RELEASE_AT", 1)
+    desired = load_desired_state(example_repo, cache_dir=tmp_path / "released")
+    assert desired.stats.parsed == 6
+    # The checks read the model and its target back, and let them go.
+    assert desired.stats.unpickled >= 2 and not any(s.loaded for s in desired.estate)
+    model = desired.estate.specs["Model/fraud-scorer"]
+    assert model.resource == load_desired_state(example_repo, cache_dir=False).estate.specs[model.id].resource
+    released = [make_plan(example_repo, live=live, cache_dir=tmp_path / f"released-{i}").dump_json()
+                for i, live in enumerate((empty, applied))]  # fmt: skip
+    assert released == held
+    assert '"update"' in released[1] and '"create"' in released[0]
+
+
+@pytest.mark.parametrize("wanted", [[], ["k3"], ["k1", "k7", "nope"], [f"k{i}" for i in range(10)] + ["nope"]])
+def test_cache_rows_are_the_same_scanned_or_looked_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wanted: list[str]
+) -> None:
+    """Few keys of a large table are looked up (a batch at a time), most are scanned: the same rows."""
+    import sqlite3
+
+    from specops.plan import _cache
+
+    db = sqlite3.connect(tmp_path / "t.sqlite")
+    db.execute("CREATE TABLE clean (key TEXT PRIMARY KEY)")
+    db.executemany("INSERT INTO clean VALUES (?)", [(f"k{i}",) for i in range(10)])
+    monkeypatch.setattr(_cache, "_BATCH", 2)
+    expected = sorted(k for k in wanted if k != "nope")
+    assert sorted(k for (k,) in _cache._select(db, "clean", "key", wanted)) == expected

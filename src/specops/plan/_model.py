@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -54,6 +55,7 @@ __all__ = [
 ]
 
 PLAN_FORMAT_VERSION = 1
+_ID_SLICE = 2048  # entries written (and hashed) at a time by compute_id
 
 Action = Literal["create", "update", "delete", "no-op", "unknown"]
 Reason = Literal["missing_live", "spec_changed", "drifted", "orphaned", "in_sync", "target_unreachable"]
@@ -193,8 +195,34 @@ class Plan(JsonDump):
         return dataclasses.replace(done, plan_id=done.compute_id())
 
     def compute_id(self) -> str:
-        """SHA-256 over the whole document but its id: same inputs, same plan, same id."""
-        return plan_id_of(self.to_json())
+        """SHA-256 over the whole document but its id: same inputs, same plan, same id.
+
+        The very bytes ``plan_id_of(self.to_json())`` hashes, written a slice of
+        entries at a time (a plan of 100,000 creates is never one JSON copy in
+        memory); an entry without documents or diffs (every in-sync resource:
+        most of a warm plan) is written straight to its JSON object instead of
+        through pydantic.
+        """
+        marker = f"resource_changes:{uuid.uuid4().hex}"
+        body = adapter(Plan).dump_python(dataclasses.replace(self, resource_changes=[]), mode="json")
+        body.pop("plan_id", None)
+        body["resource_changes"] = marker
+        head, found, tail = orjson.dumps(body, option=orjson.OPT_SORT_KEYS).partition(orjson.dumps(marker))
+        if not found or orjson.dumps(marker) in tail:  # the marker is unique: cannot happen
+            return plan_id_of(self.to_json())
+        digest = hashlib.sha256(head + b"[")
+        dump = adapter(ResourceChange).dump_python
+        changes = self.resource_changes
+        for start in range(0, len(changes), _ID_SLICE):
+            part = [
+                _bare_json(c) if c.before is None and c.after is None and not c.diffs else dump(c, mode="json")
+                for c in changes[start : start + _ID_SLICE]
+            ]
+            if start:
+                digest.update(b",")
+            digest.update(orjson.dumps(part, option=orjson.OPT_SORT_KEYS)[1:-1])
+        digest.update(b"]" + tail)
+        return digest.hexdigest()
 
     def dump_json(self) -> str:
         """The plan file: the model's JSON dump, indented, with a final newline."""
@@ -248,6 +276,16 @@ def _refusals(plan: Plan, policy: PolicyReport | None) -> list[Refusal]:
         out.append(Refusal("protected", f"it would delete or replace protected resources ({', '.join(protected)})"))
     out += [Refusal("rolled_back", b.message) for b in plan.blocked_deletions if b.reason == "rolled_back"]
     return out
+
+
+def _bare_json(change: ResourceChange) -> dict[str, Any]:
+    """The JSON object of a change without documents or diffs, as the pydantic dump writes it."""
+    return {
+        "id": change.id, "kind": change.kind, "name": change.name, "actions": list(change.actions),
+        "reason": change.reason, "before_hash": change.before_hash, "after_hash": change.after_hash,
+        "before": None, "after": None, "diffs": [], "path": change.path, "line": change.line,
+        "targets": list(change.targets), "wave": change.wave,
+    }  # fmt: skip
 
 
 def plan_id_of(document: dict[str, Any]) -> str:

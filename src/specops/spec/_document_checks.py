@@ -7,6 +7,7 @@ parsed blob in the planner's cache: a warm plan never walks the strings of
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterator
@@ -103,8 +104,12 @@ def _check_secrets(at: _Located) -> Iterator[Diagnostic]:
                 )
 
 
+@functools.lru_cache(maxsize=4096)
 def names_a_credential(key: str) -> bool:
-    """Whole words only: ``deploy-token`` names a credential, ``tokenizer`` does not."""
+    """Whole words only: ``deploy-token`` names a credential, ``tokenizer`` does not.
+
+    Memoised: masking a plan's documents asks it of the same few keys thousands of times.
+    """
     words = [
         w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower()) if w
     ]

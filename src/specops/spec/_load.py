@@ -100,7 +100,7 @@ class LoadedSpec:
     """
 
     __slots__ = (
-        "_document", "_load", "_refs", "_resource", "artifacts", "hash", "id", "kind", "line",
+        "_deps", "_document", "_keep", "_load", "_refs", "_resource", "artifacts", "hash", "id", "kind", "line",
         "name", "order", "path", "placement", "protected", "record",
     )
 
@@ -110,15 +110,22 @@ class LoadedSpec:
         self._resource: Resource | None = resource
         self._document: YamlDocument | PackedDocument | None = document
         self._load: LoadFull | None = None
+        self._keep = True
         self._set(spec_record(resource, document.line, hash), path)
 
     @classmethod
-    def lazy(cls, record: SpecRecord, path: str, load: LoadFull) -> LoadedSpec:
-        """A spec known by its record; ``load`` gives its resource and document when first needed."""
+    def lazy(cls, record: SpecRecord, path: str, load: LoadFull, *, keep: bool = True) -> LoadedSpec:
+        """A spec known by its record; ``load`` gives its resource and document when first needed.
+
+        With ``keep=False`` they are not held once used: each use asks ``load`` again (the
+        planner's cache answers from a small recent set), so a cold plan of 100,000 specs
+        never holds 100,000 resources at once.
+        """
         spec = cls.__new__(cls)
         spec._resource = None
         spec._document = None
         spec._load = load
+        spec._keep = keep
         spec._set(record, path)
         return spec
 
@@ -131,35 +138,37 @@ class LoadedSpec:
         self.order = (KIND_ORDER[self.kind], self.id)
         """Dependency order of kinds, then identity: how an estate iterates."""
         self._refs: list[Ref] | None = None
+        self._deps: list[str] | None = None
 
     def __repr__(self) -> str:
         return f"LoadedSpec({self.id!r}, {self.path!r}:{self.line}, {self.hash[:12]})"
 
-    def _full(self) -> None:
+    def _full(self) -> tuple[Resource, YamlDocument | PackedDocument]:
         assert self._load is not None
-        self._resource, self._document = self._load()
-        self._load = None
+        resource, document = self._load()
+        if self._keep:
+            self._resource, self._document = resource, document
+            self._load = None
+        return resource, document
 
     @property
     def resource(self) -> Resource:
-        if self._resource is None:
-            self._full()
-        assert self._resource is not None
-        return self._resource
+        if self._resource is not None:
+            return self._resource
+        return self._full()[0]
 
     @property
     def loaded(self) -> bool:
-        """Whether the resource is in memory (a lazy spec's is not until first used)."""
+        """Whether the resource is held in memory (a lazy spec's is not until first used)."""
         return self._resource is not None
 
     @property
     def document(self) -> YamlDocument:
-        if self._document is None:
-            self._full()
-        document = self._document
+        document = self._document if self._document is not None else self._full()[1]
         if isinstance(document, PackedDocument):
-            document = self._document = document.unpack()
-        assert document is not None
+            document = document.unpack()
+            if self._keep:
+                self._document = document
         return document
 
     @property
@@ -171,6 +180,13 @@ class LoadedSpec:
                 for path, kind, name, dependency in self.record[5]
             ]
         return self._refs
+
+    @property
+    def deps(self) -> list[str]:
+        """Ids (``Kind/name``) of what this resource depends on (its ``dependency`` references)."""
+        if self._deps is None:
+            self._deps = [f"{kind}/{name}" for _, kind, name, dependency in self.record[5] if dependency]
+        return self._deps
 
     def position(self, field_path: tuple[str | int, ...]) -> tuple[int, int]:
         return self.document.position(field_path)

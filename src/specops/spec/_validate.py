@@ -202,7 +202,20 @@ def _check_references(estate: Estate, spec: LoadedSpec | BrokenDocument) -> Iter
 
 
 def _check_cycles(estate: Estate) -> Iterator[Diagnostic]:
-    """Dependency edges must form a DAG; report each cycle once, at its first member."""
+    """Dependency edges must form a DAG; report each cycle once, at its first member.
+
+    Whether there is a cycle at all is the planner core's question (compiled: it
+    walks arrays); only an estate that has one is walked here to report each.
+    """
+    from specops import _plan_core
+
+    specs = estate.specs
+    _, cycle = _plan_core.levels(list(specs), {rid: spec.deps for rid, spec in specs.items()}, frozenset())
+    if cycle:
+        yield from _report_cycles(estate)
+
+
+def _report_cycles(estate: Estate) -> Iterator[Diagnostic]:
     edges: dict[str, list[RefTuple]] = {s.id: [r for r in s.record[5] if r[3]] for s in estate}
     state: dict[str, int] = {}  # 1: on the stack, 2: done
     reported: set[frozenset[str]] = set()
