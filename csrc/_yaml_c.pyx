@@ -2,24 +2,30 @@
 
 The twin's docstring says what the walker does and checks; the two must
 return the same documents and raise the same problems for every text
-(tests/test_yaml_twins.py checks it with Hypothesis). This version keeps the
-stack as typed frames, dispatches on the exact event class, resolves plain
-scalars without regular expressions where a scalar's first character rules
-out every implicit type (most keys and strings), and builds position tuples
-directly from the marks.
+(tests/test_yaml_twins.py checks it with Hypothesis).
+
+The twin reads libyaml's events through ruamel.yaml.clib's ``CParser``, which
+builds a Python event object and two mark objects per event: most of a cold
+parse. This version drives the very same libyaml build (the one linked into
+``ruamel.yaml.clib``'s extension, found with ``dlsym``, so both twins parse
+and fail identically, down to libyaml's own messages and marks) and reads
+each event's C struct directly: a scalar becomes one ``str``, a position one
+tuple. libyaml's own errors are raised as the same ruamel exceptions
+``CParser`` raises. The stack is typed frames; plain scalars whose first
+character rules out every implicit type skip the resolver's patterns.
 """
 
-import math
+import sys
 
-from ruamel.yaml.events import (
-    AliasEvent,
-    MappingEndEvent,
-    MappingStartEvent,
-    ScalarEvent,
-    SequenceEndEvent,
-    SequenceStartEvent,
-    StreamEndEvent,
-)
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.stdlib cimport free, malloc
+from libc.string cimport memset
+from posix.dlfcn cimport RTLD_LOCAL, RTLD_NOW, dlerror, dlopen, dlsym
+
+from ruamel.yaml.cyaml import CParser
+from ruamel.yaml.parser import ParserError
+from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.scanner import ScannerError
 
 from specops._yaml_py import (
     MAX_DEPTH as _MAX_DEPTH,
@@ -28,12 +34,104 @@ from specops._yaml_py import (
     TAG,
     YamlProblem,
     mark_position,
-    new_parser,
     scalar_value,
     short_tag,
 )
 
 __all__ = ["IMPLEMENTATION", "parse"]
+
+cdef extern from "yaml.h":
+    ctypedef enum yaml_error_type_t:
+        YAML_NO_ERROR
+        YAML_MEMORY_ERROR
+        YAML_READER_ERROR
+        YAML_SCANNER_ERROR
+        YAML_PARSER_ERROR
+    ctypedef enum yaml_event_type_t:
+        YAML_NO_EVENT
+        YAML_STREAM_START_EVENT
+        YAML_STREAM_END_EVENT
+        YAML_DOCUMENT_START_EVENT
+        YAML_DOCUMENT_END_EVENT
+        YAML_ALIAS_EVENT
+        YAML_SCALAR_EVENT
+        YAML_SEQUENCE_START_EVENT
+        YAML_SEQUENCE_END_EVENT
+        YAML_MAPPING_START_EVENT
+        YAML_MAPPING_END_EVENT
+    ctypedef struct yaml_mark_t:
+        size_t index
+        size_t line
+        size_t column
+    ctypedef struct _alias_data:
+        char *anchor
+    ctypedef struct _scalar_data:
+        char *anchor
+        char *tag
+        char *value
+        size_t length
+        int plain_implicit
+    ctypedef struct _collection_data:
+        char *anchor
+        char *tag
+    ctypedef union _event_data:
+        _alias_data alias
+        _scalar_data scalar
+        _collection_data sequence_start
+        _collection_data mapping_start
+    ctypedef struct yaml_event_t:
+        yaml_event_type_t type
+        _event_data data
+        yaml_mark_t start_mark
+    ctypedef struct yaml_parser_t:
+        yaml_error_type_t error
+        const char *problem
+        size_t problem_offset
+        int problem_value
+        yaml_mark_t problem_mark
+        const char *context
+        yaml_mark_t context_mark
+
+ctypedef int (*_initialize_f)(yaml_parser_t *parser) nogil
+ctypedef void (*_delete_f)(yaml_parser_t *parser) nogil
+ctypedef void (*_input_f)(yaml_parser_t *parser, const unsigned char *text, size_t size) nogil
+ctypedef int (*_parse_f)(yaml_parser_t *parser, yaml_event_t *event) nogil
+ctypedef void (*_event_delete_f)(yaml_event_t *event) nogil
+
+cdef _initialize_f _initialize = NULL
+cdef _delete_f _delete = NULL
+cdef _input_f _input = NULL
+cdef _parse_f _parse_event = NULL
+cdef _event_delete_f _event_delete = NULL
+# Room beyond this header's structs, in case the linked libyaml's are larger.
+cdef size_t _SLACK = 4096
+
+_clib = sys.modules[CParser.__module__]
+_Mark = _clib.Mark
+
+
+cdef void* _symbol(void* handle, const char* name) except NULL:
+    cdef void* found = dlsym(handle, name)
+    if found == NULL:
+        raise ImportError(f"libyaml symbol {name.decode()} not found in {_clib.__file__}")
+    return found
+
+
+cdef int _bind() except -1:
+    global _initialize, _delete, _input, _parse_event, _event_delete
+    cdef bytes path = _clib.__file__.encode()
+    cdef void* handle = dlopen(path, RTLD_NOW | RTLD_LOCAL)
+    if handle == NULL:
+        raise ImportError(f"cannot open {_clib.__file__}: {(<bytes>dlerror()).decode()}")
+    _initialize = <_initialize_f>_symbol(handle, b"yaml_parser_initialize")
+    _delete = <_delete_f>_symbol(handle, b"yaml_parser_delete")
+    _input = <_input_f>_symbol(handle, b"yaml_parser_set_input_string")
+    _parse_event = <_parse_f>_symbol(handle, b"yaml_parser_parse")
+    _event_delete = <_event_delete_f>_symbol(handle, b"yaml_event_delete")
+    return 0
+
+
+_bind()
 
 IMPLEMENTATION = "cython"
 
@@ -48,16 +146,9 @@ cdef str MAP = TAG + "map"
 cdef str SEQ = TAG + "seq"
 cdef dict _RESOLVERS = RESOLVERS
 cdef list _ANYWHERE = RESOLVERS[None]
-cdef object _ScalarEvent = ScalarEvent
-cdef object _MappingStart = MappingStartEvent
-cdef object _SequenceStart = SequenceStartEvent
-cdef object _MappingEnd = MappingEndEvent
-cdef object _SequenceEnd = SequenceEndEvent
-cdef object _AliasEvent = AliasEvent
-cdef object _StreamEnd = StreamEndEvent
 
 
-cdef str _resolve(str value, object plain):
+cdef str _resolve(str value, bint plain):
     cdef list entries
     if plain:
         entries = _RESOLVERS.get(value[:1], _ANYWHERE)
@@ -67,21 +158,96 @@ cdef str _resolve(str value, object plain):
     return STR
 
 
-cdef object _scalar(str tag, str value, object mark):
+cdef inline object _text(const char* value):
+    """A NUL-terminated UTF-8 string of libyaml's (tag, anchor) as ``str``; NULL as None."""
+    if value == NULL:
+        return None
+    return PyUnicode_DecodeUTF8(value, len(value), "strict")
+
+
+class _Problem(Exception):
+    def __init__(self, position, message, hint=""):
+        super().__init__(message)
+        self.position = position
+        self.message = message
+        self.hint = hint
+
+
+cdef class _Events:
+    """libyaml's parser over one text; ``event`` is the current event (freed on the next)."""
+
+    cdef yaml_parser_t* parser
+    cdef yaml_event_t* event
+    cdef bint has_event
+    cdef bytes source
+    cdef object lines
+
+    def __cinit__(self, str text, object lines):
+        self.source = text.encode("utf-8")  # what CParser feeds libyaml (strict: a lone surrogate raises)
+        self.lines = lines
+        self.parser = <yaml_parser_t*>malloc(sizeof(yaml_parser_t) + _SLACK)
+        self.event = <yaml_event_t*>malloc(sizeof(yaml_event_t) + _SLACK)
+        if self.parser == NULL or self.event == NULL:
+            raise MemoryError()
+        memset(self.parser, 0, sizeof(yaml_parser_t) + _SLACK)
+        memset(self.event, 0, sizeof(yaml_event_t) + _SLACK)
+        if not _initialize(self.parser):
+            raise MemoryError()
+        _input(self.parser, <const unsigned char*><char*>self.source, len(self.source))
+
+    def __dealloc__(self):
+        if self.parser != NULL:
+            if self.has_event:
+                _event_delete(self.event)
+            _delete(self.parser)
+            free(self.parser)
+        if self.event != NULL:
+            free(self.event)
+
+    cdef inline tuple position(self, yaml_mark_t mark):
+        if self.lines is None:
+            return (<Py_ssize_t>mark.line + 1, <Py_ssize_t>mark.column + 1)
+        return mark_position(_Mark("<unicode string>", mark.index, mark.line, mark.column, None, None), self.lines)
+
+    cdef int next(self) except -1:
+        if self.has_event:
+            _event_delete(self.event)
+            self.has_event = False
+        if _parse_event(self.parser, self.event) == 0:
+            raise self.error()
+        self.has_event = True
+        return 0
+
+    cdef object error(self):
+        """libyaml's failure as the ruamel exception ``CParser`` raises for it."""
+        cdef yaml_parser_t* p = self.parser
+        if p.error == YAML_MEMORY_ERROR:
+            return MemoryError()
+        problem = p.problem.decode("utf-8") if p.problem != NULL else None
+        if p.error == YAML_READER_ERROR:
+            return ReaderError("<unicode string>", p.problem_offset, p.problem_value, "?", problem)
+        context = context_mark = problem_mark = None
+        if p.context != NULL:
+            context = p.context.decode("utf-8")
+            context_mark = _Mark(
+                "<unicode string>", p.context_mark.index, p.context_mark.line, p.context_mark.column, None, None
+            )
+        if p.problem != NULL:
+            problem_mark = _Mark(
+                "<unicode string>", p.problem_mark.index, p.problem_mark.line, p.problem_mark.column, None, None
+            )
+        if p.error == YAML_SCANNER_ERROR:
+            return ScannerError(context, context_mark, problem, problem_mark)
+        return ParserError(context, context_mark, problem, problem_mark)
+
+
+cdef object _scalar(str tag, str value, tuple position):
     if tag is STR or tag == STR:
         return value
     try:
         return scalar_value(tag, value)
     except ValueError as exc:
-        raise _Problem(mark, *exc.args) from None
-
-
-class _Problem(Exception):
-    def __init__(self, mark, message, hint=""):
-        super().__init__(message)
-        self.mark = mark
-        self.message = message
-        self.hint = hint
+        raise _Problem(position, *exc.args) from None
 
 
 cdef class _Frame:
@@ -107,84 +273,83 @@ cdef class _Walker:
     cdef public dict raw
     cdef dict anchors
     cdef Py_ssize_t nodes
-    cdef object lines
 
-    def __cinit__(self, object lines):
+    def __cinit__(self):
         self.values = {}
         self.keys = {}
         self.raw = {}
         self.anchors = {}
         self.nodes = 0
-        self.lines = lines
 
-    cdef tuple mark(self, object mark):
-        if self.lines is None:
-            return (mark.line + 1, mark.column + 1)
-        return mark_position(mark, self.lines)
-
-    cdef int count(self, object mark, Py_ssize_t amount) except -1:
+    cdef int count(self, tuple position, Py_ssize_t amount) except -1:
         self.nodes += amount
         if self.nodes > MAX_NODES:
             raise _Problem(
-                mark,
+                position,
                 f"document expands to more than {MAX_NODES} values",
                 "aliases (*name) are expanded where used; an alias bomb or a huge document "
                 "cannot be a spec",
             )
         return 0
 
-    cdef tuple document(self, object parser):
+    cdef tuple document(self, _Events events):
         """Consume one document's events (after DocumentStart); return (data, empty)."""
         cdef list stack = []
         cdef _Frame top = None
         cdef _Frame frame
-        cdef object event, cls, mark, value, tag, text, anchor, size_obj
-        cdef tuple path
+        cdef yaml_event_t* event = events.event
+        cdef yaml_event_type_t kind
+        cdef object value, tag, text, anchor, size_obj
+        cdef tuple path, position
         cdef bint mapping
-        get_event = parser.get_event
         while True:
-            event = get_event()
-            cls = type(event)
-            mark = event.start_mark
-            if cls is _ScalarEvent:
-                tag = event.tag
-                text = event.value
+            events.next()
+            kind = event.type
+            position = events.position(event.start_mark)
+            if kind == YAML_SCALAR_EVENT:
+                text = PyUnicode_DecodeUTF8(event.data.scalar.value, event.data.scalar.length, "strict")
+                tag = _text(event.data.scalar.tag)
                 if tag is None or tag == "!":
-                    tag = _resolve(text, event.implicit[0])
+                    tag = _resolve(text, event.data.scalar.plain_implicit == 1)
                 if top is not None and top.is_map and top.key is None:
-                    self._key(top, mark, tag, text)
+                    self._key(top, position, tag, text)
                     continue
                 if len(stack) > MAX_DEPTH:
-                    raise _Problem(mark, f"document is nested deeper than {MAX_DEPTH} levels")
-                self.count(mark, 1)
-                value = _scalar(tag, text, mark)
+                    raise _Problem(position, f"document is nested deeper than {MAX_DEPTH} levels")
+                self.count(position, 1)
+                value = _scalar(tag, text, position)
                 path = _child_path(top)
-                self.values[path] = self.mark(mark)
+                self.values[path] = position
                 if tag == INT or tag == FLOAT:
                     self.raw[path] = text
-                anchor = event.anchor
+                anchor = _text(event.data.scalar.anchor)
                 if anchor is not None:
                     self.anchors[anchor] = (value, 1)
                 if top is None:
                     return (value, tag == NULL_TAG and (text == "" or text == "~"))
                 _deliver(top, value)
                 continue
-            if cls is _MappingStart or cls is _SequenceStart:
-                mapping = cls is _MappingStart
-                tag = event.tag
+            if kind == YAML_MAPPING_START_EVENT or kind == YAML_SEQUENCE_START_EVENT:
+                mapping = kind == YAML_MAPPING_START_EVENT
+                if mapping:
+                    tag = _text(event.data.mapping_start.tag)
+                    anchor = _text(event.data.mapping_start.anchor)
+                else:
+                    tag = _text(event.data.sequence_start.tag)
+                    anchor = _text(event.data.sequence_start.anchor)
                 if tag is not None and tag != "!" and tag != (MAP if mapping else SEQ):
-                    raise _Problem(mark, f"unsupported tag {short_tag(tag)}", "remove the tag")
+                    raise _Problem(position, f"unsupported tag {short_tag(tag)}", "remove the tag")
                 if top is not None and top.is_map and top.key is None:
-                    raise _Problem(mark, "mapping keys must be plain strings")
+                    raise _Problem(position, "mapping keys must be plain strings")
                 if len(stack) > MAX_DEPTH:
-                    raise _Problem(mark, f"document is nested deeper than {MAX_DEPTH} levels")
-                self.count(mark, 1)
+                    raise _Problem(position, f"document is nested deeper than {MAX_DEPTH} levels")
+                self.count(position, 1)
                 path = _child_path(top)
-                self.values[path] = self.mark(mark)
-                top = _Frame({} if mapping else [], mapping, path, event.anchor, self.nodes)
+                self.values[path] = position
+                top = _Frame({} if mapping else [], mapping, path, anchor, self.nodes)
                 stack.append(top)
                 continue
-            if cls is _MappingEnd or cls is _SequenceEnd:
+            if kind == YAML_MAPPING_END_EVENT or kind == YAML_SEQUENCE_END_EVENT:
                 frame = stack.pop()
                 value = frame.container
                 if frame.anchor is not None:
@@ -194,46 +359,46 @@ cdef class _Walker:
                 top = stack[len(stack) - 1]
                 _deliver(top, value)
                 continue
-            if cls is _AliasEvent:
-                anchor = event.anchor
+            if kind == YAML_ALIAS_EVENT:
+                anchor = _text(event.data.alias.anchor)
                 if anchor not in self.anchors:
                     raise _Problem(
-                        mark,
+                        position,
                         f"invalid YAML: found undefined alias *{anchor}",
                         "define the anchor (&name) before using the alias (*name)",
                     )
                 if top is not None and top.is_map and top.key is None:
-                    raise _Problem(mark, "mapping keys must be plain strings")
+                    raise _Problem(position, "mapping keys must be plain strings")
                 value, size_obj = self.anchors[anchor]
-                self.count(mark, size_obj)
+                self.count(position, size_obj)
                 path = _child_path(top)
-                self.values[path] = self.mark(mark)
+                self.values[path] = position
                 if top is None:
                     return (value, False)
                 _deliver(top, value)
                 continue
-            raise _Problem(mark, f"unexpected YAML event {cls.__name__}")
+            raise _Problem(position, f"unexpected YAML event {<int>kind}")
 
-    cdef int _key(self, _Frame frame, object mark, str tag, str text) except -1:
+    cdef int _key(self, _Frame frame, tuple position, str tag, str text) except -1:
         if tag == MERGE:
             raise _Problem(
-                mark,
+                position,
                 "merge keys (<<) are not supported",
                 "write the fields out; specs should read the same without YAML tricks",
             )
-        key = _scalar(tag, text, mark)
+        key = _scalar(tag, text, position)
         if not isinstance(key, str):
             # YAML would make `1:` or `true:` a non-string key; specs never need one.
-            raise _Problem(mark, f"mapping key {text!r} is not a string", f'quote it: "{text}"')
+            raise _Problem(position, f"mapping key {text!r} is not a string", f'quote it: "{text}"')
         child = frame.path + (key,)
         if key in <dict>frame.container:
             first = self.keys[child]
             raise _Problem(
-                mark,
+                position,
                 f"duplicate key {key!r} (first defined at line {first[0]})",
                 "remove one of them; YAML would silently keep only the last",
             )
-        self.keys[child] = self.mark(mark)
+        self.keys[child] = position
         frame.key = key
         return 0
 
@@ -257,17 +422,19 @@ cdef inline void _deliver(_Frame frame, object value):
 def parse(str text, object lines):
     """Every non-empty document of ``text`` (see the twin's ``parse``)."""
     cdef list documents = []
-    cdef _Walker walker = _Walker(lines)
+    cdef _Events events = _Events(text, lines)
+    cdef _Walker walker
     cdef Py_ssize_t index = 0
     cdef tuple position
-    parser = new_parser(text)
     try:
-        parser.get_event()  # StreamStart
-        while not parser.check_event(_StreamEnd):
-            parser.get_event()  # DocumentStart
-            walker = _Walker(lines)
-            data, empty = walker.document(parser)
-            parser.get_event()  # DocumentEnd
+        events.next()  # StreamStart
+        while True:
+            events.next()  # DocumentStart, or StreamEnd
+            if events.event.type == YAML_STREAM_END_EVENT:
+                break
+            walker = _Walker()
+            data, empty = walker.document(events)
+            events.next()  # DocumentEnd
             if not empty:
                 position = walker.values.get((), (1, 1))
                 documents.append(
@@ -275,6 +442,5 @@ def parse(str text, object lines):
                 )
             index += 1
     except _Problem as problem:
-        position = walker.mark(problem.mark)
-        raise YamlProblem(position[0], position[1], problem.message, problem.hint) from None
+        raise YamlProblem(problem.position[0], problem.position[1], problem.message, problem.hint) from None
     return documents
