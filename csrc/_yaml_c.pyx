@@ -40,26 +40,20 @@ from specops._yaml_py import (
 
 __all__ = ["IMPLEMENTATION", "parse"]
 
-cdef extern from "yaml.h":
-    ctypedef enum yaml_error_type_t:
-        YAML_NO_ERROR
-        YAML_MEMORY_ERROR
-        YAML_READER_ERROR
-        YAML_SCANNER_ERROR
-        YAML_PARSER_ERROR
-    ctypedef enum yaml_event_type_t:
-        YAML_NO_EVENT
-        YAML_STREAM_START_EVENT
-        YAML_STREAM_END_EVENT
-        YAML_DOCUMENT_START_EVENT
-        YAML_DOCUMENT_END_EVENT
-        YAML_ALIAS_EVENT
-        YAML_SCALAR_EVENT
-        YAML_SEQUENCE_START_EVENT
-        YAML_SEQUENCE_END_EVENT
-        YAML_MAPPING_START_EVENT
-        YAML_MAPPING_END_EVENT
-    ctypedef struct yaml_mark_t:
+cdef extern from "_yaml_abi.h":
+    ctypedef enum specops_yaml_error_t:
+        YAML_MEMORY_ERROR "SPECOPS_YAML_MEMORY_ERROR"
+        YAML_READER_ERROR "SPECOPS_YAML_READER_ERROR"
+        YAML_SCANNER_ERROR "SPECOPS_YAML_SCANNER_ERROR"
+    ctypedef enum yaml_event_type_t "specops_yaml_event_type_t":
+        YAML_STREAM_END_EVENT "SPECOPS_YAML_STREAM_END_EVENT"
+        YAML_ALIAS_EVENT "SPECOPS_YAML_ALIAS_EVENT"
+        YAML_SCALAR_EVENT "SPECOPS_YAML_SCALAR_EVENT"
+        YAML_SEQUENCE_START_EVENT "SPECOPS_YAML_SEQUENCE_START_EVENT"
+        YAML_SEQUENCE_END_EVENT "SPECOPS_YAML_SEQUENCE_END_EVENT"
+        YAML_MAPPING_START_EVENT "SPECOPS_YAML_MAPPING_START_EVENT"
+        YAML_MAPPING_END_EVENT "SPECOPS_YAML_MAPPING_END_EVENT"
+    ctypedef struct yaml_mark_t "specops_yaml_mark_t":
         size_t index
         size_t line
         size_t column
@@ -71,7 +65,7 @@ cdef extern from "yaml.h":
         char *value
         size_t length
         int plain_implicit
-    ctypedef struct _collection_data:
+    ctypedef struct _collection_data "specops_yaml_collection_start_t":
         char *anchor
         char *tag
     ctypedef union _event_data:
@@ -79,18 +73,19 @@ cdef extern from "yaml.h":
         _scalar_data scalar
         _collection_data sequence_start
         _collection_data mapping_start
-    ctypedef struct yaml_event_t:
+    ctypedef struct yaml_event_t "specops_yaml_event_t":
         yaml_event_type_t type
         _event_data data
         yaml_mark_t start_mark
-    ctypedef struct yaml_parser_t:
-        yaml_error_type_t error
+    ctypedef struct yaml_parser_t "specops_yaml_parser_t":
+        specops_yaml_error_t error
         const char *problem
         size_t problem_offset
         int problem_value
         yaml_mark_t problem_mark
         const char *context
         yaml_mark_t context_mark
+    size_t PARSER_BYTES "SPECOPS_YAML_PARSER_BYTES"
 
 ctypedef int (*_initialize_f)(yaml_parser_t *parser) nogil
 ctypedef void (*_delete_f)(yaml_parser_t *parser) nogil
@@ -103,8 +98,6 @@ cdef _delete_f _delete = NULL
 cdef _input_f _input = NULL
 cdef _parse_f _parse_event = NULL
 cdef _event_delete_f _event_delete = NULL
-# Room beyond this header's structs, in case the linked libyaml's are larger.
-cdef size_t _SLACK = 4096
 
 _clib = sys.modules[CParser.__module__]
 _Mark = _clib.Mark
@@ -185,12 +178,12 @@ cdef class _Events:
     def __cinit__(self, str text, object lines):
         self.source = text.encode("utf-8")  # what CParser feeds libyaml (strict: a lone surrogate raises)
         self.lines = lines
-        self.parser = <yaml_parser_t*>malloc(sizeof(yaml_parser_t) + _SLACK)
-        self.event = <yaml_event_t*>malloc(sizeof(yaml_event_t) + _SLACK)
+        self.parser = <yaml_parser_t*>malloc(PARSER_BYTES)
+        self.event = <yaml_event_t*>malloc(sizeof(yaml_event_t))
         if self.parser == NULL or self.event == NULL:
             raise MemoryError()
-        memset(self.parser, 0, sizeof(yaml_parser_t) + _SLACK)
-        memset(self.event, 0, sizeof(yaml_event_t) + _SLACK)
+        memset(self.parser, 0, PARSER_BYTES)
+        memset(self.event, 0, sizeof(yaml_event_t))
         if not _initialize(self.parser):
             raise MemoryError()
         _input(self.parser, <const unsigned char*><char*>self.source, len(self.source))
