@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from Cython.Build import cythonize
@@ -41,6 +42,10 @@ DIRECTIVES = {
 # One extension per .pyx, named after the pure-Python twin it replaces:
 # csrc/_core_c.pyx -> specops._core_c (twin: src/specops/_core_py.py).
 MODULES = sorted(f[:-4] for f in os.listdir("csrc") if f.endswith(".pyx"))
+if sys.platform == "win32":
+    # The YAML walker binds libyaml from ruamel.yaml.clib with dlopen/dlsym (POSIX); on Windows
+    # its twin runs, and `specops doctor` says so.
+    MODULES.remove("_yaml_c")
 
 extensions = [
     Extension(f"specops.{name}", [f"csrc/{name}.pyx"], include_dirs=["csrc"]) for name in MODULES

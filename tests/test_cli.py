@@ -271,6 +271,8 @@ def test_doctor_json(capsys: pytest.CaptureFixture[str]) -> None:
         assert "SPECOPS_PURE_PYTHON" in core["load_error"]
     else:
         assert core["load_error"] is None
+    for module in ("hashing", "planner", "yaml"):
+        assert core["modules"][module]["compiled"] is (not PURE_FORCED), module
     ort = report["onnxruntime"]
     assert "CPUExecutionProvider" in ort["usable_providers"]
     assert ort["cuda_devices"] == cuda_device_count()

@@ -74,6 +74,7 @@ def test_the_wheel_carries_the_core_the_policy_library_and_the_workflows(wheel: 
         names = set(archive.namelist())
         bundled = {n: archive.read(n) for n in names if n.startswith("specops/_data/")}
     assert any(n.startswith("specops/_core_c.") and n.endswith((".so", ".pyd")) for n in names), "compiled core"
+    assert any(n.startswith("specops/_yaml_c.") and n.endswith((".so", ".pyd")) for n in names), "YAML walker"
     library = {
         f"specops/_data/policies/{p.relative_to(REPO_ROOT / 'policies').as_posix()}": p.read_bytes()
         for p in sorted((REPO_ROOT / "policies").rglob("*.rego"))

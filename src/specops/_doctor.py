@@ -26,15 +26,16 @@ def diagnose() -> dict[str, Any]:
 
     problems: list[str] = []
     core = {
-        "compiled": _core.COMPILED and _plan_core.COMPILED,
+        "compiled": _core.COMPILED and _plan_core.COMPILED and _yaml.COMPILED,
         "implementation": _core.IMPLEMENTATION,
-        "load_error": _core.LOAD_ERROR or _plan_core.LOAD_ERROR,
+        "load_error": _core.LOAD_ERROR or _plan_core.LOAD_ERROR or _yaml.LOAD_ERROR,
         "modules": {
             "hashing": {"compiled": _core.COMPILED, "load_error": _core.LOAD_ERROR},
             "planner": {"compiled": _plan_core.COMPILED, "load_error": _plan_core.LOAD_ERROR},
+            "yaml": {"compiled": _yaml.COMPILED, "load_error": _yaml.LOAD_ERROR},
         },
     }
-    for name, module in (("hashing", _core), ("planner", _plan_core)):
+    for name, module in (("hashing", _core), ("planner", _plan_core), ("yaml", _yaml)):
         if not module.COMPILED and not PURE_FORCED:
             problems.append(
                 f"compiled {name} core not active: {module.LOAD_ERROR} (reinstall with `pip install .`)"

@@ -64,7 +64,7 @@ def code_key() -> str:
         package = Path(__file__).resolve().parent.parent
         digest = hashlib.sha256(f"{_FORMAT}:{__version__}".encode())
         # _core_py.py defines the canonical hash that entries carry.
-        sources = [package / "_yaml.py", package / "_core_py.py", *(package / "spec").glob("*.py")]
+        sources = [package / "_yaml.py", package / "_yaml_py.py", package / "_core_py.py", *(package / "spec").glob("*.py")]
         for source in sorted(sources):
             digest.update(source.name.encode() + b"\0" + source.read_bytes())
         _code_key = digest.hexdigest()[:20]

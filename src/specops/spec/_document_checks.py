@@ -77,9 +77,27 @@ def _walk_strings(
             yield from _walk_strings(item, (*path, i))
 
 
+def _strings(value: Any, out: list[str]) -> list[str]:
+    """Every string of a document, keys excluded (what ``_walk_strings`` yields, without paths)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return out
+
+
 def _check_secrets(at: _Located) -> Iterator[Diagnostic]:
     data = at.doc.data
-    for path, text in _walk_strings(data, ()):
+    # Nearly every document has no secret-shaped string: one search over all of them (joined by
+    # NUL, which no shape's fixed part contains, so a match never spans two strings) decides
+    # whether the located walk is needed at all.
+    suspect = _ANY_SHAPE.search("\0".join(_strings(data, [])))
+    for path, text in _walk_strings(data, ()) if suspect else ():
         if not _ANY_SHAPE.search(text):
             continue
         for pattern, what in _SECRET_SHAPES:
@@ -108,7 +126,9 @@ def _check_secrets(at: _Located) -> Iterator[Diagnostic]:
 def names_a_credential(key: str) -> bool:
     """Whole words only: ``deploy-token`` names a credential, ``tokenizer`` does not.
 
-    Memoised: masking a plan's documents asks it of the same few keys thousands of times.
+    Memoised: a plan masks every key of every spec through it, and an estate
+    repeats the same few hundred keys (measured: 164,000 calls, 1.9 s of a
+    profiled 10,000-spec cold plan).
     """
     words = [
         w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower()) if w
