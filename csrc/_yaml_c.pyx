@@ -92,6 +92,7 @@ ctypedef void (*_delete_f)(yaml_parser_t *parser) nogil
 ctypedef void (*_input_f)(yaml_parser_t *parser, const unsigned char *text, size_t size) nogil
 ctypedef int (*_parse_f)(yaml_parser_t *parser, yaml_event_t *event) nogil
 ctypedef void (*_event_delete_f)(yaml_event_t *event) nogil
+ctypedef void (*_version_f)(int *major, int *minor, int *patch) nogil
 
 cdef _initialize_f _initialize = NULL
 cdef _delete_f _delete = NULL
@@ -121,6 +122,13 @@ cdef int _bind() except -1:
     _input = <_input_f>_symbol(handle, b"yaml_parser_set_input_string")
     _parse_event = <_parse_f>_symbol(handle, b"yaml_parser_parse")
     _event_delete = <_event_delete_f>_symbol(handle, b"yaml_event_delete")
+    # _yaml_abi.h declares the ABI of libyaml 0.1 and 0.2 (soname libyaml-0.so.2); a
+    # later libyaml may lay its structs out otherwise: refuse it, and the twin runs.
+    cdef int major = -1, minor = -1, patch = -1
+    (<_version_f>_symbol(handle, b"yaml_get_version"))(&major, &minor, &patch)
+    if major != 0 or minor not in (1, 2):
+        raise ImportError(f"{_clib.__file__} holds libyaml {major}.{minor}.{patch}; the compiled walker "
+                          "knows the ABI of libyaml 0.1 and 0.2 only")
     return 0
 
 
