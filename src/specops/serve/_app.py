@@ -43,6 +43,33 @@ _JSON_TYPE = (b"content-type", b"application/json")
 _BINARY_TYPE = (b"content-type", b"application/octet-stream")
 
 
+class _Body:
+    """A request body read in chunks, refused past ``limit``; with a Content-Length its buffer is
+    allocated once (growing it would copy it)."""
+
+    __slots__ = ("buffer", "limit", "size")
+
+    def __init__(self, length: str | None, limit: int) -> None:
+        self.buffer = bytearray(int(length)) if length is not None and length.isdigit() else bytearray()
+        self.limit = limit
+        self.size = 0
+
+    def add(self, chunk: bytes) -> None:
+        end = self.size + len(chunk)
+        if end > self.limit:
+            raise HTTPError(413, f"the body is larger than the limit of {self.limit} bytes (--max-body-mb)")
+        if end <= len(self.buffer):
+            self.buffer[self.size:end] = chunk
+        else:
+            del self.buffer[self.size:]
+            self.buffer += chunk
+        self.size = end
+
+    def done(self) -> bytearray:
+        del self.buffer[self.size:]
+        return self.buffer
+
+
 class _Disconnected(Exception):
     """The client went away before its request body arrived."""
 
@@ -107,21 +134,10 @@ class _Api:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise HTTPError(413, f"the body is {length} bytes; the limit is {limit} (--max-body-mb)")
-        # With a Content-Length the buffer is allocated once (growing it would copy it).
-        buffer = bytearray(int(length)) if length is not None and length.isdigit() else bytearray()
-        size = 0
+        body = _Body(length, limit)
         async for chunk in request.stream():
-            end = size + len(chunk)
-            if end > limit:
-                raise HTTPError(413, f"the body is larger than the limit of {limit} bytes (--max-body-mb)")
-            if end <= len(buffer):
-                buffer[size:end] = chunk
-            else:
-                del buffer[size:]
-                buffer += chunk
-            size = end
-        del buffer[size:]
-        return buffer
+            body.add(chunk)
+        return body.done()
 
     async def json(self, request: Request) -> Any:
         raw = await self.body(request)
@@ -249,26 +265,15 @@ class _Api:
             if len(chunk) > limit:
                 raise HTTPError(413, f"the body is larger than the limit of {limit} bytes (--max-body-mb)")
             return chunk
-        buffer = bytearray(int(length)) if length is not None and length.isdigit() else bytearray()
-        size = 0
+        body = _Body(length, limit)
         while True:
-            end = size + len(chunk)
-            if end > limit:
-                raise HTTPError(413, f"the body is larger than the limit of {limit} bytes (--max-body-mb)")
-            if end <= len(buffer):
-                buffer[size:end] = chunk
-            else:
-                del buffer[size:]
-                buffer += chunk
-            size = end
+            body.add(chunk)
             if not message.get("more_body", False):
-                break
+                return body.done()
             message = await receive()
             if message["type"] != "http.request":
                 raise _Disconnected
             chunk = message.get("body", b"")
-        del buffer[size:]
-        return buffer
 
     async def repo_index(self, request: Request) -> Response:
         rows = []
