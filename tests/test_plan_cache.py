@@ -148,3 +148,89 @@ def test_cache_rows_are_the_same_scanned_or_looked_up(
     monkeypatch.setattr(_cache, "_BATCH", 2)
     expected = sorted(k for k in wanted if k != "nope")
     assert sorted(k for (k,) in _cache._select(db, "clean", "key", wanted)) == expected
+
+
+# Live drift an operator might cause behind SpecOps' back: (resource, path into its spec, new value).
+DRIFTS: list[tuple[str, tuple[str, ...], object]] = [
+    ("Model/fraud-scorer", ("spec", "runtime", "intraOpThreads"), 7),
+    ("Model/fraud-scorer", ("spec", "version"), "9.9.9"),
+    ("Target/local-cpu", ("spec", "capacity", "memoryMiB"), 1),
+    ("Prompt/fraud-case-summary", ("spec", "parameters", "temperature"), 0.9),
+    ("Dataset/transactions", ("metadata", "labels"), {"drifted": "yes"}),
+    ("SLO/fraud-scorer", ("spec",), None),  # the whole spec replaced by null below
+]
+
+
+def _drift(doc: dict[str, object], picked: list[int]) -> dict[str, object]:
+    import copy
+
+    doc = copy.deepcopy(doc)
+    resources = doc["resources"]
+    assert isinstance(resources, dict)
+    for index in picked:
+        rid, path, value = DRIFTS[index]
+        if path == ("spec",):
+            resources[rid]["spec"] = None
+            continue
+        node = resources[rid]["spec"]
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+    return doc
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.sampled_from(range(len(DRIFTS))), min_size=1, max_size=3, unique=True))
+def test_a_drifted_live_snapshot_is_never_answered_from_the_memo(picked: list[int]) -> None:
+    """The cache remembers a snapshot's running hashes by its bytes; a drifted snapshot is hashed anew."""
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp) / "repo"
+        git = pygit2.init_repository(str(repo), initial_head="main")
+        shutil.copytree(EXAMPLE_SPECS, repo / "specs")
+        git.index.add_all()
+        git.index.write()
+        git.create_commit("HEAD", AUTHOR, AUTHOR, "example estate", git.index.write_tree(), [])
+        document = live_document(repo)
+        live = save(Path(tmp) / "live.json", document)
+        warm = Path(tmp) / "warm-cache"
+        in_sync = _outcome(repo, live, warm)  # remembers the in-sync snapshot's hashes
+        assert in_sync == _outcome(repo, live, warm) == _outcome(repo, live, Path(tmp) / "cold")
+        save(live, _drift(document, picked))  # the same file, drifted
+        drifted = _outcome(repo, live, warm)
+        assert drifted == _outcome(repo, live, Path(tmp) / "cold-drifted")
+        if picked != [5]:  # a null spec alone is taken at its recorded hash: in sync
+            assert drifted != in_sync
+        assert _outcome(repo, live, warm) == drifted  # the drifted snapshot, now from its own memo
+
+
+def test_the_live_memo_holds_each_snapshots_own_hashes(example_repo: Path, tmp_path: Path) -> None:
+    import hashlib
+
+    import orjson
+
+    from specops.plan import read_snapshot
+    from specops.plan._cache import ParseCache
+
+    live = save(tmp_path / "live.json", live_document(example_repo))
+    plain = {rid: r.running_hash for rid, r in read_snapshot(live).merged().items()}
+    cache = ParseCache(tmp_path / "cache")
+    try:
+        first = read_snapshot(live, cache)
+        digest = hashlib.sha256(live.read_bytes()).hexdigest()
+        stored = cache.live_hashes(digest)
+        assert stored is not None and sorted(orjson.loads(stored)) == sorted(plain.values())
+        assert {rid: r.running_hash for rid, r in first.merged().items()} == plain
+        # A memo that does not fit the snapshot (another count of specs) is not used: hashed again.
+        cache.remember_live_hashes(digest, orjson.dumps(["0" * 64]))
+        assert {rid: r.running_hash for rid, r in read_snapshot(live, cache).merged().items()} == plain
+    finally:
+        cache.close()
+    reopened = ParseCache(tmp_path / "cache")  # the memo outlives the process's cache object
+    try:
+        assert reopened.live_hashes(hashlib.sha256(live.read_bytes()).hexdigest()) is not None
+        assert {rid: r.running_hash for rid, r in read_snapshot(live, reopened).merged().items()} == plain
+        for i in range(6):  # only the most recent few snapshots are kept
+            reopened.remember_live_hashes(f"{i:064x}", b"[]")
+        assert reopened.live_hashes(hashlib.sha256(live.read_bytes()).hexdigest()) is None
+    finally:
+        reopened.close()

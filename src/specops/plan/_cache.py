@@ -54,6 +54,7 @@ _FLUSH = 256  # parsed files written (and their garbage collected) at a time
 _RELEASE_AT = 20_000  # files parsed by one load beyond which their resources are not held
 _RECENT = 1024  # blobs whose resources stay in memory when not held by their specs
 _BATCH = 500  # SQLite's bound-parameter limit is 999 on old builds
+_LIVE_KEPT = 4  # live snapshots whose running hashes are remembered (the most recent)
 _code_key: str | None = None
 
 
@@ -150,6 +151,7 @@ class ParseCache:
         self.stats = CacheStats(enabled=directory is not None)
         self._memory: dict[str, bytes] = {}
         self._clean: set[str] = set()
+        self._live: dict[str, bytes] = {}
         self._db: sqlite3.Connection | None = None
         path: Path | None = None
         if directory is not None:
@@ -162,6 +164,7 @@ class ParseCache:
                 self._db.execute("CREATE TABLE IF NOT EXISTS records (blob TEXT PRIMARY KEY, compact BLOB NOT NULL)")
                 self._db.execute("CREATE TABLE IF NOT EXISTS resources (blob TEXT PRIMARY KEY, full BLOB NOT NULL)")
                 self._db.execute("CREATE TABLE IF NOT EXISTS clean (key TEXT PRIMARY KEY)")
+                self._db.execute("CREATE TABLE IF NOT EXISTS live (digest TEXT PRIMARY KEY, hashes BLOB NOT NULL)")
             except (OSError, sqlite3.Error):
                 # A cache that cannot open must never fail a plan; it only costs time.
                 self._db = None
@@ -193,6 +196,35 @@ class ParseCache:
         try:
             with self._db:
                 self._db.executemany("INSERT OR IGNORE INTO clean VALUES (?)", ((k,) for k in keys))
+        except sqlite3.Error:
+            self.stats.enabled = False
+
+    def live_hashes(self, digest: str) -> bytes | None:
+        """The running hashes remembered for the live snapshot whose bytes have this SHA-256 (``LiveHashMemo``)."""
+        found = self._live.get(digest)
+        if found is not None or self._db is None:
+            return found
+        try:
+            row = self._db.execute("SELECT hashes FROM live WHERE digest = ?", (digest,)).fetchone()
+        except sqlite3.Error:
+            self.stats.enabled = False
+            return None
+        return row[0] if row is not None else None
+
+    def remember_live_hashes(self, digest: str, hashes: bytes) -> None:
+        """Remember a snapshot's running hashes; only the most recent few snapshots are kept."""
+        self._live[digest] = hashes
+        if len(self._live) > _LIVE_KEPT:
+            del self._live[next(iter(self._live))]
+        if self._db is None:
+            return
+        try:
+            with self._db:
+                self._db.execute("INSERT OR REPLACE INTO live VALUES (?, ?)", (digest, hashes))
+                self._db.execute(
+                    "DELETE FROM live WHERE rowid NOT IN (SELECT rowid FROM live ORDER BY rowid DESC LIMIT ?)",
+                    (_LIVE_KEPT,),
+                )
         except sqlite3.Error:
             self.stats.enabled = False
 

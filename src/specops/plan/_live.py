@@ -30,9 +30,11 @@ whole live picture, so a target it does not mention runs nothing.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NotRequired
+from typing import Any, NotRequired, Protocol
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
@@ -53,6 +55,7 @@ from specops.targets import (
 
 __all__ = [
     "LIVE_FORMAT_VERSION",
+    "LiveHashMemo",
     "LiveResource",
     "LiveState",
     "LiveStateError",
@@ -165,15 +168,37 @@ class LiveState:
         return out
 
 
-def _resources(doc: LiveDocument) -> dict[str, LiveResource]:
+class LiveHashMemo(Protocol):
+    """Where the running hashes of a snapshot file are remembered, by the digest of its bytes.
+
+    The plan's parse cache is one (``ParseCache.live_hashes``); its database is
+    per code key, and the code key covers the canonical hash's definition.
+    """
+
+    def live_hashes(self, digest: str) -> bytes | None: ...
+
+    def remember_live_hashes(self, digest: str, hashes: bytes) -> None: ...
+
+
+def _resources(
+    doc: LiveDocument, known: Iterator[str] | None = None, made: list[str] | None = None
+) -> dict[str, LiveResource]:
+    """``known``: the running hashes of the specs, in order (a memo of these same bytes);
+    ``made``: where the hashes computed here are appended, for the memo."""
     # The running hash of every spec is most of reading live state (it is what finds drift).
     target = doc["target"]
     hashed = canonical_hash
+    remembered = known.__next__ if known is not None else None
     out: dict[str, LiveResource] = {}
     for rid, entry in doc["resources"].items():
         spec = entry.get("spec")
         recorded = entry["hash"]
-        running = hashed(spec) if spec is not None else recorded
+        if spec is None:
+            running = recorded
+        else:
+            running = remembered() if remembered is not None else hashed(spec)
+            if made is not None:
+                made.append(running)
         out[rid] = LiveResource(rid, target, recorded, spec, entry.get("status") or {}, running)
     return out
 
@@ -194,7 +219,14 @@ def _explain(exc: ValidationError) -> str:
 
 
 def parse_document(
-    data: Any, where: str, source: str, url: str | None = None, *, validated: bool = False
+    data: Any,
+    where: str,
+    source: str,
+    url: str | None = None,
+    *,
+    validated: bool = False,
+    known: Iterator[str] | None = None,
+    made: list[str] | None = None,
 ) -> TargetState:
     """A live-state document into a ``TargetState``; ``validated``: it was, as part of a snapshot."""
     _check_version(data, where)
@@ -205,7 +237,7 @@ def parse_document(
             doc = _DOCUMENT.validate_python(data)
         except ValidationError as exc:
             raise LiveStateError(f"{where}: not a live-state document: {_explain(exc)}") from exc
-    return TargetState(doc["target"], doc["revision"], source, url, resources=_resources(doc))
+    return TargetState(doc["target"], doc["revision"], source, url, resources=_resources(doc, known, made))
 
 
 def _plainly_valid(data: dict[str, Any]) -> bool:
@@ -238,10 +270,17 @@ def _plainly_valid(data: dict[str, Any]) -> bool:
     return True
 
 
-def read_snapshot(path: Path) -> LiveState:
-    """Read ``--live FILE``: one live-state document, or a snapshot of several."""
+def read_snapshot(path: Path, memo: LiveHashMemo | None = None) -> LiveState:
+    """Read ``--live FILE``: one live-state document, or a snapshot of several.
+
+    With a ``memo``, the running hashes (a tenth of a warm plan at 10,000
+    resources) are computed once per snapshot: the same bytes parse to the
+    same specs, so their hashes are remembered by the SHA-256 of the file's
+    bytes. Any change to the file, a drifted spec included, is another digest.
+    """
     try:
-        data = orjson.loads(path.read_bytes())
+        raw = path.read_bytes()
+        data = orjson.loads(raw)
     except OSError as exc:
         raise LiveStateError(f"cannot read live-state file {path}: {exc.strerror}") from exc
     except orjson.JSONDecodeError as exc:
@@ -260,12 +299,41 @@ def read_snapshot(path: Path) -> LiveState:
         documents, validated = data["targets"], True
     else:
         documents = [data]
+    digest = hashlib.sha256(raw).hexdigest() if memo is not None else ""
+    known = _remembered(memo, digest, documents)
+    made: list[str] | None = [] if memo is not None and known is None else None
+    hashes = iter(known) if known is not None else None
     for i, doc in enumerate(documents):
-        target = parse_document(doc, f"{path} (document {i})", "file", validated=validated)
+        target = parse_document(doc, f"{path} (document {i})", "file", validated=validated, known=hashes, made=made)
         if target.name in state.targets:
             raise LiveStateError(f"{path}: target {target.name} appears twice in the snapshot")
         state.targets[target.name] = target
+    if memo is not None and made is not None:
+        memo.remember_live_hashes(digest, orjson.dumps(made))
     return state
+
+
+def _remembered(memo: LiveHashMemo | None, digest: str, documents: list[Any]) -> list[str] | None:
+    """The memo's running hashes for these bytes, if it has them in the number the snapshot needs."""
+    if memo is None:
+        return None
+    raw = memo.live_hashes(digest)
+    if raw is None:
+        return None
+    try:
+        known = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    wanted = sum(
+        1
+        for doc in documents
+        if isinstance(doc, dict) and isinstance(doc.get("resources"), dict)
+        for entry in doc["resources"].values()
+        if isinstance(entry, dict) and entry.get("spec") is not None
+    )
+    if type(known) is not list or len(known) != wanted or not all(type(h) is str for h in known):
+        return None  # not what this code stored: hash again
+    return known
 
 
 def fetch_target(driver: TargetDriver) -> TargetState:
@@ -306,10 +374,14 @@ def read_live(
     *,
     allow_unreachable: bool = False,
     timeout: float = 10.0,
+    memo: LiveHashMemo | None = None,
 ) -> LiveState:
-    """Live state from a snapshot file, or from every desired Target over HTTP."""
+    """Live state from a snapshot file, or from every desired Target over HTTP.
+
+    ``memo`` remembers a snapshot file's running hashes (``read_snapshot``).
+    """
     if live is not None:
-        state = read_snapshot(Path(live))
+        state = read_snapshot(Path(live), memo)
         for spec in estate.of_kind("Target"):
             # A snapshot is the whole picture: a target it omits runs nothing.
             state.targets.setdefault(spec.resource.name, TargetState(spec.resource.name, None, "none"))
