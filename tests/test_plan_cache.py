@@ -234,3 +234,20 @@ def test_the_live_memo_holds_each_snapshots_own_hashes(example_repo: Path, tmp_p
         assert reopened.live_hashes(hashlib.sha256(live.read_bytes()).hexdigest()) is None
     finally:
         reopened.close()
+
+
+def test_the_cache_commits_to_a_write_ahead_log(example_repo: Path, tmp_path: Path) -> None:
+    """Commits do not wait for fsync (WAL, synchronous=NORMAL); another connection reads them."""
+    import sqlite3
+
+    cache = tmp_path / "cache"
+    load_desired_state(example_repo, cache_dir=cache)
+    (database,) = cache.glob("parse-*.sqlite")
+    db = sqlite3.connect(database)
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        (records,) = db.execute("SELECT count(*) FROM records").fetchone()
+        assert records == len(list((example_repo / "specs").rglob("*.yaml")))
+    finally:
+        db.close()
+    assert load_desired_state(example_repo, cache_dir=cache).stats.parsed == 0

@@ -159,6 +159,7 @@ class ParseCache:
                 directory.mkdir(parents=True, exist_ok=True)
                 path = directory / f"parse-{code_key()}.sqlite"
                 self._db = sqlite3.connect(path)
+                _fast_commits(self._db)
                 # Records and resources apart: every warm plan reads every record, so they
                 # are kept dense, not interleaved with the resources' larger pickles.
                 self._db.execute("CREATE TABLE IF NOT EXISTS records (blob TEXT PRIMARY KEY, compact BLOB NOT NULL)")
@@ -335,6 +336,23 @@ class ParseCache:
         # instead of 38 MiB.
         if collect and not gc.isenabled():
             gc.collect(0)
+
+
+def _fast_commits(db: sqlite3.Connection) -> None:
+    """Commit without waiting for the disk: write-ahead log, synced at checkpoints only.
+
+    A warm plan commits three small transactions (the files it parsed, the
+    checks found clean, the live snapshot's hashes); with the default rollback
+    journal each waited for fsync (measured: 22 ms of a 10,000-spec warm plan).
+    In WAL mode with ``synchronous=NORMAL`` a crash can lose the last commits
+    but never corrupts the database, which is all a cache needs. Where the
+    file system cannot hold a WAL (some network mounts), the defaults stay.
+    """
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.Error:
+        pass
 
 
 def _select(db: sqlite3.Connection, table: str, columns: str, keys: list[str]) -> list[Any]:
