@@ -251,3 +251,83 @@ def test_the_cache_commits_to_a_write_ahead_log(example_repo: Path, tmp_path: Pa
     finally:
         db.close()
     assert load_desired_state(example_repo, cache_dir=cache).stats.parsed == 0
+
+
+def _running(state: object) -> dict[str, str]:
+    from specops.plan import LiveState
+
+    assert isinstance(state, LiveState)
+    return {rid: r.running_hash for rid, r in state.merged().items()}
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.sampled_from(range(len(DRIFTS))), max_size=3, unique=True))
+def test_live_specs_take_a_desired_twins_hash_only_when_they_hash_alike(picked: list[int]) -> None:
+    """A live spec with its desired twin's JSON digest runs the twin's hash; a drifted one is hashed."""
+    from specops.plan import read_snapshot
+
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp) / "repo"
+        git = pygit2.init_repository(str(repo), initial_head="main")
+        shutil.copytree(EXAMPLE_SPECS, repo / "specs")
+        git.index.add_all()
+        git.index.write()
+        git.create_commit("HEAD", AUTHOR, AUTHOR, "example estate", git.index.write_tree(), [])
+        live = save(Path(tmp) / "live.json", _drift(live_document(repo), picked))
+        for cache in (Path(tmp) / "cache", Path(tmp) / "cache"):  # parsed, then from records
+            twins = load_desired_state(repo, cache_dir=cache).estate.specs
+            assert all(spec.digest for spec in twins.values())  # the example's documents hold no null
+            assert _running(read_snapshot(live, None, twins)) == _running(read_snapshot(live))
+
+
+# JSON values and the Python values that share their JSON spelling but not always their canonical hash.
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.tuples(inner, inner), st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@example([float("nan")], [None]).via("NaN and None share JSON's null; their canonical hashes differ")
+@example({"a": 1.0}, {"a": 1}).via("alike canonically, not in JSON: hashed, and equal")
+@given(_VALUES, _VALUES)
+def test_a_twins_digest_never_stands_for_another_hash(desired: object, live: object) -> None:
+    """Whatever the twin, the running hash is the live spec's own canonical hash (or its twin's, equal)."""
+    from dataclasses import dataclass
+
+    import orjson
+
+    from specops._core import canonical_hash
+    from specops.plan._live import _resources
+    from specops.spec._load import spec_digest
+
+    @dataclass
+    class Twin:
+        hash: str
+        digest: bytes
+
+    try:
+        twin = Twin(canonical_hash(desired), spec_digest(desired))
+    except (TypeError, ValueError):
+        return  # not a document the planner could hash: never a twin
+    try:
+        spelled = orjson.loads(orjson.dumps(desired))  # the twin's JSON as a target would report it
+    except (TypeError, orjson.JSONDecodeError):
+        spelled = None
+    for spec in (live, desired, spelled):
+        if spec is None:
+            continue
+        doc = {"target": "t", "resources": {"Model/m": {"hash": "recorded", "spec": spec}}}
+        try:
+            expected = canonical_hash(spec)
+        except (TypeError, ValueError):
+            continue
+        (resource,) = _resources(doc, twins={"Model/m": twin}).values()  # type: ignore[arg-type]
+        assert resource.running_hash == expected

@@ -40,7 +40,7 @@ from specops._errors import Diagnostic
 from specops._version import __version__
 from specops._yaml import PackedDocument
 from specops.spec import LoadedSpec, Resource, parse_bytes
-from specops.spec._load import SpecRecord
+from specops.spec._load import SpecRecord, spec_digest
 
 __all__ = ["CacheStats", "ParseCache", "Parsed", "code_key"]
 
@@ -298,10 +298,10 @@ class ParseCache:
                     parsed, diagnostics = parse_bytes(data if data is not None else read(blob), path)
                     # The hash and the packed document are what every later plan reads.
                     entries = [(resource, PackedDocument(doc)) for resource, doc in parsed]
-                    specs = [
-                        LoadedSpec(resource, path, doc, canonical_hash(resource.canonical()))
-                        for resource, doc in entries
-                    ]
+                    specs = []
+                    for resource, doc in entries:
+                        canonical = resource.canonical()
+                        specs.append(LoadedSpec(resource, path, doc, canonical_hash(canonical), spec_digest(canonical)))
                     full.reads.setdefault(blob, (path, read))
                     records = [s.record for s in specs]
                     if release:

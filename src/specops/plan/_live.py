@@ -31,7 +31,7 @@ whole live picture, so a target it does not mention runs nothing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NotRequired, Protocol
@@ -168,6 +168,16 @@ class LiveState:
         return out
 
 
+class DesiredTwin(Protocol):
+    """What the live reader knows of the desired spec of the same id (a ``LoadedSpec``)."""
+
+    hash: str
+    digest: bytes  # ``specops.spec._load.spec_digest`` of the document hashed, b"" if none
+
+
+Twins = Mapping[str, DesiredTwin]
+
+
 class LiveHashMemo(Protocol):
     """Where the running hashes of a snapshot file are remembered, by the digest of its bytes.
 
@@ -181,14 +191,21 @@ class LiveHashMemo(Protocol):
 
 
 def _resources(
-    doc: LiveDocument, known: Iterator[str] | None = None, made: list[str] | None = None
+    doc: LiveDocument,
+    known: Iterator[str] | None = None,
+    made: list[str] | None = None,
+    twins: Twins | None = None,
 ) -> dict[str, LiveResource]:
     """``known``: the running hashes of the specs, in order (a memo of these same bytes);
-    ``made``: where the hashes computed here are appended, for the memo."""
+    ``made``: where the hashes computed here are appended, for the memo;
+    ``twins``: the desired specs by id, whose hash a live spec of the same JSON runs."""
     # The running hash of every spec is most of reading live state (it is what finds drift).
+    # A spec whose JSON has its desired twin's digest runs its twin's hash (``spec_digest``
+    # says why that is exact): a JSON encoding and SHA-256 cost a quarter of the canonical hash.
     target = doc["target"]
     hashed = canonical_hash
     remembered = known.__next__ if known is not None else None
+    dumps, sha256 = orjson.dumps, hashlib.sha256
     out: dict[str, LiveResource] = {}
     for rid, entry in doc["resources"].items():
         spec = entry.get("spec")
@@ -196,7 +213,19 @@ def _resources(
         if spec is None:
             running = recorded
         else:
-            running = remembered() if remembered is not None else hashed(spec)
+            if remembered is not None:
+                running = remembered()
+            else:
+                twin = twins.get(rid) if twins is not None else None
+                running = ""
+                if twin is not None and twin.digest:
+                    try:
+                        if sha256(dumps(spec)).digest() == twin.digest:
+                            running = twin.hash
+                    except TypeError:  # orjson.JSONEncodeError: not JSON it can write
+                        pass
+                if not running:
+                    running = hashed(spec)
             if made is not None:
                 made.append(running)
         out[rid] = LiveResource(rid, target, recorded, spec, entry.get("status") or {}, running)
@@ -227,6 +256,7 @@ def parse_document(
     validated: bool = False,
     known: Iterator[str] | None = None,
     made: list[str] | None = None,
+    twins: Twins | None = None,
 ) -> TargetState:
     """A live-state document into a ``TargetState``; ``validated``: it was, as part of a snapshot."""
     _check_version(data, where)
@@ -237,7 +267,7 @@ def parse_document(
             doc = _DOCUMENT.validate_python(data)
         except ValidationError as exc:
             raise LiveStateError(f"{where}: not a live-state document: {_explain(exc)}") from exc
-    return TargetState(doc["target"], doc["revision"], source, url, resources=_resources(doc, known, made))
+    return TargetState(doc["target"], doc["revision"], source, url, resources=_resources(doc, known, made, twins))
 
 
 def _plainly_valid(data: dict[str, Any]) -> bool:
@@ -270,13 +300,15 @@ def _plainly_valid(data: dict[str, Any]) -> bool:
     return True
 
 
-def read_snapshot(path: Path, memo: LiveHashMemo | None = None) -> LiveState:
+def read_snapshot(path: Path, memo: LiveHashMemo | None = None, twins: Twins | None = None) -> LiveState:
     """Read ``--live FILE``: one live-state document, or a snapshot of several.
 
     With a ``memo``, the running hashes (a tenth of a warm plan at 10,000
     resources) are computed once per snapshot: the same bytes parse to the
     same specs, so their hashes are remembered by the SHA-256 of the file's
     bytes. Any change to the file, a drifted spec included, is another digest.
+    ``twins`` (the desired specs by id) spare hashing a live spec of the
+    same JSON as its desired twin (``_resources``).
     """
     try:
         raw = path.read_bytes()
@@ -304,7 +336,9 @@ def read_snapshot(path: Path, memo: LiveHashMemo | None = None) -> LiveState:
     made: list[str] | None = [] if memo is not None and known is None else None
     hashes = iter(known) if known is not None else None
     for i, doc in enumerate(documents):
-        target = parse_document(doc, f"{path} (document {i})", "file", validated=validated, known=hashes, made=made)
+        target = parse_document(
+            doc, f"{path} (document {i})", "file", validated=validated, known=hashes, made=made, twins=twins
+        )
         if target.name in state.targets:
             raise LiveStateError(f"{path}: target {target.name} appears twice in the snapshot")
         state.targets[target.name] = target
@@ -336,7 +370,7 @@ def _remembered(memo: LiveHashMemo | None, digest: str, documents: list[Any]) ->
     return known
 
 
-def fetch_target(driver: TargetDriver) -> TargetState:
+def fetch_target(driver: TargetDriver, twins: Twins | None = None) -> TargetState:
     """The live state of one target, read through its driver and validated.
 
     A target that cannot be reached is a ``TargetUnreachableError`` (which
@@ -353,14 +387,14 @@ def fetch_target(driver: TargetDriver) -> TargetState:
         raise TargetUnreachableError(name, url, reason) from exc
     except AdminError as exc:
         raise TargetUnreachableError(name, url, f"HTTP {exc.status} {exc.body.get('error', '')}".strip()) from exc
-    return parse_live(data, name, url)
+    return parse_live(data, name, url, twins)
 
 
-def parse_live(data: Any, name: str, url: str) -> TargetState:
+def parse_live(data: Any, name: str, url: str, twins: Twins | None = None) -> TargetState:
     """Validate a document a target at ``url`` answered as its live state."""
     if not isinstance(data, dict):
         raise LiveStateError(f"target {name} at {url} returned invalid JSON: not an object")
-    state = parse_document(data, f"target {name} ({url})", "http", url)
+    state = parse_document(data, f"target {name} ({url})", "http", url, twins=twins)
     if state.name != name:
         raise LiveStateError(
             f"target {name} at {url} reports itself as {state.name!r} (spec.url points at another target?)"
@@ -380,8 +414,9 @@ def read_live(
 
     ``memo`` remembers a snapshot file's running hashes (``read_snapshot``).
     """
+    twins = estate.specs
     if live is not None:
-        state = read_snapshot(Path(live), memo)
+        state = read_snapshot(Path(live), memo, twins)
         for spec in estate.of_kind("Target"):
             # A snapshot is the whole picture: a target it omits runs nothing.
             state.targets.setdefault(spec.resource.name, TargetState(spec.resource.name, None, "none"))
@@ -393,7 +428,7 @@ def read_live(
         # overlap with the other targets' round trips instead of preceding all of them.
         driver = driver_for(spec.resource, timeout=timeout, retries=2)
         try:
-            return fetch_target(driver)
+            return fetch_target(driver, twins)
         finally:
             driver.close()
 
