@@ -223,6 +223,9 @@ def test_the_live_memo_holds_each_snapshots_own_hashes(example_repo: Path, tmp_p
         # A memo that does not fit the snapshot (another count of specs) is not used: hashed again.
         cache.remember_live_hashes(digest, orjson.dumps(["0" * 64]))
         assert {rid: r.running_hash for rid, r in read_snapshot(live, cache).merged().items()} == plain
+        cache.remember_live_hashes(digest, orjson.dumps(["0" * 64] * (len(plain) + 1)))  # one too many
+        assert {rid: r.running_hash for rid, r in read_snapshot(live, cache).merged().items()} == plain
+        assert cache.live_hashes(digest) == stored  # hashed again, and remembered right
     finally:
         cache.close()
     reopened = ParseCache(tmp_path / "cache")  # the memo outlives the process's cache object

@@ -332,23 +332,45 @@ def read_snapshot(path: Path, memo: LiveHashMemo | None = None, twins: Twins | N
     else:
         documents = [data]
     digest = hashlib.sha256(raw).hexdigest() if memo is not None else ""
-    known = _remembered(memo, digest, documents)
-    made: list[str] | None = [] if memo is not None and known is None else None
-    hashes = iter(known) if known is not None else None
-    for i, doc in enumerate(documents):
-        target = parse_document(
-            doc, f"{path} (document {i})", "file", validated=validated, known=hashes, made=made, twins=twins
-        )
-        if target.name in state.targets:
-            raise LiveStateError(f"{path}: target {target.name} appears twice in the snapshot")
-        state.targets[target.name] = target
+    known = _remembered(memo, digest)
+    if known is not None:
+        hashes = iter(known)
+        try:
+            targets = _documents(path, documents, validated, known=hashes, twins=twins)
+            if next(hashes, None) is None:  # every remembered hash used: they fit this snapshot
+                state.targets.update(targets)
+                return state
+        except StopIteration:  # fewer than the snapshot's specs: not what this code stored
+            pass
+    made: list[str] | None = [] if memo is not None else None
+    state.targets.update(_documents(path, documents, validated, made=made, twins=twins))
     if memo is not None and made is not None:
         memo.remember_live_hashes(digest, orjson.dumps(made))
     return state
 
 
-def _remembered(memo: LiveHashMemo | None, digest: str, documents: list[Any]) -> list[str] | None:
-    """The memo's running hashes for these bytes, if it has them in the number the snapshot needs."""
+def _documents(
+    path: Path,
+    documents: list[Any],
+    validated: bool,
+    *,
+    known: Iterator[str] | None = None,
+    made: list[str] | None = None,
+    twins: Twins | None = None,
+) -> dict[str, TargetState]:
+    out: dict[str, TargetState] = {}
+    for i, doc in enumerate(documents):
+        target = parse_document(
+            doc, f"{path} (document {i})", "file", validated=validated, known=known, made=made, twins=twins
+        )
+        if target.name in out:
+            raise LiveStateError(f"{path}: target {target.name} appears twice in the snapshot")
+        out[target.name] = target
+    return out
+
+
+def _remembered(memo: LiveHashMemo | None, digest: str) -> list[str] | None:
+    """The memo's running hashes for these bytes (``read_snapshot`` checks they number its specs)."""
     if memo is None:
         return None
     raw = memo.live_hashes(digest)
@@ -358,14 +380,7 @@ def _remembered(memo: LiveHashMemo | None, digest: str, documents: list[Any]) ->
         known = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    wanted = sum(
-        1
-        for doc in documents
-        if isinstance(doc, dict) and isinstance(doc.get("resources"), dict)
-        for entry in doc["resources"].values()
-        if isinstance(entry, dict) and entry.get("spec") is not None
-    )
-    if type(known) is not list or len(known) != wanted or not all(type(h) is str for h in known):
+    if type(known) is not list or not all(type(h) is str for h in known):
         return None  # not what this code stored: hash again
     return known
 
