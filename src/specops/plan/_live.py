@@ -30,9 +30,11 @@ whole live picture, so a target it does not mention runs nothing.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NotRequired
+from typing import Any, NotRequired, Protocol
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
@@ -53,6 +55,7 @@ from specops.targets import (
 
 __all__ = [
     "LIVE_FORMAT_VERSION",
+    "LiveHashMemo",
     "LiveResource",
     "LiveState",
     "LiveStateError",
@@ -165,15 +168,66 @@ class LiveState:
         return out
 
 
-def _resources(doc: LiveDocument) -> dict[str, LiveResource]:
+class DesiredTwin(Protocol):
+    """What the live reader knows of the desired spec of the same id (a ``LoadedSpec``)."""
+
+    hash: str
+    digest: bytes  # ``specops.spec._load.spec_digest`` of the document hashed, b"" if none
+
+
+Twins = Mapping[str, DesiredTwin]
+
+
+class LiveHashMemo(Protocol):
+    """Where the running hashes of a snapshot file are remembered, by the digest of its bytes.
+
+    The plan's parse cache is one (``ParseCache.live_hashes``); its database is
+    per code key, and the code key covers the canonical hash's definition.
+    """
+
+    def live_hashes(self, digest: str) -> bytes | None: ...
+
+    def remember_live_hashes(self, digest: str, hashes: bytes) -> None: ...
+
+
+def _resources(
+    doc: LiveDocument,
+    known: Iterator[str] | None = None,
+    made: list[str] | None = None,
+    twins: Twins | None = None,
+) -> dict[str, LiveResource]:
+    """``known``: the running hashes of the specs, in order (a memo of these same bytes);
+    ``made``: where the hashes computed here are appended, for the memo;
+    ``twins``: the desired specs by id, whose hash a live spec of the same JSON runs."""
     # The running hash of every spec is most of reading live state (it is what finds drift).
+    # A spec whose JSON has its desired twin's digest runs its twin's hash (``spec_digest``
+    # says why that is exact): a JSON encoding and SHA-256 cost a quarter of the canonical hash.
     target = doc["target"]
     hashed = canonical_hash
+    remembered = known.__next__ if known is not None else None
+    dumps, sha256 = orjson.dumps, hashlib.sha256
     out: dict[str, LiveResource] = {}
     for rid, entry in doc["resources"].items():
         spec = entry.get("spec")
         recorded = entry["hash"]
-        running = hashed(spec) if spec is not None else recorded
+        if spec is None:
+            running = recorded
+        else:
+            if remembered is not None:
+                running = remembered()
+            else:
+                twin = twins.get(rid) if twins is not None else None
+                running = ""
+                if twin is not None and twin.digest:
+                    try:
+                        if sha256(dumps(spec)).digest() == twin.digest:
+                            running = twin.hash
+                    except TypeError:  # orjson.JSONEncodeError: not JSON it can write
+                        pass
+                if not running:
+                    running = hashed(spec)
+            if made is not None:
+                made.append(running)
         out[rid] = LiveResource(rid, target, recorded, spec, entry.get("status") or {}, running)
     return out
 
@@ -194,7 +248,15 @@ def _explain(exc: ValidationError) -> str:
 
 
 def parse_document(
-    data: Any, where: str, source: str, url: str | None = None, *, validated: bool = False
+    data: Any,
+    where: str,
+    source: str,
+    url: str | None = None,
+    *,
+    validated: bool = False,
+    known: Iterator[str] | None = None,
+    made: list[str] | None = None,
+    twins: Twins | None = None,
 ) -> TargetState:
     """A live-state document into a ``TargetState``; ``validated``: it was, as part of a snapshot."""
     _check_version(data, where)
@@ -205,7 +267,7 @@ def parse_document(
             doc = _DOCUMENT.validate_python(data)
         except ValidationError as exc:
             raise LiveStateError(f"{where}: not a live-state document: {_explain(exc)}") from exc
-    return TargetState(doc["target"], doc["revision"], source, url, resources=_resources(doc))
+    return TargetState(doc["target"], doc["revision"], source, url, resources=_resources(doc, known, made, twins))
 
 
 def _plainly_valid(data: dict[str, Any]) -> bool:
@@ -238,10 +300,19 @@ def _plainly_valid(data: dict[str, Any]) -> bool:
     return True
 
 
-def read_snapshot(path: Path) -> LiveState:
-    """Read ``--live FILE``: one live-state document, or a snapshot of several."""
+def read_snapshot(path: Path, memo: LiveHashMemo | None = None, twins: Twins | None = None) -> LiveState:
+    """Read ``--live FILE``: one live-state document, or a snapshot of several.
+
+    With a ``memo``, the running hashes (a tenth of a warm plan at 10,000
+    resources) are computed once per snapshot: the same bytes parse to the
+    same specs, so their hashes are remembered by the SHA-256 of the file's
+    bytes. Any change to the file, a drifted spec included, is another digest.
+    ``twins`` (the desired specs by id) spare hashing a live spec of the
+    same JSON as its desired twin (``_resources``).
+    """
     try:
-        data = orjson.loads(path.read_bytes())
+        raw = path.read_bytes()
+        data = orjson.loads(raw)
     except OSError as exc:
         raise LiveStateError(f"cannot read live-state file {path}: {exc.strerror}") from exc
     except orjson.JSONDecodeError as exc:
@@ -260,15 +331,61 @@ def read_snapshot(path: Path) -> LiveState:
         documents, validated = data["targets"], True
     else:
         documents = [data]
-    for i, doc in enumerate(documents):
-        target = parse_document(doc, f"{path} (document {i})", "file", validated=validated)
-        if target.name in state.targets:
-            raise LiveStateError(f"{path}: target {target.name} appears twice in the snapshot")
-        state.targets[target.name] = target
+    digest = hashlib.sha256(raw).hexdigest() if memo is not None else ""
+    known = _remembered(memo, digest)
+    if known is not None:
+        hashes = iter(known)
+        try:
+            targets = _documents(path, documents, validated, known=hashes, twins=twins)
+            if next(hashes, None) is None:  # every remembered hash used: they fit this snapshot
+                state.targets.update(targets)
+                return state
+        except StopIteration:  # fewer than the snapshot's specs: not what this code stored
+            pass
+    made: list[str] | None = [] if memo is not None else None
+    state.targets.update(_documents(path, documents, validated, made=made, twins=twins))
+    if memo is not None and made is not None:
+        memo.remember_live_hashes(digest, orjson.dumps(made))
     return state
 
 
-def fetch_target(driver: TargetDriver) -> TargetState:
+def _documents(
+    path: Path,
+    documents: list[Any],
+    validated: bool,
+    *,
+    known: Iterator[str] | None = None,
+    made: list[str] | None = None,
+    twins: Twins | None = None,
+) -> dict[str, TargetState]:
+    out: dict[str, TargetState] = {}
+    for i, doc in enumerate(documents):
+        target = parse_document(
+            doc, f"{path} (document {i})", "file", validated=validated, known=known, made=made, twins=twins
+        )
+        if target.name in out:
+            raise LiveStateError(f"{path}: target {target.name} appears twice in the snapshot")
+        out[target.name] = target
+    return out
+
+
+def _remembered(memo: LiveHashMemo | None, digest: str) -> list[str] | None:
+    """The memo's running hashes for these bytes (``read_snapshot`` checks they number its specs)."""
+    if memo is None:
+        return None
+    raw = memo.live_hashes(digest)
+    if raw is None:
+        return None
+    try:
+        known = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if type(known) is not list or not all(type(h) is str for h in known):
+        return None  # not what this code stored: hash again
+    return known
+
+
+def fetch_target(driver: TargetDriver, twins: Twins | None = None) -> TargetState:
     """The live state of one target, read through its driver and validated.
 
     A target that cannot be reached is a ``TargetUnreachableError`` (which
@@ -285,14 +402,14 @@ def fetch_target(driver: TargetDriver) -> TargetState:
         raise TargetUnreachableError(name, url, reason) from exc
     except AdminError as exc:
         raise TargetUnreachableError(name, url, f"HTTP {exc.status} {exc.body.get('error', '')}".strip()) from exc
-    return parse_live(data, name, url)
+    return parse_live(data, name, url, twins)
 
 
-def parse_live(data: Any, name: str, url: str) -> TargetState:
+def parse_live(data: Any, name: str, url: str, twins: Twins | None = None) -> TargetState:
     """Validate a document a target at ``url`` answered as its live state."""
     if not isinstance(data, dict):
         raise LiveStateError(f"target {name} at {url} returned invalid JSON: not an object")
-    state = parse_document(data, f"target {name} ({url})", "http", url)
+    state = parse_document(data, f"target {name} ({url})", "http", url, twins=twins)
     if state.name != name:
         raise LiveStateError(
             f"target {name} at {url} reports itself as {state.name!r} (spec.url points at another target?)"
@@ -306,10 +423,15 @@ def read_live(
     *,
     allow_unreachable: bool = False,
     timeout: float = 10.0,
+    memo: LiveHashMemo | None = None,
 ) -> LiveState:
-    """Live state from a snapshot file, or from every desired Target over HTTP."""
+    """Live state from a snapshot file, or from every desired Target over HTTP.
+
+    ``memo`` remembers a snapshot file's running hashes (``read_snapshot``).
+    """
+    twins = estate.specs
     if live is not None:
-        state = read_snapshot(Path(live))
+        state = read_snapshot(Path(live), memo, twins)
         for spec in estate.of_kind("Target"):
             # A snapshot is the whole picture: a target it omits runs nothing.
             state.targets.setdefault(spec.resource.name, TargetState(spec.resource.name, None, "none"))
@@ -321,7 +443,7 @@ def read_live(
         # overlap with the other targets' round trips instead of preceding all of them.
         driver = driver_for(spec.resource, timeout=timeout, retries=2)
         try:
-            return fetch_target(driver)
+            return fetch_target(driver, twins)
         finally:
             driver.close()
 

@@ -106,12 +106,17 @@ def run_pipeline(project: Project, request: PlanRequest | None = None) -> PlanRe
                 )
                 review = review_change(project.repo, before, desired)
                 base_hashes = {rid: s.hash for rid, s in before.estate.specs.items()}
+            with progress.task("Reading live state" if request.live is None else "Reading the live-state snapshot"):
+                # The cache remembers a snapshot file's running hashes by the digest of its bytes.
+                state = read_live(
+                    desired.estate,
+                    request.live,
+                    allow_unreachable=request.allow_unreachable,
+                    timeout=request.timeout,
+                    memo=cache,
+                )
         finally:
             cache.close()
-        with progress.task("Reading live state" if request.live is None else "Reading the live-state snapshot"):
-            state = read_live(
-                desired.estate, request.live, allow_unreachable=request.allow_unreachable, timeout=request.timeout
-            )
         planned = plan_changes(
             nodes_from_estate(desired.estate), state, base_hashes=base_hashes, target=request.target
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import operator
 import os
 import re
@@ -39,6 +40,7 @@ __all__ = [
     "find_root",
     "load_estate",
     "parse_text",
+    "spec_digest",
     "spec_record",
 ]
 
@@ -50,13 +52,34 @@ Artifact = tuple[tuple[str | int, ...], str, str]
 
 SpecRecord = tuple[
     str, str, str, str, int, tuple[tuple[tuple[str | int, ...], str, str, bool], ...],
-    bool, tuple[str, ...], tuple[Artifact, ...],
+    bool, tuple[str, ...], tuple[Artifact, ...], bytes,
 ]
 """What a warm plan reads of a spec without its resource: id, kind, name, canonical hash, line,
-references (path, kind, name, dependency), protected, placement targets, artifacts."""
+references (path, kind, name, dependency), protected, placement targets, artifacts, ``spec_digest``."""
 
 
-def spec_record(resource: Resource, line: int, hash: str) -> SpecRecord:
+def spec_digest(canonical: object) -> bytes:
+    """SHA-256 of a canonical document's JSON (orjson, keys in document order), or ``b""``.
+
+    The live reader takes this spec's canonical hash for a live spec whose
+    JSON has the same digest instead of hashing it again (``specops.plan._live``).
+    That is sound because equal JSON without ``null`` means equal values up to
+    what the canonical encoding does not tell apart (list or tuple, str or a str
+    subclass): orjson writes a float always with a point or exponent, an int
+    never, and refuses non-string keys and integers beyond 64 bits; only
+    ``None`` and non-finite floats share a spelling (``null``), so a document
+    holding ``null`` gets no digest (and the live reader hashes its twin).
+    """
+    import orjson  # light; spec loading without a plan need not import it
+
+    try:
+        data = orjson.dumps(canonical)
+    except TypeError:  # orjson.JSONEncodeError
+        return b""
+    return b"" if b"null" in data else hashlib.sha256(data).digest()
+
+
+def spec_record(resource: Resource, line: int, hash: str, digest: bytes = b"") -> SpecRecord:
     """The compact record of a validated resource (cached beside it by blob id)."""
     from specops.spec._dataset import Dataset
     from specops.spec._guardrail import ClassifierCheck, Guardrail
@@ -79,7 +102,7 @@ def spec_record(resource: Resource, line: int, hash: str) -> SpecRecord:
     refs = tuple((r.path, r.kind, r.name, r.dependency) for r in resource.references())
     return (
         resource.id, resource.KIND, resource.name, hash, line, refs,
-        resource.metadata.protected, placement, tuple(artifacts),
+        resource.metadata.protected, placement, tuple(artifacts), digest,
     )
 
 
@@ -100,18 +123,18 @@ class LoadedSpec:
     """
 
     __slots__ = (
-        "_deps", "_document", "_keep", "_load", "_refs", "_resource", "artifacts", "hash", "id", "kind", "line",
-        "name", "order", "path", "placement", "protected", "record",
+        "_deps", "_document", "_keep", "_load", "_refs", "_resource", "artifacts", "digest", "hash", "id", "kind",
+        "line", "name", "order", "path", "placement", "protected", "record",
     )
 
     def __init__(
-        self, resource: Resource, path: str, document: YamlDocument | PackedDocument, hash: str
+        self, resource: Resource, path: str, document: YamlDocument | PackedDocument, hash: str, digest: bytes = b""
     ) -> None:
         self._resource: Resource | None = resource
         self._document: YamlDocument | PackedDocument | None = document
         self._load: LoadFull | None = None
         self._keep = True
-        self._set(spec_record(resource, document.line, hash), path)
+        self._set(spec_record(resource, document.line, hash, digest), path)
 
     @classmethod
     def lazy(cls, record: SpecRecord, path: str, load: LoadFull, *, keep: bool = True) -> LoadedSpec:
@@ -131,7 +154,8 @@ class LoadedSpec:
 
     def _set(self, record: SpecRecord, path: str) -> None:
         self.record = record
-        self.id, self.kind, self.name, self.hash, self.line, _, self.protected, placement, artifacts = record
+        self.id, self.kind, self.name, self.hash, self.line, _, self.protected, placement, artifacts, self.digest = record
+        """``digest``: the JSON digest of the canonical document (``spec_digest``), ``b""`` if none."""
         self.placement = list(placement)
         self.artifacts = artifacts
         self.path = path
@@ -561,8 +585,12 @@ def build_estate(
                 continue
             resource, doc = entry[0], entry[1]
             known = entry[2] if len(entry) == 3 else None
+            if known:
+                estate.specs[resource.id] = LoadedSpec(resource, path, doc, known)
+                continue
+            canonical = resource.canonical()  # the digest only beside the hash of the same document
             estate.specs[resource.id] = LoadedSpec(
-                resource, path, doc, known or canonical_hash(resource.canonical())
+                resource, path, doc, canonical_hash(canonical), spec_digest(canonical)
             )
     estate.broken = broken_documents(problems_so_far, estate)
     return estate, problems
