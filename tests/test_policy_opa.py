@@ -251,3 +251,24 @@ def test_without_the_opa_extra_the_error_names_it(
     assert main(["plan", "--repo", str(project), "--live", str(project.parent / "live.json"), "--no-cache",
                  "--format", "json"]) == 1, "blocked by SO-MODEL-002, judged without OPA"  # fmt: skip
     assert json.loads(capsys.readouterr().out)["policy"]["engine"].startswith("regorus")
+
+
+def test_an_opa_url_with_credentials_is_refused_and_never_echoed(
+    project: Path, opa: tuple[str, OpaLike], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, state = opa
+    secret = "s3cr3t-pw"
+    with_creds = url.replace("://", f"://admin:{secret}@")
+    code = main(["plan", "--repo", str(project), "--live", str(project.parent / "live.json"),
+                 "--opa-url", with_creds, "--no-cache"])  # fmt: skip
+    out = capsys.readouterr()
+    assert code == 1 and "holds credentials" in out.err and "--opa-token-env" in out.err
+    assert secret not in out.err + out.out
+    assert state.requests == [], "nothing was sent to the server"
+    # The same url in specops.yaml: refused at its line and field, the value not echoed either.
+    (project / "specops.yaml").write_text(f"policy:\n  engine: opa\n  opa:\n    url: {with_creds}\n")
+    code = main(["plan", "--repo", str(project), "--live", str(project.parent / "live.json"), "--no-cache"])
+    out = capsys.readouterr()
+    assert code == 1 and "specops.yaml:4" in out.err and "opa.url" in out.err and "opa.tokenEnv" in out.err
+    assert secret not in out.err + out.out
+    assert state.requests == []

@@ -27,15 +27,21 @@ from pydantic import ConfigDict, Field
 
 from specops._errors import Diagnostic, SpecError
 from specops.policy._files import load_model
-from specops.spec._common import Duration, EnvVarName, SpecModel, duration_seconds
+from specops.spec._common import Duration, EnvVarName, SpecModel, duration_seconds, no_userinfo
 
 __all__ = ["CONFIG_FILE", "OpaSettings", "PolicyConfig", "ProjectConfig", "load_config"]
 
 CONFIG_FILE = "specops.yaml"
 
 
+_OPA_NO_USERINFO = no_userinfo(
+    "secrets are never written in specops.yaml: drop the user:password@ part and name the "
+    "environment variable that holds the OPA token in opa.tokenEnv"
+)
+
+
 class OpaSettings(SpecModel):
-    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")]
+    url: Annotated[str, _OPA_NO_USERINFO, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")]
     token_env: EnvVarName | None = Field(
         default=None, description="Name of the environment variable holding the bearer token."
     )

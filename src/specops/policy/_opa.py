@@ -22,6 +22,7 @@ import orjson
 from specops._errors import SpecOpsError
 from specops.policy._bundle import Bundle
 from specops.policy._engine import AGGREGATE_PACKAGE, PolicyEngineError, aggregate_module
+from specops.spec._common import has_userinfo
 
 __all__ = ["OpaEngine"]
 
@@ -44,6 +45,9 @@ class OpaEngine:
                 "pip install 'specops[opa]' (or use engine: embedded)"
             ) from None
 
+        if has_userinfo(url):  # never echoed: it holds the secret
+            raise SpecOpsError("the OPA url holds credentials (user:password@): drop them and pass the "
+                               "token's environment variable with --opa-token-env (opa.tokenEnv in specops.yaml)")  # fmt: skip
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SpecOpsError(f"--opa-url {url!r} is not an http(s) url (e.g. http://127.0.0.1:8181)")

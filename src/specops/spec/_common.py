@@ -33,6 +33,7 @@ __all__ = [
     "VersionLabel",
     "duration_seconds",
     "has_userinfo",
+    "no_userinfo",
     "redact_userinfo",
     "repeats",
     "unique",
@@ -167,7 +168,7 @@ def redact_userinfo(text: str) -> str:
     return _USERINFO.sub(r"\1***@", text)
 
 
-def _no_userinfo(hint: str) -> Any:
+def no_userinfo(hint: str) -> Any:
     # Before any other check of the field, so a url that is also malformed still
     # says the one thing that matters (its other errors would echo it, redacted).
     def check(url: Any) -> Any:
@@ -179,7 +180,7 @@ def _no_userinfo(hint: str) -> Any:
     return BeforeValidator(check)
 
 
-NoUserinfo = _no_userinfo(
+NoUserinfo = no_userinfo(
     "secrets are never written in specs: drop the user:password@ part and name the environment "
     "variable that holds a token in auth.tokenEnv"
 )
