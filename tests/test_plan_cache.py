@@ -50,6 +50,17 @@ EDITS: list[tuple[str, str, str | None]] = [
 ]
 
 
+def _example_estate(repo: Path) -> Path:
+    """A new repository at ``repo`` holding the example estate, committed (what the ``example_repo``
+    fixture gives, for Hypothesis tests, which cannot take function-scoped fixtures)."""
+    git = pygit2.init_repository(str(repo), initial_head="main")
+    shutil.copytree(EXAMPLE_SPECS, repo / "specs")
+    git.index.add_all()
+    git.index.write()
+    git.create_commit("HEAD", AUTHOR, AUTHOR, "example estate", git.index.write_tree(), [])
+    return repo
+
+
 def _outcome(repo: Path, live: Path, cache: Path) -> str:
     """The plan's JSON, or the refusal's full text (every diagnostic, with its position)."""
     try:
@@ -65,12 +76,7 @@ def _outcome(repo: Path, live: Path, cache: Path) -> str:
 @given(st.lists(st.sampled_from(range(len(EDITS))), min_size=1, max_size=3, unique=True))
 def test_warm_plan_over_a_cache_equals_a_cold_plan_byte_for_byte(picked: list[int]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        repo = Path(tmp) / "repo"
-        git = pygit2.init_repository(str(repo), initial_head="main")
-        shutil.copytree(EXAMPLE_SPECS, repo / "specs")
-        git.index.add_all()
-        git.index.write()
-        git.create_commit("HEAD", AUTHOR, AUTHOR, "example estate", git.index.write_tree(), [])
+        repo = _example_estate(Path(tmp) / "repo")
         live = save(Path(tmp) / "live.json", live_document(repo))
         warm = Path(tmp) / "warm-cache"
         before = _outcome(repo, live, warm)  # fills the cache: records, resources, clean checks
@@ -184,12 +190,7 @@ def _drift(doc: dict[str, object], picked: list[int]) -> dict[str, object]:
 def test_a_drifted_live_snapshot_is_never_answered_from_the_memo(picked: list[int]) -> None:
     """The cache remembers a snapshot's running hashes by its bytes; a drifted snapshot is hashed anew."""
     with tempfile.TemporaryDirectory() as tmp:
-        repo = Path(tmp) / "repo"
-        git = pygit2.init_repository(str(repo), initial_head="main")
-        shutil.copytree(EXAMPLE_SPECS, repo / "specs")
-        git.index.add_all()
-        git.index.write()
-        git.create_commit("HEAD", AUTHOR, AUTHOR, "example estate", git.index.write_tree(), [])
+        repo = _example_estate(Path(tmp) / "repo")
         document = live_document(repo)
         live = save(Path(tmp) / "live.json", document)
         warm = Path(tmp) / "warm-cache"
@@ -270,12 +271,7 @@ def test_live_specs_take_a_desired_twins_hash_only_when_they_hash_alike(picked: 
     from specops.plan import read_snapshot
 
     with tempfile.TemporaryDirectory() as tmp:
-        repo = Path(tmp) / "repo"
-        git = pygit2.init_repository(str(repo), initial_head="main")
-        shutil.copytree(EXAMPLE_SPECS, repo / "specs")
-        git.index.add_all()
-        git.index.write()
-        git.create_commit("HEAD", AUTHOR, AUTHOR, "example estate", git.index.write_tree(), [])
+        repo = _example_estate(Path(tmp) / "repo")
         live = save(Path(tmp) / "live.json", _drift(live_document(repo), picked))
         for cache in (Path(tmp) / "cache", Path(tmp) / "cache"):  # parsed, then from records
             twins = load_desired_state(repo, cache_dir=cache).estate.specs
