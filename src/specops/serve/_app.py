@@ -50,14 +50,22 @@ class _Body:
     __slots__ = ("buffer", "limit", "size")
 
     def __init__(self, length: str | None, limit: int) -> None:
-        self.buffer = bytearray(int(length)) if length is not None and length.isdigit() else bytearray()
+        """Refuses a declared Content-Length past ``limit`` before anything is read."""
+        declared = int(length) if length is not None and length.isdigit() else None
+        if declared is not None and declared > limit:
+            raise HTTPError(413, f"the body is {length} bytes; the limit is {limit} (--max-body-mb)")
+        self.buffer = bytearray(declared) if declared is not None else bytearray()
         self.limit = limit
         self.size = 0
 
+    @staticmethod
+    def check(size: int, limit: int) -> None:
+        if size > limit:
+            raise HTTPError(413, f"the body is larger than the limit of {limit} bytes (--max-body-mb)")
+
     def add(self, chunk: bytes) -> None:
         end = self.size + len(chunk)
-        if end > self.limit:
-            raise HTTPError(413, f"the body is larger than the limit of {self.limit} bytes (--max-body-mb)")
+        self.check(end, self.limit)
         if end <= len(self.buffer):
             self.buffer[self.size:end] = chunk
         else:
@@ -79,6 +87,21 @@ def _bearer_ok(header: bytes | None, token: bytes) -> bool:
     if scheme.lower() != "bearer":
         return False
     return hmac.compare_digest(given.strip().encode(), token)
+
+
+def _failure(exc: Exception, where: str) -> Response:
+    """The answer to a handler's exception (call it in the ``except`` block: a bug's traceback is logged).
+
+    An ``HTTPError`` is the client's answer; an expected error is a 500 naming it; anything else
+    is a bug, answered without details.
+    """
+    if isinstance(exc, HTTPError):
+        return json_response(exc.body(), exc.status)
+    if isinstance(exc, SpecOpsError):
+        _log.error("%s: %s", where, exc)
+        return _error(500, str(exc))
+    _log.exception("unexpected error in %s", where)
+    return _error(500, "internal error (a bug; the server log has the details)")
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -114,14 +137,8 @@ class _Api:
                 return _error(401, "a valid 'Authorization: Bearer <token>' header is required")
             try:
                 return await handler(request)
-            except HTTPError as exc:
-                return json_response(exc.body(), exc.status)
-            except SpecOpsError as exc:
-                _log.error("%s %s: %s", request.method, request.url.path, exc)
-                return _error(500, str(exc))
-            except Exception:
-                _log.exception("unexpected error in %s %s", request.method, request.url.path)
-                return _error(500, "internal error (a bug; the server log has the details)")
+            except Exception as exc:
+                return _failure(exc, f"{request.method} {request.url.path}")
 
         return wrapped
 
@@ -131,10 +148,7 @@ class _Api:
     async def buffer(self, request: Request, limit: int | None = None) -> bytearray:
         """The body, refused past ``limit`` before it is read; one buffer, grown in place."""
         limit = self.config.max_body_bytes if limit is None else limit
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            raise HTTPError(413, f"the body is {length} bytes; the limit is {limit} (--max-body-mb)")
-        body = _Body(length, limit)
+        body = _Body(request.headers.get("content-length"), limit)
         async for chunk in request.stream():
             body.add(chunk)
         return body.done()
@@ -242,30 +256,21 @@ class _Api:
                 return
         except _Disconnected:
             return  # nobody to answer
-        except HTTPError as exc:
-            response = json_response(exc.body(), exc.status)
-        except SpecOpsError as exc:
-            _log.error("POST %s: %s", scope["path"], exc)
-            response = _error(500, str(exc))
-        except Exception:
-            _log.exception("unexpected error in POST %s", scope["path"])
-            response = _error(500, "internal error (a bug; the server log has the details)")
+        except Exception as exc:
+            response = _failure(exc, f"POST {scope['path']}")
         await response(scope, receive, send)
 
     async def _read(self, receive: Receive, length: str | None) -> bytes | bytearray:
         """The body from ASGI messages, refused past the limit as :meth:`buffer` does (one message: no copy)."""
         limit = self.config.max_body_bytes
-        if length is not None and length.isdigit() and int(length) > limit:
-            raise HTTPError(413, f"the body is {length} bytes; the limit is {limit} (--max-body-mb)")
+        body = _Body(length, limit)
         message = await receive()
         if message["type"] != "http.request":
             raise _Disconnected
         chunk: bytes = message.get("body", b"")
         if not message.get("more_body", False):
-            if len(chunk) > limit:
-                raise HTTPError(413, f"the body is larger than the limit of {limit} bytes (--max-body-mb)")
-            return chunk
-        body = _Body(length, limit)
+            _Body.check(len(chunk), limit)
+            return chunk  # one message: no copy
         while True:
             body.add(chunk)
             if not message.get("more_body", False):
